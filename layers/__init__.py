@@ -1,0 +1,1 @@
+"""Hand-written recurrent layers for Keras 3."""
