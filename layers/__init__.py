@@ -1,1 +1,22 @@
-"""Hand-written recurrent layers for Keras 3."""
+"""Hand-written recurrent layers for Keras 3, drop-in for the Keras built-ins.
+
+>>> from layers import LSTM, GRU, SimpleRNN, Bidirectional, BahdanauAttention
+"""
+
+from layers.attention import AttentiveCell, BahdanauAttention
+from layers.bidirectional import Bidirectional
+from layers.cells import GRUCell, LSTMCell, SimpleRNNCell
+from layers.recurrent import GRU, LSTM, Recurrent, SimpleRNN
+
+__all__ = [
+    "AttentiveCell",
+    "BahdanauAttention",
+    "Bidirectional",
+    "GRU",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "Recurrent",
+    "SimpleRNN",
+    "SimpleRNNCell",
+]

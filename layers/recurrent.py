@@ -1,0 +1,619 @@
+"""`Recurrent` drives any cell over time; `SimpleRNN`, `GRU`, `LSTM` are conveniences.
+
+The loop is a `tf.while_loop` over `TensorArray`s (reading `x[t]` by indexing would
+make the gradient quadratic in T), bounded by `maximum_iterations` so it is
+differentiable under XLA, and with parallel iterations so that the input projection
+of later steps runs ahead of the recurrence on a second core.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from layers import cells as cells_module
+from layers.validation import check_positive_int
+
+PACKAGE = cells_module.PACKAGE
+
+# How many loop iterations TensorFlow may run concurrently: x_t @ W for later
+# steps does not depend on h, so it overlaps the recurrent matmuls.
+PARALLEL_ITERATIONS = 32
+
+
+def _flatten(structure):
+    return tf.nest.flatten(structure)
+
+
+def run_cell_over_time(
+    step,
+    sequences,
+    initial_states,
+    mask=None,
+    go_backwards=False,
+    return_sequences=False,
+    zero_output_for_mask=False,
+    output_template=None,
+):
+    """Run `step(x_t, states) -> (output, new_states)` over a [B, T, F] batch.
+
+    Args:
+        step: The per-step function (closing over per-sequence constants).
+        sequences: [batch, time, features] tensor.
+        initial_states: list of [batch, ...] tensors.
+        mask: optional [batch, time] boolean tensor; a masked step keeps the
+            previous states, and its output is the previous output (or zeros
+            with `zero_output_for_mask`), as in Keras.
+        go_backwards: process the sequence from the end; outputs come back in
+            that (reversed) order, as in Keras.
+        return_sequences: also collect every step's output.
+        zero_output_for_mask: zeros instead of the previous output where masked.
+        output_template: a structure of tensors shaped like one step's output
+            (used for the zero output before the first step).
+
+    Returns:
+        `(last_output, outputs or None, final_states)`; `outputs` is
+        [batch, time, ...] (a structure, if the cell's output is one).
+    """
+    time_major = tf.transpose(sequences, [1, 0, 2])
+    steps = time_major.shape[0]
+    if steps is None:
+        steps = tf.shape(time_major)[0]
+    if go_backwards:
+        time_major = tf.reverse(time_major, [0])
+    inputs = tf.TensorArray(
+        time_major.dtype, size=steps, element_shape=time_major.shape[1:]
+    ).unstack(time_major)
+
+    masks = None
+    if mask is not None:
+        mask_tm = tf.transpose(tf.cast(mask, tf.bool))[:, :, None]  # [T, B, 1]
+        if go_backwards:
+            mask_tm = tf.reverse(mask_tm, [0])
+        masks = tf.TensorArray(tf.bool, size=steps).unstack(mask_tm)
+
+    zero_output = tf.nest.map_structure(tf.zeros_like, output_template)
+    flat_zero = _flatten(zero_output)
+    output_arrays = tuple(
+        tf.TensorArray(o.dtype, size=steps, element_shape=o.shape)
+        for o in flat_zero
+    ) if return_sequences else ()
+
+    def body(t, states, prev_output, arrays):
+        output, new_states = step(inputs.read(t), list(states))
+        flat_output = _flatten(output)
+        if masks is not None:
+            keep = masks.read(t)
+            new_states = [tf.where(keep, n, s) for n, s in zip(new_states, states)]
+            fallback = flat_zero if zero_output_for_mask else prev_output
+            flat_output = [tf.where(keep, o, p) for o, p in zip(flat_output, fallback)]
+        arrays = tuple(a.write(t, o) for a, o in zip(arrays, flat_output))
+        return t + 1, tuple(new_states), tuple(flat_output), arrays
+
+    _, final_states, last_flat, arrays = tf.while_loop(
+        lambda t, *_: t < steps,
+        body,
+        (tf.constant(0), tuple(initial_states), tuple(flat_zero), output_arrays),
+        maximum_iterations=steps,
+        parallel_iterations=PARALLEL_ITERATIONS,
+    )
+    last_output = tf.nest.pack_sequence_as(zero_output, list(last_flat))
+    outputs = None
+    if return_sequences:
+        stacked = [tf.transpose(a.stack(), [1, 0] + list(range(2, len(o.shape) + 1)))
+                   for a, o in zip(arrays, flat_zero)]
+        outputs = tf.nest.pack_sequence_as(zero_output, stacked)
+    return last_output, outputs, list(final_states)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Recurrent(keras.layers.Layer):
+    """Runs a recurrent cell over the time axis of a [batch, time, features] input.
+
+    Works with the cells of this package (which it drives through
+    `prepare`/`step`, splitting weights and drawing dropout masks once per
+    sequence) and with any Keras cell (`call(inputs, states, training)`,
+    `state_size`). Behaves as `keras.layers.RNN`: same arguments, masks, states
+    and output order.
+
+    Args:
+        cell: A cell instance (`SimpleRNNCell`, `GRUCell`, `LSTMCell`,
+            `AttentiveCell`, or any Keras RNN cell).
+        return_sequences: Return the full sequence of outputs instead of the
+            last one. Default: `False`.
+        return_state: Also return the final states. Default: `False`.
+        go_backwards: Process the input backwards and return the reversed
+            sequence. Default: `False`.
+        stateful: Carry the last state of each sample in a batch over as the
+            initial state of the same sample in the next batch (needs a fixed
+            batch size). Default: `False`.
+        unroll: Accepted for compatibility with Keras; the loop is never
+            unrolled (it compiles with XLA instead), results are the same.
+        zero_output_for_mask: Output zeros at masked steps instead of the
+            previous output. Default: `False`.
+
+    Call arguments:
+        sequences: A 3D tensor [batch, time, features].
+        initial_state: List of initial state tensors, [batch, units] each.
+        mask: Boolean tensor [batch, time]; `False` marks padding to skip.
+        training: Whether dropout is active.
+        memory: For `AttentiveCell`: the [batch, time_m, features_m] tensor to
+            attend over at every step.
+        memory_mask: Boolean [batch, time_m] mask of `memory`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from layers import Recurrent, LSTMCell
+    >>> layer = Recurrent(LSTMCell(4), return_sequences=True)
+    >>> layer(np.zeros((2, 10, 8), "float32")).shape
+    TensorShape([2, 10, 4])
+    """
+
+    def __init__(
+        self,
+        cell,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        if not hasattr(cell, "call") or not hasattr(cell, "state_size"):
+            raise ValueError(
+                "Argument `cell` must be a recurrent cell with `call` and "
+                f"`state_size` (e.g. layers.LSTMCell(32)). Received: cell={cell!r}"
+            )
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.unroll = bool(unroll)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self.supports_masking = True
+        self.states = None
+        sizes = cell.state_size
+        self.state_size = [sizes] if isinstance(sizes, int) else list(sizes)
+
+    # --- shapes ----------------------------------------------------------------
+
+    def _output_size(self):
+        size = getattr(self.cell, "output_size", None)
+        return self.state_size[0] if size is None else size
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None, memory_shape=None):
+        batch, steps = sequences_shape[0], sequences_shape[1]
+        output_size = self._output_size()
+
+        def shape_of(size):
+            return (batch, steps, size) if self.return_sequences else (batch, size)
+
+        output_shape = tf.nest.map_structure(shape_of, output_size)
+        if self.return_state:
+            return (output_shape, *[(batch, s) for s in self.state_size])
+        return output_shape
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        output_mask = mask if self.return_sequences else None
+        if isinstance(self._output_size(), (list, tuple)):
+            output_mask = [output_mask] * len(self._output_size())
+        if self.return_state:
+            return [output_mask] + [None] * len(self.state_size)
+        return output_mask
+
+    def build(self, sequences_shape, initial_state_shape=None, memory_shape=None):
+        self._check_sequences_shape(sequences_shape)
+        step_shape = (sequences_shape[0],) + tuple(sequences_shape[2:])
+        if isinstance(self.cell, keras.layers.Layer) and not self.cell.built:
+            if memory_shape is not None:
+                self.cell.build(step_shape, memory_shape)
+            else:
+                self.cell.build(step_shape)
+        if self.stateful and self.states is None:
+            batch = sequences_shape[0]
+            if batch is None:
+                raise ValueError(
+                    "A stateful recurrent layer needs a fixed batch size: pass "
+                    "`batch_shape=(batch, time, features)` to `keras.Input` or "
+                    f"`batch_size` to the model. Received input shape {sequences_shape}"
+                )
+            self.states = [
+                self.add_weight(
+                    shape=(batch, size),
+                    initializer="zeros",
+                    trainable=False,
+                    name=f"state_{i}",
+                )
+                for i, size in enumerate(self.state_size)
+            ]
+        self.built = True
+
+    def _check_sequences_shape(self, shape):
+        if len(shape) != 3:
+            raise ValueError(
+                f"Layer {self.name} expects `sequences` of rank 3 "
+                f"[batch, time, features]. Received a tensor of rank {len(shape)} "
+                f"with shape {tuple(shape)}"
+            )
+        if shape[1] == 0:
+            raise ValueError(
+                f"Layer {self.name} received `sequences` with 0 time steps "
+                f"(shape {tuple(shape)}); a sequence needs at least one step"
+            )
+
+    # --- states ----------------------------------------------------------------
+
+    def get_initial_state(self, batch_size):
+        """Zero states (or the cell's own initial states) for a batch."""
+        make = getattr(self.cell, "get_initial_state", None)
+        if make is not None:
+            states = make(batch_size=batch_size)
+            return list(states) if isinstance(states, (list, tuple)) else [states]
+        return [ops.zeros((batch_size, s), dtype=self.compute_dtype) for s in self.state_size]
+
+    def reset_state(self):
+        """Zero the carried states of a stateful layer."""
+        if self.states is not None:
+            for state in self.states:
+                state.assign(ops.zeros_like(state))
+
+    def reset_states(self):
+        """Alias of `reset_state`, as in Keras."""
+        self.reset_state()
+
+    def _checked_initial_state(self, initial_state, sequences):
+        if not isinstance(initial_state, (list, tuple)):
+            initial_state = [initial_state]
+        initial_state = [
+            ops.cast(ops.convert_to_tensor(s), self.compute_dtype) for s in initial_state
+        ]
+        if len(initial_state) != len(self.state_size):
+            raise ValueError(
+                f"Layer {self.name} expects {len(self.state_size)} tensor(s) in "
+                f"`initial_state` (state sizes {self.state_size}). Received "
+                f"{len(initial_state)} tensor(s)"
+            )
+        batch = sequences.shape[0]
+        for i, (state, size) in enumerate(zip(initial_state, self.state_size)):
+            shape = tuple(state.shape)
+            bad_rank = len(shape) != 2
+            bad_size = not bad_rank and shape[1] is not None and shape[1] != size
+            bad_batch = (
+                not bad_rank
+                and batch is not None
+                and shape[0] is not None
+                and shape[0] != batch
+            )
+            if bad_rank or bad_size or bad_batch:
+                raise ValueError(
+                    f"Layer {self.name}: `initial_state[{i}]` must have shape "
+                    f"(batch={batch}, {size}). Received shape {shape}"
+                )
+        return initial_state
+
+    def _checked_mask(self, mask, sequences):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        if mask is None:
+            return None
+        mask = ops.convert_to_tensor(mask)
+        if len(mask.shape) == 3 and mask.shape[-1] == 1:
+            mask = mask[..., 0]
+        expected = tuple(sequences.shape[:2])
+        matches = len(mask.shape) == 2 and all(
+            a is None or b is None or a == b for a, b in zip(mask.shape, expected)
+        )
+        if not matches:
+            raise ValueError(
+                f"Layer {self.name}: `mask` must have shape (batch, time) = "
+                f"{expected}. Received mask of shape {tuple(mask.shape)}"
+            )
+        return ops.cast(mask, "bool")
+
+    # --- the forward pass ------------------------------------------------------
+
+    def call(
+        self,
+        sequences,
+        initial_state=None,
+        mask=None,
+        training=None,
+        memory=None,
+        memory_mask=None,
+    ):
+        sequences = ops.convert_to_tensor(sequences, dtype=self.compute_dtype)
+        self._check_sequences_shape(sequences.shape)
+        mask = self._checked_mask(mask, sequences)
+        if initial_state is None:
+            if self.stateful:
+                states = [ops.convert_to_tensor(s) for s in self.states]
+            else:
+                states = self.get_initial_state(ops.shape(sequences)[0])
+        else:
+            states = self._checked_initial_state(initial_state, sequences)
+        states = [ops.cast(s, self.compute_dtype) for s in states]
+
+        first_step = sequences[:, 0, :]
+        cell = self.cell
+        if hasattr(cell, "prepare") and hasattr(cell, "step"):
+            extra = {}
+            if memory is not None:
+                extra = {"memory": memory, "memory_mask": memory_mask}
+            elif getattr(cell, "needs_memory", False):
+                raise ValueError(
+                    f"Layer {self.name} wraps {type(cell).__name__}, which attends "
+                    "over a memory: pass `memory=` (e.g. the encoder outputs)"
+                )
+            constants = cell.prepare(first_step, states, training=bool(training), **extra)
+
+            def step(x_t, step_states):
+                return cell.step(x_t, step_states, constants)
+
+            template = None
+            if isinstance(self._output_size(), (list, tuple)):
+                # A structured output (e.g. with attention weights): one probe
+                # step gives the shapes of the zero output.
+                template, _ = cell.step(first_step, states, constants)
+        else:
+            if memory is not None:
+                raise ValueError(
+                    f"Layer {self.name}: `memory` is only understood by cells with "
+                    f"`prepare`/`step` such as AttentiveCell. Received cell "
+                    f"{type(cell).__name__}"
+                )
+            kwargs = {"training": training} if _call_takes_training(cell) else {}
+            if hasattr(cell, "get_dropout_mask"):
+                cell.get_dropout_mask(first_step)
+                cell.get_recurrent_dropout_mask(states[0])
+
+            def step(x_t, step_states):
+                single = isinstance(cell.state_size, int)
+                output, new_states = cell(x_t, step_states[0] if single else step_states, **kwargs)
+                if not isinstance(new_states, (list, tuple)):
+                    new_states = [new_states]
+                return output, list(new_states)
+
+            template = None
+
+        if template is None:
+            template = ops.zeros(
+                (ops.shape(sequences)[0], self._output_size()), dtype=self.compute_dtype
+            )
+        last_output, outputs, final_states = run_cell_over_time(
+            step,
+            sequences,
+            states,
+            mask=mask,
+            go_backwards=self.go_backwards,
+            return_sequences=self.return_sequences,
+            zero_output_for_mask=self.zero_output_for_mask,
+            output_template=template,
+        )
+        if hasattr(cell, "reset_dropout_mask"):
+            cell.reset_dropout_mask()
+            cell.reset_recurrent_dropout_mask()
+        if self.stateful:
+            for variable, value in zip(self.states, final_states):
+                variable.assign(value)
+
+        output = outputs if self.return_sequences else last_output
+        if self.return_state:
+            return [output, *final_states] if not isinstance(output, (list, tuple)) else [*output, *final_states]
+        return output
+
+    def get_config(self):
+        config = {
+            "cell": keras.saving.serialize_keras_object(self.cell),
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "unroll": self.unroll,
+            "zero_output_for_mask": self.zero_output_for_mask,
+        }
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
+        return cls(**config)
+
+
+def _call_takes_training(cell):
+    import inspect
+
+    try:
+        return "training" in inspect.signature(cell.call).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class _CellLayer(Recurrent):
+    """Shared by SimpleRNN, GRU, LSTM: build the cell from flat arguments."""
+
+    cell_class = None
+    _cell_arguments = ()
+
+    def __init__(
+        self,
+        units,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        use_cudnn="auto",
+        activity_regularizer=None,
+        **kwargs,
+    ):
+        check_positive_int("units", units)
+        cell_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in self._cell_arguments}
+        cell = self.cell_class(
+            units,
+            name="cell" if "name" not in kwargs else f"{kwargs['name']}_cell",
+            dtype=kwargs.get("dtype"),
+            **cell_kwargs,
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+        # Keras's switch for cuDNN; this layer has one implementation.
+        self.use_cudnn = use_cudnn
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    def get_config(self):
+        config = super().get_config()
+        cell_config = self.cell.get_config()
+        config.pop("cell")
+        for key in ("units",) + tuple(self._cell_arguments):
+            if key in cell_config:
+                config[key] = cell_config[key]
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _expose_cell_settings(layer_class):
+    """Read-only properties (units, activation, ...) forwarding to the cell, as in Keras."""
+    for name in ("units",) + tuple(layer_class._cell_arguments):
+        setattr(layer_class, name, property(lambda self, name=name: getattr(self.cell, name)))
+    return layer_class
+
+
+_COMMON_CELL_ARGUMENTS = (
+    "activation",
+    "use_bias",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+    "dropout",
+    "recurrent_dropout",
+    "seed",
+)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+@_expose_cell_settings
+class SimpleRNN(_CellLayer):
+    """Fully connected RNN where the output is fed back as the next input.
+
+    Same arguments, weights and results as `keras.layers.SimpleRNN`. The IRNN
+    recipe for long sequences (pixel-by-pixel MNIST, 784 steps) is
+    `SimpleRNN(units, activation="relu", recurrent_initializer="identity")`
+    trained with gradient clipping (`clipnorm`).
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        activation: Activation function. Default: `tanh`.
+        use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
+        kernel_regularizer, recurrent_regularizer, bias_regularizer,
+        kernel_constraint, recurrent_constraint, bias_constraint, dropout,
+        recurrent_dropout, seed: As in `SimpleRNNCell`.
+        return_sequences, return_state, go_backwards, stateful, unroll,
+        zero_output_for_mask: As in `Recurrent`.
+        use_cudnn: Accepted for compatibility with Keras; ignored.
+        activity_regularizer: Regularizer function applied to the output.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from layers import SimpleRNN
+    >>> irnn = SimpleRNN(16, activation="relu", recurrent_initializer="identity")
+    >>> irnn(np.random.rand(2, 784, 1).astype("float32")).shape
+    TensorShape([2, 16])
+    """
+
+    cell_class = cells_module.SimpleRNNCell
+    _cell_arguments = _COMMON_CELL_ARGUMENTS
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+@_expose_cell_settings
+class GRU(_CellLayer):
+    """Gated Recurrent Unit layer (Cho et al., 2014).
+
+    Same arguments, weights and results as `keras.layers.GRU` (including
+    `reset_after`, default `True`).
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        activation, recurrent_activation, use_bias, kernel_initializer,
+        recurrent_initializer, bias_initializer, kernel_regularizer,
+        recurrent_regularizer, bias_regularizer, kernel_constraint,
+        recurrent_constraint, bias_constraint, dropout, recurrent_dropout,
+        reset_after, seed: As in `GRUCell`.
+        return_sequences, return_state, go_backwards, stateful, unroll,
+        zero_output_for_mask: As in `Recurrent`.
+        use_cudnn: Accepted for compatibility with Keras; ignored.
+        activity_regularizer: Regularizer function applied to the output.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from layers import GRU
+    >>> outputs, state = GRU(4, return_sequences=True, return_state=True)(
+    ...     np.zeros((2, 10, 8), "float32"))
+    >>> outputs.shape, state.shape
+    (TensorShape([2, 10, 4]), TensorShape([2, 4]))
+    """
+
+    cell_class = cells_module.GRUCell
+    _cell_arguments = _COMMON_CELL_ARGUMENTS + ("recurrent_activation", "reset_after")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+@_expose_cell_settings
+class LSTM(_CellLayer):
+    """Long Short-Term Memory layer (Hochreiter & Schmidhuber, 1997).
+
+    Same arguments, weights (gates i, f, c, o) and results as
+    `keras.layers.LSTM`.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        activation, recurrent_activation, use_bias, kernel_initializer,
+        recurrent_initializer, bias_initializer, unit_forget_bias,
+        kernel_regularizer, recurrent_regularizer, bias_regularizer,
+        kernel_constraint, recurrent_constraint, bias_constraint, dropout,
+        recurrent_dropout, seed: As in `LSTMCell`.
+        return_sequences, return_state, go_backwards, stateful, unroll,
+        zero_output_for_mask: As in `Recurrent`.
+        use_cudnn: Accepted for compatibility with Keras; ignored.
+        activity_regularizer: Regularizer function applied to the output.
+
+    Example:
+
+    >>> import numpy as np, keras
+    >>> from layers import LSTM
+    >>> inputs = keras.Input((None,), dtype="int32")
+    >>> x = keras.layers.Embedding(1000, 32, mask_zero=True)(inputs)
+    >>> model = keras.Model(inputs, keras.layers.Dense(1)(LSTM(16)(x)))
+    >>> model.predict(np.array([[5, 7, 9, 0, 0]]), verbose=0).shape
+    (1, 1)
+    """
+
+    cell_class = cells_module.LSTMCell
+    _cell_arguments = _COMMON_CELL_ARGUMENTS + ("recurrent_activation", "unit_forget_bias")
