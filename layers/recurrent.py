@@ -10,6 +10,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+# Keras's decorator to create variables a layer must not count as weights; no
+# public alias exists.
+from keras.src.utils import tracking
+
 from layers import cells as cells_module
 from layers.validation import check_positive_int
 
@@ -222,16 +226,22 @@ class Recurrent(keras.layers.Layer):
                     "`batch_shape=(batch, time, features)` to `keras.Input` or "
                     f"`batch_size` to the model. Received input shape {sequences_shape}"
                 )
-            self.states = [
-                self.add_weight(
-                    shape=(batch, size),
-                    initializer="zeros",
-                    trainable=False,
-                    name=f"state_{i}",
-                )
-                for i, size in enumerate(self.state_size)
-            ]
+            self._create_state_variables(batch)
         self.built = True
+
+    # Carried states are variables but not weights (as in Keras): they stay out
+    # of get_weights()/set_weights() and out of saved models.
+    @tracking.no_automatic_dependency_tracking
+    def _create_state_variables(self, batch):
+        self.states = [
+            keras.Variable(
+                ops.zeros((batch, size)),
+                trainable=False,
+                dtype=self.variable_dtype,
+                name=f"state_{i}",
+            )
+            for i, size in enumerate(self.state_size)
+        ]
 
     def _check_sequences_shape(self, shape):
         if len(shape) != 3:
