@@ -1,0 +1,256 @@
+"""Run settings: one dataclass per app, its flags, `--config file.json`, validation.
+
+A setting is declared once, with `setting(...)`, and everything else follows
+from that declaration: the `--flag`, its help text and default, the checks,
+and the key in `config.json`. Precedence: defaults < `--config` file < flags
+given on the command line, so `train --config best.json --epochs 3` works.
+"""
+
+import argparse
+import dataclasses
+import json
+import typing
+from pathlib import Path
+
+from apps.common.errors import UsageError
+
+
+def setting(default, help, *, choices=None, minimum=None, above=None, below=None, flag=True):
+    """Declare one setting of an app's config dataclass.
+
+    Args:
+        default: The value when neither a flag nor a config file sets it.
+        help: What the setting does, for `--help` (the default is appended).
+        choices: The allowed values, if there is a fixed list.
+        minimum: The smallest allowed value (inclusive), for numbers.
+        above: A bound the value must stay over (exclusive), for numbers.
+        below: A bound the value must stay under (exclusive), for numbers.
+        flag: Whether the setting gets a command-line flag.
+    """
+    return dataclasses.field(
+        default=default,
+        metadata={"help": help, "choices": choices, "minimum": minimum,
+                  "above": above, "below": below, "flag": flag},
+    )
+
+
+@dataclasses.dataclass
+class CommonConfig:
+    """The settings every app's `train` shares (DESIGN.md: same flag, same meaning)."""
+
+    cell: str = setting(
+        "lstm", "recurrent cell: rnn (IRNN: ReLU with identity recurrent init), gru or lstm",
+        choices=("rnn", "gru", "lstm"))
+    units: int = setting(128, "units in each recurrent layer", minimum=1)
+    layers: int = setting(1, "number of stacked recurrent layers", minimum=1)
+    bidirectional: bool = setting(False, "wrap each recurrent layer in Bidirectional")
+    dropout: float = setting(0.0, "dropout on the inputs of each recurrent layer", minimum=0.0, below=1.0)
+    epochs: int = setting(10, "training epochs", minimum=1)
+    batch_size: int = setting(128, "examples per training step", minimum=1)
+    learning_rate: float = setting(1e-3, "Adam learning rate", above=0.0)
+    clipnorm: float = setting(1.0, "clip each gradient to this norm (Adam's clipnorm)", above=0.0)
+    early_stopping: int = setting(
+        0, "stop after this many epochs without a better validation score (0: never)", minimum=0)
+    time_limit: float = setting(
+        0.0, "stop training after this many minutes; the current epoch ends early (0: no limit)",
+        minimum=0.0)
+    jit: bool = setting(False, "compile the training step with XLA")
+    seed: int = setting(42, "random seed (weights, shuffling)", minimum=0)
+    limit: int = setting(0, "use at most this many examples from each split (0: all)", minimum=0)
+    data_dir: typing.Optional[str] = setting(
+        None, "folder with the dataset's files (default: $RNN_SUITE_DATA, then a download, "
+        "then the embedded data)")
+    run_dir: typing.Optional[str] = setting(
+        None, "where to write the run (default: runs/<app>/<timestamp>/, or the interrupted "
+        "run with the same settings, which is resumed)")
+
+    def to_dict(self):
+        """The settings as a plain dict, as written to `config.json`."""
+        return dataclasses.asdict(self)
+
+
+# Settings that do not change what is trained, so a rerun that differs only in
+# them still resumes the interrupted run.
+NOT_PART_OF_THE_EXPERIMENT = frozenset({"run_dir", "time_limit", "jit", "data_dir"})
+
+
+def _flag(name):
+    return "--" + name.replace("_", "-")
+
+
+def _field_types(config_class):
+    hints = typing.get_type_hints(config_class)
+    types = {}
+    for field in dataclasses.fields(config_class):
+        hint = hints[field.name]
+        optional = typing.get_origin(hint) is typing.Union
+        if optional:
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        types[field.name] = (hint, optional)
+    return types
+
+
+def add_flags(parser, config_class):
+    """Add a `--flag` for every setting of `config_class`, plus `--config`.
+
+    Flags default to "not given" so that a config file's values are only
+    overridden by flags the user actually typed.
+    """
+    types = _field_types(config_class)
+    parser.add_argument(
+        "--config", metavar="FILE.json", default=None,
+        help="read settings from a JSON file (e.g. a run's config.json or a tuner's "
+             "best.json); flags given here override it")
+    for field in dataclasses.fields(config_class):
+        meta = field.metadata
+        if not meta.get("flag", True):
+            continue
+        kind, _ = types[field.name]
+        default = "none" if field.default is None else field.default
+        if kind is bool:
+            default = "on" if field.default else "off"
+        help_text = meta["help"]
+        if "(default:" not in help_text:
+            help_text += f" (default: {default})"
+        if kind is bool:
+            parser.add_argument(_flag(field.name), dest=field.name, default=argparse.SUPPRESS,
+                                action=argparse.BooleanOptionalAction, help=help_text)
+            continue
+        parser.add_argument(
+            _flag(field.name), dest=field.name, default=argparse.SUPPRESS,
+            type=_parse_as(kind),
+            choices=meta.get("choices"),
+            metavar=None if meta.get("choices") else field.name.upper(),
+            help=help_text)
+
+
+def _parse_as(kind):
+    def parse(text):
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def read_json_settings(path):
+    """Read a JSON object of settings from `path`, with a clear error if it is not one."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"config file {path} does not exist (expected a JSON file of settings)")
+    except OSError as error:
+        raise UsageError(f"cannot read config file {path}: {error.strerror}")
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"config file {path} is not valid JSON ({error.msg}, line {error.lineno})")
+    if not isinstance(values, dict):
+        raise UsageError(f"config file {path} must hold a JSON object of settings, "
+                         f"e.g. {{\"units\": 64}}")
+    return values
+
+
+def build_config(config_class, flag_values, config_file=None):
+    """Merge defaults, a config file and the flags given, then validate.
+
+    Args:
+        config_class: The app's config dataclass.
+        flag_values: Settings given on the command line (name -> value);
+            names not given must be absent.
+        config_file: Optional path of a JSON file of settings.
+
+    Returns:
+        A validated `config_class` instance.
+
+    Raises:
+        UsageError: For an unknown setting in the file or an invalid value.
+    """
+    names = {f.name for f in dataclasses.fields(config_class)}
+    values = {}
+    if config_file is not None:
+        from_file = read_json_settings(config_file)
+        unknown = sorted(set(from_file) - names)
+        if unknown:
+            raise UsageError(
+                f"config file {config_file}: unknown setting(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(names))})")
+        values.update(from_file)
+    values.update({k: v for k, v in flag_values.items() if k in names})
+    config = config_class(**values)
+    validate(config)
+    return config
+
+
+def validate(config):
+    """Check types, choices and ranges of every setting; raise `UsageError` on the first bad one."""
+    types = _field_types(type(config))
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        kind, optional = types[field.name]
+        meta = field.metadata
+        name = _flag(field.name)
+        if value is None:
+            if optional:
+                continue
+            raise UsageError(f"{name} needs a value")
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+            setattr(config, field.name, value)
+        if kind is bool and not isinstance(value, bool):
+            raise UsageError(f"{name} must be true or false, got {value!r}")
+        if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, kind)):
+            wanted = "an integer" if kind is int else "a number"
+            raise UsageError(f"{name} must be {wanted}, got {value!r}")
+        if kind is str and not isinstance(value, str):
+            raise UsageError(f"{name} must be a string, got {value!r}")
+        if meta.get("choices") and value not in meta["choices"]:
+            raise UsageError(
+                f"{name} must be one of {', '.join(meta['choices'])}, got {value!r}")
+        minimum, above, below = meta.get("minimum"), meta.get("above"), meta.get("below")
+        if minimum is not None and value < minimum:
+            if kind is int and minimum == 1:
+                raise UsageError(f"{name} must be a positive integer, got {value!r}")
+            raise UsageError(f"{name} must be >= {minimum}, got {value!r}")
+        if above is not None and value <= above:
+            raise UsageError(f"{name} must be > {above}, got {value!r}")
+        if below is not None and value >= below:
+            raise UsageError(f"{name} must be < {below}, got {value!r}")
+
+
+def save_config(config, path):
+    """Write every setting to `path` as JSON (the run's `config.json`)."""
+    Path(path).write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
+
+
+def load_config(config_class, path):
+    """Read a run's `config.json` back into `config_class` (keys it does not know are ignored)."""
+    values = read_json_settings(path)
+    names = {f.name for f in dataclasses.fields(config_class)}
+    config = config_class(**{k: v for k, v in values.items() if k in names})
+    validate(config)
+    return config
+
+
+def experiment_settings(values):
+    """The part of a settings dict that decides what is trained (used to match a run to resume)."""
+    return {k: v for k, v in values.items() if k not in NOT_PART_OF_THE_EXPERIMENT}
+
+
+def positive_int(text):
+    """argparse type for flags outside a config (e.g. `evaluate --batch-size`): an integer >= 1."""
+    value = _parse_as(int)(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text):
+    """argparse type: an integer >= 0."""
+    value = _parse_as(int)(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value

@@ -1,0 +1,64 @@
+"""`--cell/--units/--layers/--bidirectional` turned into a stack of our recurrent layers.
+
+Every app builds its recurrent part here, so that a cell means the same thing
+in all of them (in particular `rnn` is always the IRNN recipe).
+"""
+
+import keras
+
+import layers as rnn_layers
+
+CELLS = ("rnn", "gru", "lstm")
+
+
+def recurrent_layer(cell, units, *, return_sequences=False, dropout=0.0, name=None):
+    """One recurrent layer of the given cell kind.
+
+    `rnn` is the IRNN of Le, Jaitly & Hinton (2015): ReLU, identity recurrent
+    kernel, small input weights. A tanh RNN cannot carry a gradient across
+    hundreds of steps; with ReLU and an identity start the state is copied
+    forward unchanged until training says otherwise. Its activations are
+    unbounded, so callers should clip gradients (the apps always do).
+    """
+    common = dict(return_sequences=return_sequences, dropout=dropout, name=name)
+    if cell == "rnn":
+        return rnn_layers.SimpleRNN(
+            units, activation="relu", recurrent_initializer="identity",
+            kernel_initializer=keras.initializers.RandomNormal(stddev=0.001), **common)
+    if cell == "gru":
+        return rnn_layers.GRU(units, **common)
+    if cell == "lstm":
+        return rnn_layers.LSTM(units, **common)
+    raise ValueError(f"unknown cell {cell!r}; expected one of {', '.join(CELLS)}")
+
+
+def recurrent_stack(cell, units, num_layers, *, bidirectional=False, return_sequences=False,
+                    dropout=0.0, name="recurrent"):
+    """The layers of a stack, first to last.
+
+    Every layer but the last returns sequences (the next one needs them); the
+    last returns sequences only if asked. With `bidirectional`, each layer is
+    wrapped in `Bidirectional` (outputs concatenated).
+
+    Returns:
+        A list of Keras layers to apply in order.
+    """
+    stack = []
+    for index in range(num_layers):
+        last = index == num_layers - 1
+        layer = recurrent_layer(
+            cell, units, return_sequences=return_sequences or not last, dropout=dropout,
+            name=f"{name}_{index + 1}" if not bidirectional else None)
+        if bidirectional:
+            layer = rnn_layers.Bidirectional(layer, name=f"{name}_{index + 1}")
+        stack.append(layer)
+    return stack
+
+
+def apply_stack(stack, inputs, mask=None):
+    """Run `inputs` through the layers of `stack` (functional API); returns the last output."""
+    x = inputs
+    for layer in stack:
+        x = layer(x, mask=mask) if mask is not None else layer(x)
+        mask = None  # after the first layer, Keras propagates the mask itself
+    return x

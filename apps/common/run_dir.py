@@ -1,0 +1,180 @@
+"""Run directories: `runs/<app>/<timestamp>/`, resuming an interrupted one, finding a run's model.
+
+A run directory is finished once it holds `metrics.json`. One without it is
+an interrupted run; rerunning the same training command (same settings, no
+`--run-dir`) picks it up again, so that "kill it, rerun it" just continues.
+A `train.lock` holding the process id keeps two live processes apart.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from apps.common import config as config_module
+from apps.common.errors import UsageError
+
+RUNS_ROOT = Path("runs")
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.keras"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+BACKUP_FOLDER = "backup"
+LOGS_FOLDER = "logs"
+LOCK_FILE = "train.lock"
+
+
+@dataclass
+class TrainingRun:
+    """Where a training run writes, and whether it continues an interrupted one."""
+
+    path: Path
+    resumed: bool
+
+    def file(self, name):
+        return self.path / name
+
+    @property
+    def model_path(self):
+        return self.path / MODEL_FILE
+
+    @property
+    def backup_dir(self):
+        return self.path / BACKUP_FOLDER
+
+    def release(self):
+        """Drop the lock so that a later command may resume this run."""
+        lock = self.path / LOCK_FILE
+        if lock.exists() and _lock_owner(lock) == os.getpid():
+            lock.unlink()
+
+
+def _timestamp():
+    return datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _lock_owner(lock):
+    try:
+        return int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _locked_by_another_process(path):
+    owner = _lock_owner(path / LOCK_FILE)
+    if owner is None or owner == os.getpid():
+        return False
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_unfinished(path):
+    return (path / CONFIG_FILE).is_file() and not (path / METRICS_FILE).exists()
+
+
+def _same_experiment(path, settings):
+    try:
+        saved = json.loads((path / CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return (config_module.experiment_settings(saved)
+            == config_module.experiment_settings(settings))
+
+
+def start_training_run(app, config):
+    """Choose and prepare the directory a `train` command writes to.
+
+    With `--run-dir`: that folder (resumed if it holds an interrupted run with
+    the same settings). Without: the newest interrupted run of `app` under
+    `runs/` with the same settings, or a new `runs/<app>/<timestamp>/`.
+    Writes `config.json` and takes the lock.
+
+    Raises:
+        UsageError: If `--run-dir` holds a finished run, a run with other
+            settings, or a run another live process is training.
+    """
+    settings = config.to_dict()
+    if config.run_dir:
+        path = Path(config.run_dir)
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"--run-dir {path} is a file (expected a folder for the run)")
+        if (path / METRICS_FILE).exists():
+            raise UsageError(f"--run-dir {path} already holds a finished run (it has "
+                             f"{METRICS_FILE}); choose a new folder")
+        if _locked_by_another_process(path):
+            raise UsageError(f"--run-dir {path} is being trained by process "
+                             f"{_lock_owner(path / LOCK_FILE)}")
+        resumed = _is_unfinished(path)
+        if resumed and not _same_experiment(path, settings):
+            raise UsageError(f"--run-dir {path} holds an interrupted run with other settings "
+                             f"(see its {CONFIG_FILE}); rerun with those to resume it, or choose "
+                             "a new folder")
+    else:
+        path, resumed = _resumable_run(app, settings)
+        if path is None:
+            path = _new_run_path(app)
+    path.mkdir(parents=True, exist_ok=True)
+    config_module.save_config(dataclasses.replace(config, run_dir=str(path)), path / CONFIG_FILE)
+    (path / LOCK_FILE).write_text(str(os.getpid()))
+    return TrainingRun(path=path, resumed=resumed)
+
+
+def _resumable_run(app, settings):
+    root = RUNS_ROOT / app
+    if not root.is_dir():
+        return None, False
+    for path in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True):
+        if (_is_unfinished(path) and not _locked_by_another_process(path)
+                and _same_experiment(path, settings)):
+            return path, True
+    return None, False
+
+
+def _new_run_path(app):
+    base = RUNS_ROOT / app / _timestamp()
+    path, n = base, 1
+    while path.exists():
+        path = base.with_name(f"{base.name}-{n}")
+        n += 1
+    return path
+
+
+def latest_run(app):
+    """The newest run of `app` under `runs/` that holds a model, or None."""
+    root = RUNS_ROOT / app
+    if not root.is_dir():
+        return None
+    runs = [p for p in root.iterdir() if (p / MODEL_FILE).is_file()]
+    return max(runs, key=lambda p: (p / MODEL_FILE).stat().st_mtime, default=None)
+
+
+def find_model(app, run):
+    """Resolve `--run` (a run folder, a `.keras` file, or "latest") to the model file.
+
+    Raises:
+        UsageError: If the folder or the model in it does not exist.
+    """
+    if run in (None, "latest"):
+        found = latest_run(app)
+        if found is None:
+            raise UsageError(f"no trained run under {RUNS_ROOT / app}/ (expected a folder with "
+                             f"{MODEL_FILE}); train one first or pass --run DIR")
+        return found / MODEL_FILE
+    path = Path(run)
+    if path.is_file():
+        return path
+    if not path.exists():
+        raise UsageError(f"--run {path} does not exist (expected a run folder holding "
+                         f"{MODEL_FILE})")
+    model = path / MODEL_FILE
+    if not model.is_file():
+        raise UsageError(f"--run {path} has no {MODEL_FILE} (expected a folder written by "
+                         f"`rnn-suite {app} train`)")
+    return model

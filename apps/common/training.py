@@ -1,0 +1,231 @@
+"""The training loop every app shares: compile, callbacks, resumable fit, the summary line."""
+
+import csv
+import importlib.util
+import json
+import time
+
+import keras
+
+from apps.common import run_dir as run_dir_module
+
+# Mid-epoch backups: an epoch of pixel MNIST takes many minutes on a CPU, so
+# a kill should not throw the whole epoch away.
+BACKUP_EVERY_BATCHES = 100
+
+
+def set_seed(seed):
+    """Seed Python, NumPy and TensorFlow (weights, dropout, shuffling)."""
+    keras.utils.set_random_seed(seed)
+
+
+def compile_model(model, config, loss, metrics):
+    """Compile with Adam and gradient clipping by norm (`config.clipnorm`).
+
+    Clipping is always on: an IRNN's ReLU state is unbounded and long
+    sequences make rare huge gradients; clipping costs nothing otherwise.
+    """
+    optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate,
+                                      clipnorm=config.clipnorm)
+    model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics),
+                  jit_compile=bool(config.jit))
+    return model
+
+
+class _Backup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` that saves every N batches *and* at every epoch end.
+
+    With an integer `save_freq` Keras only saves on batches; the epoch-end save
+    makes the recorded epoch number match the weights right after an epoch.
+    A run killed mid-epoch restarts that epoch from the weights of its last
+    backup (Keras restores epochs, not batches).
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if self.save_freq != "epoch":
+            self._save_model()
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stop training once `minutes` have passed (checked after every batch)."""
+
+    def __init__(self, minutes):
+        super().__init__()
+        self.seconds = minutes * 60
+        self.started = None
+        self.stopped_early = False
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.perf_counter() - self.started > self.seconds:
+            self.model.stop_training = True
+            self.stopped_early = True
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Measures training steps per second, leaving out the first step of each epoch.
+
+    The first step includes tracing and compilation (and pipeline warm-up),
+    which is not the speed of training.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.steps = 0
+        self.seconds = 0.0
+        self._last = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._last = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if self._last is not None:
+            self.steps += 1
+            self.seconds += now - self._last
+        self._last = now
+
+    @property
+    def steps_per_second(self):
+        return self.steps / self.seconds if self.seconds else float("nan")
+
+
+def _best_so_far(history_csv, monitor, mode):
+    if not history_csv.exists():
+        return None
+    with open(history_csv, newline="") as handle:
+        values = [float(row[monitor]) for row in csv.DictReader(handle) if row.get(monitor)]
+    if not values:
+        return None
+    return max(values) if mode == "max" else min(values)
+
+
+def _restored_epoch(run):
+    metadata = run.backup_dir / "training_metadata.json"
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def _trim_history(history_csv, first_epoch_to_drop):
+    """Drop logged epochs that the resumed run will train again (no duplicate rows)."""
+    if not history_csv.exists():
+        return
+    with open(history_csv, newline="") as handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        return
+    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) < first_epoch_to_drop]
+    with open(history_csv, "w", newline="") as handle:
+        csv.writer(handle).writerows(kept)
+
+
+def tensorboard_available():
+    """Whether the `tensorboard` package is installed (tf.summary needs it to write logs)."""
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def make_callbacks(run, config, monitor, mode):
+    """The callbacks of every training run, in the order they must run.
+
+    ModelCheckpoint keeps the best model by `monitor`; on a resumed run its
+    threshold starts from the best value already logged, so a worse epoch
+    after the restart cannot overwrite a better saved model.
+    """
+    history_csv = run.file(run_dir_module.HISTORY_FILE)
+    callbacks = [
+        _Backup(str(run.backup_dir), save_freq=BACKUP_EVERY_BATCHES),
+        keras.callbacks.ModelCheckpoint(
+            str(run.model_path), monitor=monitor, mode=mode, save_best_only=True,
+            initial_value_threshold=_best_so_far(history_csv, monitor, mode) if run.resumed else None),
+        keras.callbacks.CSVLogger(str(history_csv), append=True),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    if tensorboard_available():
+        callbacks.append(keras.callbacks.TensorBoard(
+            log_dir=str(run.file(run_dir_module.LOGS_FOLDER)), write_graph=False,
+            profile_batch=0))
+    if config.early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=monitor, mode=mode, patience=config.early_stopping))
+    return callbacks
+
+
+class TrainingResult:
+    """What `fit` reports: the Keras history and the timings."""
+
+    def __init__(self, history, wall_seconds, steps_per_second, initial_epoch, stopped_by_time):
+        self.history = history
+        self.wall_seconds = wall_seconds
+        self.steps_per_second = steps_per_second
+        self.initial_epoch = initial_epoch
+        self.stopped_by_time = stopped_by_time
+
+    @property
+    def epochs_done(self):
+        return self.initial_epoch + len(self.history.history.get("loss", []))
+
+
+def fit(model, train_data, validation_data, config, run, monitor="val_accuracy", mode="max",
+        extra_callbacks=()):
+    """Train `model` into `run`, resuming from its backup if one is there.
+
+    Prints where it resumes from; Keras's progress bar shows the epochs.
+
+    Returns:
+        A `TrainingResult`.
+    """
+    initial_epoch = _restored_epoch(run) if run.resumed else 0
+    history_csv = run.file(run_dir_module.HISTORY_FILE)
+    if run.resumed:
+        _trim_history(history_csv, initial_epoch)
+        print(f"resuming the interrupted run in {run.path} at epoch {initial_epoch + 1}",
+              flush=True)
+    elif history_csv.exists():
+        history_csv.unlink()
+    timer = StepTimer()
+    callbacks = make_callbacks(run, config, monitor, mode) + [timer]
+    time_limit = TimeLimit(config.time_limit) if config.time_limit else None
+    if time_limit:
+        callbacks.append(time_limit)
+    callbacks.extend(extra_callbacks)
+    if not tensorboard_available() and not run.resumed:
+        print("note: the tensorboard package is not installed, so no TensorBoard logs are "
+              "written (pip install tensorboard)", flush=True)
+    # BackupAndRestore needs built weights (and optimizer slots) before fit.
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    started = time.perf_counter()
+    history = model.fit(train_data, validation_data=validation_data, epochs=config.epochs,
+                        callbacks=callbacks, verbose="auto", shuffle=False)
+    return TrainingResult(history, time.perf_counter() - started, timer.steps_per_second,
+                          initial_epoch, bool(time_limit and time_limit.stopped_early))
+
+
+def format_seconds(seconds):
+    """`75.3` -> `"1m15s"`: wall times as people read them."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{seconds:02d}s"
+
+
+def write_metrics(run, metrics):
+    """Write `metrics.json`, which also marks the run as finished."""
+    path = run.file(run_dir_module.METRICS_FILE)
+    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def summary_line(app, metric_name, value, wall_seconds, run_path):
+    """The one line printed at the end of training."""
+    return (f"{app}: {metric_name} {value:.4f} in {format_seconds(wall_seconds)} "
+            f"(wall time); run written to {run_path}")

@@ -1,0 +1,240 @@
+"""`rnn-suite mnist train|evaluate|predict`: the flags, and what each command does.
+
+TensorFlow is imported inside the commands, not at the top, so that `--help`
+and flag errors answer at once.
+"""
+
+import json
+import time
+from pathlib import Path
+
+from apps.common import config as config_module
+from apps.common import run_dir as run_dir_module
+from apps.mnist.config import MnistConfig
+
+NAME = "mnist"
+SUMMARY = "pixel-by-pixel MNIST: classify a digit read one pixel (or one row) per step"
+GRID_DIGITS = 32
+FORMING_DIGITS = 4
+EVALUATION_FILE = "evaluation.json"
+PICTURES = {
+    "learning_curves": "learning_curves.png",
+    "confusion_matrix": "confusion_matrix.png",
+    "test_predictions": "test_predictions.png",
+    "prediction_over_time": "prediction_over_time.png",
+}
+
+
+def add_commands(parser):
+    """Add `train`, `evaluate` and `predict` under the app's parser."""
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    train = commands.add_parser(
+        "train", help="train a model; writes a run folder (runs/mnist/<timestamp>/)",
+        description="Train a recurrent classifier on digits read pixel by pixel (or row by "
+                    "row). Writes config.json, model.keras (best by validation accuracy), "
+                    "history.csv, metrics.json, TensorBoard logs and pictures to the run "
+                    "folder. Killed or interrupted? Rerun the same command: it resumes.")
+    config_module.add_flags(train, MnistConfig)
+    train.set_defaults(handler=train_command)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="test accuracy, confusion matrix and pictures of a trained run",
+        description="Evaluate a run's model on the test split of the dataset it was trained on "
+                    "(MNIST or the 8x8 digits) and draw the confusion matrix, a grid of test "
+                    "digits with predicted and true labels, and how the prediction forms "
+                    "while the pixels arrive.")
+    _add_run_flag(evaluate)
+    evaluate.add_argument("--data-dir", default=None,
+                          help="folder with MNIST (default: $RNN_SUITE_DATA, then tfds)")
+    evaluate.add_argument("--limit", type=config_module.non_negative_int, default=0,
+                          help="evaluate on at most this many test images (default: 0, all)")
+    evaluate.add_argument("--batch-size", type=config_module.positive_int, default=256,
+                          help="images per prediction batch (default: 256)")
+    evaluate.add_argument("--output", default=None,
+                          help="folder for evaluation.json and the pictures "
+                               "(default: the run folder)")
+    evaluate.set_defaults(handler=evaluate_command)
+
+    predict = commands.add_parser(
+        "predict", help="classify image files with a trained run",
+        description="Classify image files (PNG, JPEG, ...; grayscale or colour, any size). "
+                    "Each is turned into the MNIST convention (white digit on black, inverted "
+                    "if the background is light, centred, resized to the model's 28x28 or "
+                    "8x8) and the class and top probabilities are printed.")
+    _add_run_flag(predict)
+    predict.add_argument("images", nargs="+", metavar="IMAGE",
+                         help="image files to classify")
+    predict.add_argument("--top", type=config_module.positive_int, default=3,
+                         help="how many of the most probable classes to print (default: 3)")
+    predict.set_defaults(handler=predict_command)
+
+
+def _add_run_flag(parser):
+    parser.add_argument(
+        "--run", default="latest", metavar="DIR",
+        help="run folder (or its model.keras) to use (default: latest, the newest run "
+             "under runs/mnist/ with a model)")
+
+
+def _flag_values(args):
+    return {k: v for k, v in vars(args).items() if k not in ("handler", "command", "app", "config")}
+
+
+def train_command(args):
+    """Train, evaluate the best model on the test split, and leave a complete run folder."""
+    config = config_module.build_config(MnistConfig, _flag_values(args), args.config)
+    return train(config)
+
+
+def train(config, extra_callbacks=()):
+    """Train from a validated `MnistConfig`; returns the metrics written to `metrics.json`."""
+    from apps.common import model_files, plots, training
+    from apps.mnist import data, model as model_module
+
+    started = time.perf_counter()
+    training.set_seed(config.seed)
+    digits = data.load(config.source, config.data_dir, config.limit)
+    steps, features = _sequence_shape(config.mode, digits.image_size)
+    print(f"data: {digits.description}", flush=True)
+    print(f"using {len(digits.x_train):,} train / {len(digits.x_val):,} validation / "
+          f"{len(digits.x_test):,} test images, as sequences of {steps} steps x {features} "
+          f"({config.mode} mode)", flush=True)
+    run = run_dir_module.start_training_run(NAME, config)
+    print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
+    try:
+        model = model_module.build_model(config, digits.image_size)
+        training.compile_model(model, config, loss="sparse_categorical_crossentropy",
+                               metrics=["accuracy"])
+        train_data = data.pipeline(digits.x_train, digits.y_train, config.batch_size,
+                                   shuffle=True, seed=config.seed)
+        validation_data = data.pipeline(digits.x_val, digits.y_val, config.batch_size)
+        result = training.fit(model, train_data, validation_data, config, run,
+                              extra_callbacks=extra_callbacks)
+        best = (model_files.load_model(run.model_path, NAME) if run.model_path.exists()
+                else model)
+        report = evaluate_model(best, digits, run.path, config.batch_size)
+        plots.learning_curves(run.file(run_dir_module.HISTORY_FILE),
+                              run.file(PICTURES["learning_curves"]))
+        history = plots.read_history(run.file(run_dir_module.HISTORY_FILE))
+        metrics = {
+            "app": NAME,
+            "dataset": digits.name,
+            "dataset_description": digits.description,
+            "mode": config.mode, "cell": config.cell, "units": config.units,
+            "layers": config.layers, "bidirectional": config.bidirectional,
+            "parameters": int(model.count_params()),
+            "train_examples": len(digits.x_train),
+            **report,
+            "best_val_accuracy": float(history["val_accuracy"].max()) if history else None,
+            "epochs_done": result.epochs_done,
+            "epochs_requested": config.epochs,
+            "resumed_from_epoch": result.initial_epoch if run.resumed else None,
+            "stopped_by_time_limit": result.stopped_by_time,
+            "train_seconds": round(result.wall_seconds, 2),
+            "train_steps_per_second": round(result.steps_per_second, 3),
+            "train_examples_per_second": round(result.steps_per_second * config.batch_size, 1),
+            "wall_seconds": round(time.perf_counter() - started, 2),
+        }
+        training.write_metrics(run, metrics)
+    finally:
+        run.release()
+    print(training.summary_line(NAME, "test accuracy", metrics["test_accuracy"],
+                                metrics["wall_seconds"], run.path), flush=True)
+    return metrics
+
+
+def _sequence_shape(mode, size):
+    return (size, size) if mode == "row" else (size * size, 1)
+
+
+def evaluate_model(model, digits, out_dir, batch_size):
+    """Test accuracy and loss, plus the confusion matrix, a grid of digits, the forming picture.
+
+    Returns:
+        {"test_accuracy", "test_loss", "test_examples", "pictures"}.
+    """
+    import numpy as np
+
+    from apps.common import plots
+    from apps.mnist import data, pictures
+
+    probabilities = model.predict(data.pipeline(digits.x_test, digits.y_test, batch_size),
+                                  verbose=0)
+    predicted = probabilities.argmax(axis=1)
+    truth = digits.y_test
+    picked = np.clip(probabilities[np.arange(len(truth)), truth], 1e-7, 1.0)
+    accuracy = float((predicted == truth).mean())
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plots.confusion_matrix(truth, predicted, data.CLASS_NAMES, out / PICTURES["confusion_matrix"],
+                           title=f"{digits.name} test")
+    shown = min(GRID_DIGITS, len(truth))
+    plots.image_grid(
+        digits.x_test[:shown],
+        [f"{predicted[i]} (true {truth[i]})" for i in range(shown)],
+        out / PICTURES["test_predictions"],
+        title_colors=["tab:green" if predicted[i] == truth[i] else "tab:red"
+                      for i in range(shown)],
+        suptitle="Test digits: predicted (true); red = wrong")
+    forming = min(FORMING_DIGITS, len(truth))
+    pictures.prediction_forming(model, digits.x_test[:forming], truth[:forming],
+                                out / PICTURES["prediction_over_time"], data.CLASS_NAMES)
+    return {
+        "test_accuracy": accuracy,
+        "test_loss": float(-np.log(picked).mean()),
+        "test_examples": int(len(truth)),
+        "pictures": [PICTURES[k] for k in ("confusion_matrix", "test_predictions",
+                                          "prediction_over_time")],
+    }
+
+
+def _load_run_model(run):
+    from apps.common import model_files
+    from apps.mnist import model as model_module  # noqa: F401 - registers ImageToSequence
+
+    path = run_dir_module.find_model(NAME, run)
+    return path, model_files.load_model(path, NAME)
+
+
+def evaluate_command(args):
+    """`evaluate --run DIR`: metrics and pictures for a trained run."""
+    path, model = _load_run_model(args.run)
+    from apps.mnist import data
+
+    size = model.input_shape[1]
+    # The model's input size says which dataset it was trained on.
+    digits = data.load(data_dir=args.data_dir, limit=args.limit,
+                       want="digits" if size == 8 else "mnist")
+    print(f"data: {digits.description}", flush=True)
+    out = Path(args.output) if args.output else path.parent
+    report = evaluate_model(model, digits, out, args.batch_size)
+    report.update(model=str(path), dataset=digits.name)
+    (out / EVALUATION_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"{NAME}: test accuracy {report['test_accuracy']:.4f} on {report['test_examples']:,} "
+          f"{digits.name} test images (loss {report['test_loss']:.4f}); "
+          f"pictures and {EVALUATION_FILE} in {out}", flush=True)
+    return report
+
+
+def predict_command(args):
+    """`predict --run DIR image.png ...`: the class and top probabilities of each image."""
+    import numpy as np
+
+    from apps.common import images as images_module
+
+    opened = [images_module.open_image(p) for p in args.images]  # bad files fail before TF
+    path, model = _load_run_model(args.run)
+    from apps.mnist import data
+
+    size = model.input_shape[1]
+    batch = np.stack([data.to_model_input(image, size) for image in opened]).astype(np.float32)
+    probabilities = model.predict(batch, verbose=0)
+    results = []
+    for name, probs in zip(args.images, probabilities):
+        ranked = np.argsort(probs)[::-1][:args.top]
+        top = ", ".join(f"{data.CLASS_NAMES[k]}: {probs[k]:.3f}" for k in ranked)
+        print(f"{name}: {data.CLASS_NAMES[ranked[0]]}  ({top})", flush=True)
+        results.append({"image": str(name), "class": int(ranked[0]),
+                        "probabilities": [float(p) for p in probs]})
+    return results

@@ -1,0 +1,25 @@
+"""The settings of `rnn-suite mnist train`."""
+
+import dataclasses
+
+from apps.common.config import CommonConfig, setting
+
+MODES = ("pixel", "permuted", "row")
+SOURCES = ("auto", "files", "tfds", "digits")
+
+
+@dataclasses.dataclass
+class MnistConfig(CommonConfig):
+    """Common settings plus how an image becomes a sequence, and where the digits come from."""
+
+    mode: str = setting(
+        "pixel", "how an image becomes a sequence: pixel (one pixel per step: 784 steps), "
+        "permuted (the same in a fixed, seeded pixel order), row (one row of 28 pixels per "
+        "step: 28 steps)", choices=MODES)
+    permutation_seed: int = setting(
+        0, "seed of the fixed pixel order of --mode permuted", minimum=0)
+    source: str = setting(
+        "auto", "where the digits come from: files (mnist.npz or the IDX files under "
+        "--data-dir/$RNN_SUITE_DATA), tfds (tensorflow-datasets 'mnist'), digits "
+        "(scikit-learn's embedded 8x8 digits), auto (the first of these that is available)",
+        choices=SOURCES)
