@@ -1,0 +1,76 @@
+"""An interrupted run, rerun with the same command, continues from its saved epoch."""
+
+import keras
+import pytest
+from app_testutils import TINY, read_json, run_cli
+
+from apps.common import plots, training
+
+
+class _Interrupt(keras.callbacks.Callback):
+    """Stands in for Ctrl-C (or a kill) in the middle of an epoch."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.epoch, self.batch, self.current = epoch, batch, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == self.batch:
+            raise KeyboardInterrupt
+
+
+def _interrupting(monkeypatch, epoch, batch):
+    original = training.make_callbacks
+
+    def make_callbacks(*args, **kwargs):
+        return original(*args, **kwargs) + [_Interrupt(epoch, batch)]
+
+    monkeypatch.setattr(training, "make_callbacks", make_callbacks)
+    return original
+
+
+@pytest.mark.parametrize("backup_every", [100, 3])
+def test_rerun_resumes_from_the_saved_epoch(in_tmp, capsys, monkeypatch, backup_every):
+    monkeypatch.setattr(training, "BACKUP_EVERY_BATCHES", backup_every)
+    command = ["mnist", "train", *TINY, "--epochs", "3", "--limit", "192"]
+    original = _interrupting(monkeypatch, epoch=1, batch=4)
+    status, _, err = run_cli(capsys, *command)
+    assert status == 130 and "rerun the same command" in err
+    (run,) = (in_tmp / "runs" / "mnist").iterdir()
+    assert not (run / "metrics.json").exists()
+    assert (run / "backup").is_dir()
+    assert list(plots.read_history(run / "history.csv")["epoch"]) == [0]
+    saved_model_time = (run / "model.keras").stat().st_mtime
+
+    monkeypatch.setattr(training, "make_callbacks", original)
+    status, out, _ = run_cli(capsys, *command)
+    assert status == 0
+    assert f"resuming the interrupted run in runs/mnist/{run.name} at epoch 2" in out
+    assert list((in_tmp / "runs" / "mnist").iterdir()) == [run]  # same folder, no new run
+    history = plots.read_history(run / "history.csv")
+    assert list(history["epoch"]) == [0, 1, 2]  # epoch 0 kept, not trained again
+    metrics = read_json(run / "metrics.json")
+    assert metrics["resumed_from_epoch"] == 1
+    assert metrics["epochs_done"] == 3
+    assert (run / "model.keras").stat().st_mtime >= saved_model_time
+    assert not (run / "backup").exists()
+
+
+def test_other_settings_start_a_new_run(in_tmp, capsys, monkeypatch):
+    original = _interrupting(monkeypatch, epoch=0, batch=1)
+    status, _, _ = run_cli(capsys, "mnist", "train", *TINY, "--epochs", "2", "--limit", "64")
+    assert status == 130
+    monkeypatch.setattr(training, "make_callbacks", original)
+    status, out, _ = run_cli(capsys, "mnist", "train", *TINY, "--epochs", "1", "--limit", "64",
+                             "--units", "10")
+    assert status == 0 and "resuming" not in out
+    assert len(list((in_tmp / "runs" / "mnist").iterdir())) == 2
+
+
+def test_finished_run_dir_is_not_overwritten(trained_run, capsys):
+    status, _, err = run_cli(capsys, "mnist", "train", *TINY, "--run-dir", trained_run)
+    assert status == 2
+    assert "already holds a finished run" in err

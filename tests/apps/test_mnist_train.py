@@ -1,0 +1,103 @@
+"""Training writes a complete run folder, and the loss goes down."""
+
+import json
+
+import numpy as np
+from app_testutils import DATASET, IMAGE_SIZE, TINY, read_json, run_cli
+from PIL import Image
+
+from apps.common import plots
+
+RUN_FILES = ["config.json", "model.keras", "history.csv", "metrics.json",
+             "learning_curves.png", "confusion_matrix.png", "test_predictions.png",
+             "prediction_over_time.png"]
+
+
+def test_run_folder_has_every_file(trained_run):
+    for name in RUN_FILES:
+        assert (trained_run / name).is_file(), name
+        assert (trained_run / name).stat().st_size > 0, name
+    for name in RUN_FILES:
+        if name.endswith(".png"):
+            with Image.open(trained_run / name) as image:
+                assert min(image.size) > 100
+    assert not (trained_run / "backup").exists()  # removed once training finished
+    assert not (trained_run / "train.lock").exists()
+
+
+def test_loss_goes_down(trained_run):
+    history = plots.read_history(trained_run / "history.csv")
+    assert list(history["epoch"]) == [0, 1, 2]
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["val_loss"][-1] < history["val_loss"][0]
+
+
+def test_config_and_metrics_say_what_was_run(trained_run):
+    config = read_json(trained_run / "config.json")
+    assert (config["mode"], config["cell"], config["units"], config["epochs"]) == ("row", "gru", 12, 3)
+    assert config["run_dir"] == str(trained_run)
+    metrics = read_json(trained_run / "metrics.json")
+    assert metrics["dataset"] == DATASET
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    assert metrics["test_accuracy"] > 0.2  # well above chance after 3 tiny epochs
+    assert metrics["epochs_done"] == 3
+    assert metrics["train_steps_per_second"] > 0
+    assert metrics["test_examples"] <= 256
+
+
+def test_saved_model_takes_raw_images(trained_run):
+    import keras
+
+    import apps.mnist.model  # noqa: F401 - registers ImageToSequence
+    import layers  # noqa: F401
+
+    model = keras.models.load_model(trained_run / "model.keras")
+    images = np.random.default_rng(0).integers(0, 256, (2, IMAGE_SIZE, IMAGE_SIZE))
+    probabilities = model.predict(images.astype("float32"), verbose=0)
+    assert probabilities.shape == (2, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_prints_dataset_and_summary_line(in_tmp, capsys):
+    status, out, _ = run_cli(capsys, "mnist", "train", *TINY, "--epochs", "1", "--limit", "64")
+    assert status == 0
+    assert "data: " + ("MNIST" if DATASET == "mnist" else "scikit-learn") in out
+    summary = out.strip().splitlines()[-1]
+    assert summary.startswith("mnist: test accuracy ")
+    assert "wall time" in summary and "runs/mnist/" in summary
+    runs = list((in_tmp / "runs" / "mnist").iterdir())
+    assert len(runs) == 1 and (runs[0] / "metrics.json").is_file()
+
+
+def test_permuted_irnn_keeps_its_permutation(in_tmp, capsys):
+    """Pixel-level modes train, and the saved model carries the fixed pixel order."""
+    import keras
+
+    import apps.mnist.model as model_module
+
+    status, _, _ = run_cli(capsys, "mnist", "train", *TINY, "--mode", "permuted", "--cell", "rnn",
+                           "--units", "8", "--epochs", "1", "--limit", "32", "--run-dir", "p")
+    assert status == 0
+    model = keras.models.load_model(in_tmp / "p" / "model.keras")
+    order = model_module.image_to_sequence_layer(model).pixel_order(IMAGE_SIZE).ravel()
+    assert sorted(order) == list(range(IMAGE_SIZE * IMAGE_SIZE))
+    assert list(order) != sorted(order)
+    expected = np.random.default_rng(0).permutation(IMAGE_SIZE * IMAGE_SIZE)
+    np.testing.assert_array_equal(order, expected)
+    recurrent = model.get_layer("recurrent_1")
+    assert recurrent.get_config()["activation"] == "relu"
+
+
+def test_config_file_then_flags(in_tmp, capsys):
+    (in_tmp / "best.json").write_text(json.dumps({"units": 9, "cell": "lstm", "epochs": 5}))
+    status, _, _ = run_cli(capsys, "mnist", "train", *TINY, "--config", "best.json",
+                           "--epochs", "1", "--limit", "32", "--run-dir", "c")
+    assert status == 0
+    config = read_json(in_tmp / "c" / "config.json")
+    assert (config["units"], config["cell"], config["epochs"]) == (12, "gru", 1)  # flags win
+    status, _, _ = run_cli(capsys, "mnist", "train", "--config", "best.json", "--source",
+                           "digits", "--mode", "row", "--limit", "32", "--run-dir", "d",
+                           "--epochs", "1")
+    assert status == 0
+    config = read_json(in_tmp / "d" / "config.json")
+    assert (config["units"], config["cell"]) == (9, "lstm")  # the file beats the defaults
