@@ -22,6 +22,7 @@ PROG = "rnn-suite"
 # app name -> module providing NAME, SUMMARY, add_commands(parser)
 APPS = {
     "mnist": "apps.mnist.commands",
+    "sentiment": "apps.sentiment.commands",
 }
 TUNING_MODULE = "tuning.cli"
 
@@ -77,12 +78,43 @@ def _quiet_tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def _import_tensorflow_quietly():
+    """Import TensorFlow with its start-up chatter on stderr held back.
+
+    Its C++ logging prints INFO lines before TF_CPP_MIN_LOG_LEVEL is read;
+    they are kept in a temporary file and shown only if the import fails.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import tensorflow
+
+            # The first device query logs a cuInit error on machines without a GPU.
+            tensorflow.config.list_physical_devices("GPU")
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def main(argv=None):
     """Run the `rnn-suite` command; returns the exit status (0, 2 for bad input, 130 on Ctrl-C)."""
     _quiet_tensorflow()
     try:
         args = build_parser().parse_args(argv)
         _silence_tensorflow_python_logger()
+        if getattr(args, "needs_tensorflow", True):
+            _import_tensorflow_quietly()
         args.handler(args)
     except UsageError as error:
         print(f"{getattr(error, 'prog', PROG)}: error: {error}", file=sys.stderr)

@@ -44,7 +44,7 @@ def data_root(data_dir=None):
     return root
 
 
-def find_files(root, subfolders, alternatives):
+def find_files(root, subfolders, alternatives, wanted=None):
     """Find the first alternative whose files all exist in one of `subfolders` of `root`.
 
     Args:
@@ -52,6 +52,8 @@ def find_files(root, subfolders, alternatives):
         subfolders: Relative folders to look in, in order ("." is the root).
         alternatives: A list of lists of file names; each inner list is one
             complete way of providing the dataset.
+        wanted: How to name the expected files in the error (default: all
+            the alternatives, spelled out).
 
     Returns:
         `(alternative_index, [paths])` for the first complete alternative found.
@@ -65,12 +67,12 @@ def find_files(root, subfolders, alternatives):
             paths = [base / name for name in names]
             if all(p.is_file() for p in paths):
                 return index, paths
-    raise UsageError(missing_message(root, subfolders, alternatives))
+    raise UsageError(missing_message(root, subfolders, alternatives, wanted))
 
 
-def missing_message(root, subfolders, alternatives):
+def missing_message(root, subfolders, alternatives, wanted=None):
     """One line saying which files were expected where under `root`."""
-    wanted = " or ".join(
+    wanted = wanted or " or ".join(
         names[0] if len(names) == 1 else "the files " + ", ".join(names)
         for names in alternatives)
     places = ", ".join(str(root.path / f) if f != "." else str(root.path) for f in subfolders)

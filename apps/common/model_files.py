@@ -1,5 +1,6 @@
 """Loading a saved `model.keras`, with a one-line error for a file that is not one."""
 
+import zipfile
 from pathlib import Path
 
 from apps.common.errors import UsageError
@@ -23,10 +24,14 @@ def load_model(path, app):
     if not path.is_file():
         raise UsageError(f"model file {path} does not exist (expected the model.keras of a run "
                          f"written by `rnn-suite {app} train`)")
+    expected = f"expected the model.keras written by `rnn-suite {app} train`"
+    if not zipfile.is_zipfile(path):
+        raise UsageError(f"cannot load {path}: it is not a Keras model file (a .keras file is a "
+                         f"zip archive); {expected}")
     try:
         return keras.models.load_model(path)
     except Exception as error:  # noqa: BLE001 - any failure here means "not a usable model"
         reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
         reason = f"{type(error).__name__}: {reason}"[:160]
         raise UsageError(f"cannot load {path}: it is not a valid Keras model file ({reason}); "
-                         f"expected the model.keras written by `rnn-suite {app} train`") from None
+                         f"{expected}") from None

@@ -177,8 +177,10 @@ def evaluate_model(model, digits, out_dir, batch_size):
         title_colors=["tab:green" if predicted[i] == truth[i] else "tab:red"
                       for i in range(shown)],
         suptitle="Test digits: predicted (true); red = wrong")
-    forming = min(FORMING_DIGITS, len(truth))
-    pictures.prediction_forming(model, digits.x_test[:forming], truth[:forming],
+    # Different classes make the picture more telling than the first few digits.
+    _, first_of_class = np.unique(truth, return_index=True)
+    chosen = np.sort(first_of_class)[:FORMING_DIGITS]
+    pictures.prediction_forming(model, digits.x_test[chosen], truth[chosen],
                                 out / PICTURES["prediction_over_time"], data.CLASS_NAMES)
     return {
         "test_accuracy": accuracy,
@@ -190,10 +192,10 @@ def evaluate_model(model, digits, out_dir, batch_size):
 
 
 def _load_run_model(run):
+    path = run_dir_module.find_model(NAME, run)
     from apps.common import model_files
     from apps.mnist import model as model_module  # noqa: F401 - registers ImageToSequence
 
-    path = run_dir_module.find_model(NAME, run)
     return path, model_files.load_model(path, NAME)
 
 

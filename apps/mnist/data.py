@@ -25,6 +25,8 @@ IDX_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
 # The mirror's layout first (mnist/, mnist/raw/), then the folder itself.
 SUBFOLDERS = ["mnist", "mnist/raw", ".", "raw", "MNIST/raw"]
 ALTERNATIVES = [[NPZ], [f + ".gz" for f in IDX_FILES], IDX_FILES]
+WANTED = (f"MNIST as {NPZ} or as the four IDX files ({', '.join(IDX_FILES)}, "
+          "gzipped or not)")
 MNIST_VALIDATION = 5000  # the last 5,000 training images, as is customary
 DIGITS_TEST_FRACTION = 0.2
 DIGITS_VALIDATION_FRACTION = 0.1
@@ -96,7 +98,7 @@ def load(source="auto", data_dir=None, limit=0, want=None):
 
 
 def _from_files(root):
-    index, paths = data_mirror.find_files(root, SUBFOLDERS, ALTERNATIVES)
+    index, paths = data_mirror.find_files(root, SUBFOLDERS, ALTERNATIVES, WANTED)
     try:
         if index == 0:
             arrays = _read_npz(str(paths[0]))
