@@ -23,6 +23,7 @@ PROG = "rnn-suite"
 APPS = {
     "mnist": "apps.mnist.commands",
     "sentiment": "apps.sentiment.commands",
+    "sentiment": "apps.sentiment.commands",
 }
 TUNING_MODULE = "tuning.cli"
 
