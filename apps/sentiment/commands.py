@@ -1,0 +1,434 @@
+"""`rnn-suite sentiment train|evaluate|predict`: the flags, and what each command does.
+
+TensorFlow is imported inside the commands, not at the top, so that `--help`
+and flag errors answer at once.
+"""
+
+import json
+import time
+from pathlib import Path
+
+from apps.common import config as config_module
+from apps.common import run_dir as run_dir_module
+from apps.common.errors import UsageError
+from apps.sentiment.config import SentimentConfig
+
+NAME = "sentiment"
+SUMMARY = "IMDB sentiment: raw review text in, calibrated P(positive) out, with the words that decided it"
+EVALUATION_FILE = "evaluation.json"
+EXPLAIN_FOLDER = "explain"
+EXPLAIN_EXAMPLES = 4  # right and wrong test reviews each
+PREDICT_BATCH = 64
+PICTURES = {
+    "learning_curves": "learning_curves.png",
+    "confusion_matrix": "confusion_matrix.png",
+    "reliability": "reliability.png",
+}
+
+
+def add_commands(parser):
+    """Add `train`, `evaluate` and `predict` under the app's parser."""
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    train = commands.add_parser(
+        "train", help="train a model; writes a run folder (runs/sentiment/<timestamp>/)",
+        description="Train a recurrent classifier on movie reviews (IMDB, or your own CSV). "
+                    "Writes config.json, model.keras (best by validation accuracy, text "
+                    "preprocessing inside, temperature fitted on the validation split), "
+                    "history.csv, metrics.json, TensorBoard logs and pictures to the run "
+                    "folder. Killed or interrupted? Rerun the same command: it resumes.")
+    config_module.add_flags(train, SentimentConfig)
+    train.set_defaults(handler=train_command)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="test accuracy, precision/recall/F1, ROC AUC, confusion matrix, "
+                         "reliability plot",
+        description="Evaluate a run's model on the test split of the data it was trained on "
+                    "(IMDB's official 25k test reviews, or the split carved from its CSV). "
+                    "With --explain, also write an HTML page per review for a few right and "
+                    "wrong test reviews, words tinted by attention weight.")
+    _add_run_flag(evaluate)
+    evaluate.add_argument("--data-dir", default=None,
+                          help="folder with the IMDB reviews (default: the run's, then "
+                               "$RNN_SUITE_DATA, then tfds)")
+    evaluate.add_argument("--csv", default=None,
+                          help="evaluate on the test split carved from this CSV instead "
+                               "(default: the run's --csv, if it was trained on one)")
+    evaluate.add_argument("--limit", type=config_module.non_negative_int, default=0,
+                          help="evaluate on at most this many test reviews (default: 0, all)")
+    evaluate.add_argument("--batch-size", type=config_module.positive_int, default=128,
+                          help="reviews per prediction batch (default: 128)")
+    evaluate.add_argument("--explain", action="store_true",
+                          help=f"write {EXPLAIN_FOLDER}/*.html: {EXPLAIN_EXAMPLES} right and "
+                               f"{EXPLAIN_EXAMPLES} wrong test reviews, words tinted by "
+                               "attention weight (attention pooling only)")
+    evaluate.add_argument("--output", default=None,
+                          help="folder for evaluation.json and the pictures "
+                               "(default: the run folder)")
+    evaluate.set_defaults(handler=evaluate_command)
+
+    predict = commands.add_parser(
+        "predict", help="classify reviews given as text or in a file",
+        description="Classify reviews: each is printed with its label and P(positive). "
+                    "Give the texts as arguments or --file FILE (UTF-8, one review per line; "
+                    "blank lines are skipped).")
+    _add_run_flag(predict)
+    predict.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to classify")
+    predict.add_argument("--file", default=None,
+                         help="a UTF-8 text file, one review per line")
+    predict.add_argument("--explain", action="store_true",
+                         help="also print the words the attention pooling weighted most")
+    predict.add_argument("--top", type=config_module.positive_int, default=8,
+                         help="how many words --explain prints per review (default: 8)")
+    predict.set_defaults(handler=predict_command)
+
+
+def _add_run_flag(parser):
+    parser.add_argument(
+        "--run", default="latest", metavar="DIR",
+        help="run folder (or its model.keras) to use (default: latest, the newest run "
+             "under runs/sentiment/ with a model)")
+
+
+def _flag_values(args):
+    return {k: v for k, v in vars(args).items() if k not in ("handler", "command", "app", "config")}
+
+
+# ----------------------------------------------------------------- train
+
+def train_command(args):
+    """Train, calibrate, evaluate the best model on the test split, leave a complete run folder."""
+    config = config_module.build_config(SentimentConfig, _flag_values(args), args.config)
+    return train(config)
+
+
+def load_reviews(config):
+    """The reviews a config names (all bad input fails here, before a run folder exists)."""
+    from apps.sentiment import data
+
+    return data.load(config.source, config.data_dir, config.limit, config.csv,
+                     config.text_col, config.label_col)
+
+
+def train(config, extra_callbacks=()):
+    """Train from a validated `SentimentConfig`; returns the metrics written to `metrics.json`."""
+    from apps.common import model_files, plots, training
+    from apps.sentiment import data, model as model_module
+
+    started = time.perf_counter()
+    training.set_seed(config.seed)
+    reviews = load_reviews(config)
+    print(f"data: {reviews.description}", flush=True)
+    print(f"using {len(reviews.x_train):,} train / {len(reviews.x_val):,} validation / "
+          f"{len(reviews.x_test):,} test reviews, the first {config.max_length} words of each",
+          flush=True)
+    run = run_dir_module.start_training_run(NAME, config)
+    print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
+    try:
+        vocabulary = data.build_vocabulary(reviews.x_train, config.vocab_size)
+        model = model_module.build_model(config, vocabulary, reviews.class_names)
+        training.compile_model(model, config, loss="binary_crossentropy", metrics=["accuracy"])
+        train_data = data.pipeline(reviews.x_train, reviews.y_train, config.batch_size,
+                                   config.max_length, shuffle=True, seed=config.seed)
+        validation_data = data.pipeline(reviews.x_val, reviews.y_val, config.batch_size,
+                                        config.max_length)
+        result = training.fit(model, train_data, validation_data, config, run,
+                              extra_callbacks=extra_callbacks)
+        best = (model_files.load_model(run.model_path, NAME) if run.model_path.exists()
+                else model)
+        calibration = calibrate(best, reviews, config)
+        best.save(run.model_path)
+        report = evaluate_model(best, reviews, run.path, config.batch_size)
+        plots.learning_curves(run.file(run_dir_module.HISTORY_FILE),
+                              run.file(PICTURES["learning_curves"]))
+        history = plots.read_history(run.file(run_dir_module.HISTORY_FILE))
+        metrics = {
+            "app": NAME,
+            "dataset": reviews.name,
+            "dataset_description": reviews.description,
+            "cell": config.cell, "units": config.units, "layers": config.layers,
+            "bidirectional": config.bidirectional, "pooling": config.pooling,
+            "vocab_size": config.vocab_size, "max_length": config.max_length,
+            "embedding_dim": config.embedding_dim,
+            "parameters": int(model.count_params()),
+            "train_examples": len(reviews.x_train),
+            "validation_examples": len(reviews.x_val),
+            **calibration,
+            **report,
+            "best_val_accuracy": float(history["val_accuracy"].max()) if history else None,
+            "epochs_done": result.epochs_done,
+            "epochs_requested": config.epochs,
+            "resumed_from_epoch": result.initial_epoch if run.resumed else None,
+            "stopped_by_time_limit": result.stopped_by_time,
+            "train_seconds": round(result.wall_seconds, 2),
+            "train_steps_per_second": round(result.steps_per_second, 3),
+            "train_examples_per_second": round(result.steps_per_second * config.batch_size, 1),
+            "wall_seconds": round(time.perf_counter() - started, 2),
+        }
+        training.write_metrics(run, metrics)
+    finally:
+        run.release()
+    print(training.summary_line(NAME, "test accuracy", metrics["test_accuracy"],
+                                metrics["wall_seconds"], run.path), flush=True)
+    return metrics
+
+
+def calibrate(model, reviews, config):
+    """Fit the output temperature on the validation split (temperature scaling); sets it in `model`.
+
+    Returns:
+        {"temperature", "val_log_loss_before", "val_log_loss_after"}.
+    """
+    import numpy as np
+
+    from apps.sentiment import data, model as model_module
+
+    logits = data.predict_probabilities(model_module.logits_model(model), reviews.x_val,
+                                        config.batch_size, config.max_length)
+    temperature = model_module.fit_temperature(logits, reviews.y_val)
+    model_module.set_temperature(model, temperature)
+
+    def log_loss(t):
+        z = np.asarray(logits, np.float64) / t
+        return float(np.mean(np.logaddexp(0.0, z) - reviews.y_val * z))
+
+    print(f"calibration: temperature {temperature:.3f} fitted on the validation split "
+          f"(log loss {log_loss(1.0):.4f} -> {log_loss(temperature):.4f})", flush=True)
+    return {"temperature": round(temperature, 4),
+            "val_log_loss_before_calibration": round(log_loss(1.0), 5),
+            "val_log_loss_after_calibration": round(log_loss(temperature), 5)}
+
+
+# ----------------------------------------------------------------- evaluate
+
+def _max_length(model):
+    return model.get_layer("truncate").max_length
+
+
+def evaluate_model(model, reviews, out_dir, batch_size, explain=False):
+    """Test metrics, the confusion matrix and the reliability plot (and, with `explain`, HTML pages).
+
+    Returns:
+        {"test_accuracy", "test_loss", "test_precision", "test_recall", "test_f1",
+         "test_roc_auc", "test_ece", "test_brier", "confusion_matrix", "test_examples",
+         "pictures", ["explanations"]}.
+    """
+    import numpy as np
+    from sklearn import metrics as skm
+
+    from apps.common import plots
+    from apps.sentiment import data, model as model_module, pictures
+
+    max_length = _max_length(model)
+    probabilities = data.predict_probabilities(model, reviews.x_test, batch_size, max_length)
+    truth = np.asarray(reviews.y_test, np.int64)
+    predicted = (probabilities >= 0.5).astype(np.int64)
+    names = model_module.class_names(model)
+    clipped = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plots.confusion_matrix(truth, predicted, list(names), out / PICTURES["confusion_matrix"],
+                           title=f"{reviews.name} test")
+    temperature = model_module.temperature(model)
+    uncalibrated = None
+    if abs(temperature - 1.0) > 1e-6:
+        logit = np.log(clipped / (1 - clipped)) * temperature
+        uncalibrated = 1 / (1 + np.exp(-logit))
+    _, ece = pictures.reliability_plot(
+        probabilities, truth, out / PICTURES["reliability"],
+        title=f"Reliability on the {reviews.name} test split (n={len(truth):,})",
+        uncalibrated=uncalibrated)
+    two_classes = len(np.unique(truth)) == 2
+    report = {
+        "test_accuracy": float((predicted == truth).mean()),
+        "test_loss": float(skm.log_loss(truth, clipped, labels=[0, 1])),
+        "test_precision": float(skm.precision_score(truth, predicted, zero_division=0)),
+        "test_recall": float(skm.recall_score(truth, predicted, zero_division=0)),
+        "test_f1": float(skm.f1_score(truth, predicted, zero_division=0)),
+        "test_roc_auc": float(skm.roc_auc_score(truth, probabilities)) if two_classes else None,
+        "test_ece": ece,
+        "test_brier": float(np.mean((probabilities - truth) ** 2)),
+        "confusion_matrix": skm.confusion_matrix(truth, predicted, labels=[0, 1]).tolist(),
+        "class_names": list(names),
+        "test_examples": int(len(truth)),
+        "pictures": [PICTURES["confusion_matrix"], PICTURES["reliability"]],
+    }
+    if explain:
+        report["explanations"] = write_explanations(model, reviews, probabilities, out)
+    return report
+
+
+def write_explanations(model, reviews, probabilities, out):
+    """HTML pages for the first few right and wrong test reviews; returns their file names."""
+    import numpy as np
+
+    truth = np.asarray(reviews.y_test)
+    predicted = (probabilities >= 0.5).astype(np.int64)
+    right = np.flatnonzero(predicted == truth)[:EXPLAIN_EXAMPLES]
+    wrong = np.flatnonzero(predicted != truth)[:EXPLAIN_EXAMPLES]
+    chosen = [("right", i) for i in right] + [("wrong", i) for i in wrong]
+    folder = out / EXPLAIN_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    explained = explain_texts(model, [reviews.x_test[i] for _, i in chosen])
+    from apps.sentiment import model as model_module, pictures
+
+    names = model_module.class_names(model)
+    written = []
+    for (kind, index), (probability, words, weights) in zip(chosen, explained):
+        number = sum(1 for k, _ in chosen[:len(written) + 1] if k == kind)
+        name = f"{kind}_{number}_test{index}.html"
+        page = pictures.explanation_html(words, weights, probability, names,
+                                         truth=int(truth[index]),
+                                         title=f"Test review {index} ({kind})")
+        (folder / name).write_text(page, encoding="utf-8")
+        written.append(f"{EXPLAIN_FOLDER}/{name}")
+    return written
+
+
+def explain_texts(model, texts):
+    """For each text: (P(positive), the words the model read, their attention weights)."""
+    import keras
+    import tensorflow as tf
+
+    from apps.common import text as text_module
+    from apps.sentiment import model as model_module
+
+    explainer = model_module.explainer(model)
+    max_length = _max_length(model)
+    results = []
+    for text in texts:  # one at a time: no padding, weights align with the words
+        probability, _, weights = explainer(tf.constant([text]), training=False)
+        words = text_module.words([text])[0][:max_length]
+        weights = keras.ops.convert_to_numpy(weights)[0][:len(words)]
+        results.append((float(keras.ops.convert_to_numpy(probability).ravel()[0]), words,
+                        weights))
+    return results
+
+
+def _run_data_settings(model_path):
+    """The data settings in the run's config.json (next to the model), if there is one."""
+    config_file = model_path.parent / run_dir_module.CONFIG_FILE
+    if not config_file.is_file():
+        return {}
+    try:
+        return json.loads(config_file.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _load_run_model(run):
+    path = run_dir_module.find_model(NAME, run)
+    from apps.common import model_files
+    from apps.sentiment import model as model_module  # noqa: F401 - registers the layers
+
+    return path, model_files.load_model(path, NAME)
+
+
+def evaluate_command(args):
+    """`evaluate --run DIR`: metrics and pictures for a trained run (nothing written on bad input)."""
+    path = run_dir_module.find_model(NAME, args.run)
+    saved = _run_data_settings(path)
+    from apps.sentiment import data
+
+    if args.csv:
+        source, data_dir, csv_path = "csv", None, args.csv
+    elif args.data_dir:
+        source, data_dir, csv_path = "auto", args.data_dir, None
+    elif saved.get("csv"):
+        source, data_dir, csv_path = "csv", None, saved["csv"]
+    else:
+        source = saved.get("source") if saved.get("source") in ("files", "tfds") else "auto"
+        data_dir, csv_path = saved.get("data_dir"), None
+    reviews = data.load(source, data_dir=data_dir, limit=args.limit, csv_path=csv_path,
+                        text_col=saved.get("text_col", "text"),
+                        label_col=saved.get("label_col", "label"))
+    path, model = _load_run_model(args.run)
+    from apps.sentiment import model as model_module
+
+    if args.explain and not model_module.has_attention(model):
+        raise UsageError(f"--explain needs a model with attention pooling; {path} was trained "
+                         "with --pooling last")
+    print(f"data: {reviews.description}", flush=True)
+    out = Path(args.output) if args.output else path.parent
+    report = evaluate_model(model, reviews, out, args.batch_size, explain=args.explain)
+    report.update(model=str(path), dataset=reviews.name)
+    (out / EVALUATION_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"{NAME}: test accuracy {report['test_accuracy']:.4f} on {report['test_examples']:,} "
+          f"{reviews.name} test reviews (F1 {report['test_f1']:.4f}, ROC AUC "
+          f"{_fmt(report['test_roc_auc'])}, ECE {report['test_ece']:.4f}); pictures and "
+          f"{EVALUATION_FILE} in {out}", flush=True)
+    return report
+
+
+def _fmt(value):
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+# ----------------------------------------------------------------- predict
+
+def read_reviews(args):
+    """The reviews to classify, as (where, text) pairs; bad input fails here, before TensorFlow work.
+
+    Raises:
+        UsageError: No reviews, an empty argument, a bad file, or a review with
+            no words (only punctuation or symbols).
+    """
+    from apps.common import text as text_module
+
+    if args.file and args.texts:
+        raise UsageError("give reviews either as arguments or with --file, not both")
+    if args.file:
+        lines = text_module.read_lines(args.file, what="--file")
+        reviews = [(f"{args.file}:{n}", line) for n, line in enumerate(lines, 1)
+                   if line.strip()]
+        if not reviews:
+            raise UsageError(f"--file {args.file} has no reviews (expected one review per line)")
+    else:
+        if not args.texts:
+            raise UsageError("no reviews to classify: give the text as an argument "
+                             "(in quotes) or --file FILE")
+        reviews = [(f"review {n}", text) for n, text in enumerate(args.texts, 1)]
+        for where, text in reviews:
+            if not text.strip():
+                raise UsageError(f"{where} is empty: nothing to classify")
+    counts = [len(words) for words in text_module.words([t for _, t in reviews])]
+    for (where, text), count in zip(reviews, counts):
+        if count == 0:
+            raise UsageError(f"{where} has no words, only punctuation or symbols "
+                             f"({_short(text, 30)!r}): nothing to classify")
+    return reviews
+
+
+def _short(text, width=60):
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def predict_command(args):
+    """`predict --run DIR "text" ...` or `--file FILE`: label and P(positive) of each review."""
+    path = run_dir_module.find_model(NAME, args.run)
+    reviews = read_reviews(args)
+    path, model = _load_run_model(args.run)
+    from apps.sentiment import data, model as model_module
+
+    if args.explain and not model_module.has_attention(model):
+        raise UsageError(f"--explain needs a model with attention pooling; {path} was trained "
+                         "with --pooling last")
+    names = model_module.class_names(model)
+    texts = [t for _, t in reviews]
+    probabilities = data.predict_probabilities(model, texts, PREDICT_BATCH, _max_length(model))
+    explained = explain_texts(model, texts) if args.explain else [None] * len(texts)
+    results = []
+    for (where, text), probability, explanation in zip(reviews, probabilities, explained):
+        label = names[int(probability >= 0.5)]
+        print(f"{label}\tP({names[1]})={probability:.3f}\t{_short(text)}", flush=True)
+        result = {"where": where, "text": text, "label": label,
+                  "probability": float(probability)}
+        if explanation is not None:
+            _, words, weights = explanation
+            ranked = sorted(range(len(words)), key=lambda i: -weights[i])[:args.top]
+            print("  words: " + ", ".join(f"{words[i]} {weights[i]:.2f}" for i in ranked),
+                  flush=True)
+            result["words"] = [(words[i], float(weights[i])) for i in ranked]
+        results.append(result)
+    return results

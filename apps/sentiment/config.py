@@ -1,0 +1,48 @@
+"""The settings of `rnn-suite sentiment train`."""
+
+import dataclasses
+import typing
+
+from apps.common.config import CommonConfig, setting
+
+POOLINGS = ("last", "attention")
+SOURCES = ("auto", "files", "tfds", "csv")
+
+
+@dataclasses.dataclass
+class SentimentConfig(CommonConfig):
+    """Common settings (with defaults suited to reviews) plus the text and pooling settings."""
+
+    cell: str = setting(
+        "gru", "recurrent cell: rnn (IRNN: ReLU with identity recurrent init), gru or lstm",
+        choices=("rnn", "gru", "lstm"))
+    units: int = setting(64, "units in each recurrent layer", minimum=1)
+    bidirectional: bool = setting(True, "wrap each recurrent layer in Bidirectional")
+    epochs: int = setting(4, "training epochs", minimum=1)
+    batch_size: int = setting(64, "examples per training step", minimum=1)
+    vocab_size: int = setting(
+        20000, "words in the vocabulary, counting padding and [UNK] (the most frequent words "
+        "of the training split)", minimum=3)
+    max_length: int = setting(
+        400, "keep the first this many words of a review", minimum=1)
+    embedding_dim: int = setting(128, "size of the word embeddings", minimum=1)
+    pooling: str = setting(
+        "attention", "how the steps become one vector: last (the final state) or attention "
+        "(a learned, masked weighted average of all steps; needed for --explain)",
+        choices=POOLINGS)
+    attention_units: int = setting(64, "size of the attention pooling's score layer", minimum=1)
+    final_dropout: float = setting(
+        0.3, "dropout on the pooled vector, before the output layer", minimum=0.0, below=1.0)
+    source: str = setting(
+        "auto", "where the reviews come from: files (aclImdb under --data-dir/$RNN_SUITE_DATA: "
+        "the .tar.gz or the extracted folder), tfds (tensorflow-datasets 'imdb_reviews', if "
+        "already prepared: nothing is downloaded), csv (--csv), auto (--csv if given, else "
+        "files if a data folder is named, else tfds)", choices=SOURCES)
+    csv: typing.Optional[str] = setting(
+        None, "a CSV file of your own reviews (header row; see --text-col, --label-col); "
+        "test and validation splits are carved from it with a fixed seed")
+    text_col: str = setting("text", "the CSV column holding the review text")
+    label_col: str = setting(
+        "label", "the CSV column holding the label: two classes (0/1, neg/pos, "
+        "negative/positive, false/true, no/yes, or any two values: sorted, the second is "
+        "the positive one)")

@@ -1,0 +1,366 @@
+"""Reviews from the aclImdb archive or folder, tensorflow-datasets, or a CSV of your own.
+
+Whatever the source, the result is the same: lists of raw review strings
+and 0/1 labels, split into train / validation / test. The model does its
+own text preprocessing, so these strings are also what `predict` feeds it.
+
+IMDB keeps its official 25k/25k train/test split; the validation split is
+carved from train with a fixed seed (`SPLIT_SEED`, independent of `--seed`,
+so every run and `evaluate` see the same splits). A CSV has no official
+split: test and validation are carved from it, also with the fixed seed.
+"""
+
+import csv
+import io
+import logging
+import re
+import tarfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from apps.common import data_mirror
+from apps.common.errors import UsageError
+
+ARCHIVES = ["aclImdb_v1_labeled.tar.gz", "aclImdb_v1.tar.gz"]
+FOLDER = "aclImdb"
+SUBFOLDERS = ["imdb", "."]
+SPLIT_SEED = 0
+VALIDATION_FRACTION = 0.1
+CSV_TEST_FRACTION = 0.2
+CLASS_NAMES = ("negative", "positive")
+_MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/[^/]+\.txt$")
+# Two-valued label columns whose order is known (label 0 first), compared lower-cased.
+KNOWN_LABELS = [("0", "1"), ("neg", "pos"), ("negative", "positive"), ("false", "true"),
+                ("no", "yes"), ("-1", "1"), ("bad", "good")]
+
+
+@dataclass
+class Reviews:
+    """Texts and 0/1 labels split three ways, and what they are."""
+
+    name: str  # "imdb" or "csv"
+    description: str
+    x_train: list
+    y_train: np.ndarray
+    x_val: list
+    y_val: np.ndarray
+    x_test: list
+    y_test: np.ndarray
+    class_names: tuple = CLASS_NAMES
+
+    def limited(self, limit):
+        """At most `limit` examples of each split (all if `limit` is 0); splits are pre-shuffled."""
+        if not limit:
+            return self
+        return Reviews(self.name, self.description,
+                       self.x_train[:limit], self.y_train[:limit],
+                       self.x_val[:limit], self.y_val[:limit],
+                       self.x_test[:limit], self.y_test[:limit], self.class_names)
+
+
+def load(source="auto", data_dir=None, limit=0, csv_path=None, text_col="text",
+         label_col="label"):
+    """Load the reviews the settings ask for.
+
+    Raises:
+        UsageError: If the requested source is not available or malformed,
+            saying what was expected where.
+    """
+    if source == "csv" or (source == "auto" and csv_path):
+        if not csv_path:
+            raise UsageError("--source csv needs --csv FILE (a CSV with a header row)")
+        data = from_csv(csv_path, text_col, label_col)
+    elif source == "tfds":
+        data = _from_tfds(require=True)
+    else:
+        root = data_mirror.data_root(data_dir)
+        if root is not None:
+            data = _from_files(root)
+        elif source == "files":
+            raise UsageError(f"--source files needs --data-dir or ${data_mirror.ENV_VAR} "
+                             f"(expected {ARCHIVES[0]} or the extracted {FOLDER}/ folder there)")
+        else:
+            data = _from_tfds(require=False)
+            if data is None:
+                raise UsageError(
+                    f"no IMDB reviews found: pass --data-dir or set ${data_mirror.ENV_VAR} to a "
+                    f"folder holding imdb/{ARCHIVES[0]} (or the extracted {FOLDER}/ folder), "
+                    "prepare tfds 'imdb_reviews', or train on your own with --csv FILE")
+    return data.limited(limit)
+
+
+# ----------------------------------------------------------------- aclImdb files
+
+def find_imdb(root):
+    """The archive or extracted `aclImdb/` folder under a `DataRoot`.
+
+    Raises:
+        UsageError: Naming the files expected and the folders searched.
+    """
+    for folder in SUBFOLDERS:
+        base = root.path / folder
+        for name in ARCHIVES:
+            if (base / name).is_file():
+                return base / name
+        for candidate in (base / FOLDER, base):
+            if (candidate / "train" / "pos").is_dir() and (candidate / "test" / "neg").is_dir():
+                return candidate
+    raise UsageError(data_mirror.missing_message(
+        root, SUBFOLDERS, [[name] for name in ARCHIVES],
+        wanted=f"{' or '.join(ARCHIVES)} or the extracted {FOLDER}/ folder "
+               "(train/pos, train/neg, test/pos, test/neg)"))
+
+
+def _from_files(root):
+    path = find_imdb(root)
+    try:
+        splits = read_imdb(str(path))
+    except (OSError, tarfile.TarError, EOFError, UnicodeDecodeError, ValueError) as error:
+        raise UsageError(f"cannot read IMDB reviews from {path}: {error} (expected the "
+                         f"aclImdb archive or folder: {FOLDER}/{{train,test}}/{{pos,neg}}/*.txt)")
+    return _imdb(*splits, description=f"IMDB (aclImdb) from {path} ({root.origin})")
+
+
+@lru_cache(maxsize=4)
+def read_imdb(path):
+    """(train_texts, train_labels, test_texts, test_labels) from an aclImdb archive or folder.
+
+    Parsed once per process (the archive streams through gzip in ~2 s);
+    files are read in sorted order, so the result never depends on the
+    archive's member order.
+    """
+    found = {("train", "neg"): [], ("train", "pos"): [], ("test", "neg"): [],
+             ("test", "pos"): []}
+    if Path(path).is_dir():
+        for (split, label), texts in found.items():
+            for file in sorted((Path(path) / split / label).glob("*.txt")):
+                texts.append((file.name, file.read_bytes().decode("utf-8")))
+    else:
+        with tarfile.open(path, "r:*") as archive:
+            for member in archive:
+                match = _MEMBER.search(member.name) if member.isfile() else None
+                if match:
+                    text = archive.extractfile(member).read().decode("utf-8")
+                    found[match.group(1), match.group(2)].append((member.name, text))
+    result = []
+    for split in ("train", "test"):
+        neg, pos = sorted(found[split, "neg"]), sorted(found[split, "pos"])
+        if not neg or not pos:
+            raise ValueError(f"no {split}/{'neg' if not neg else 'pos'} reviews inside")
+        result.append([t for _, t in neg] + [t for _, t in pos])
+        result.append(np.array([0] * len(neg) + [1] * len(pos), np.int64))
+    return tuple(result)
+
+
+def _imdb(x_train, y_train, x_test, y_test, description):
+    """Shuffle with the fixed seed and carve validation from train."""
+    rng = np.random.default_rng(SPLIT_SEED)
+    order = rng.permutation(len(x_train))
+    n_val = int(round(len(order) * VALIDATION_FRACTION))
+    val, train = order[:n_val], order[n_val:]
+    test = rng.permutation(len(x_test))
+    return Reviews("imdb", description,
+                   [x_train[i] for i in train], y_train[train],
+                   [x_train[i] for i in val], y_train[val],
+                   [x_test[i] for i in test], y_test[test])
+
+
+# ----------------------------------------------------------------- tensorflow-datasets
+
+def _from_tfds(require):
+    """IMDB through tensorflow-datasets, only if `imdb_reviews` is already prepared locally.
+
+    Nothing is downloaded. With `require=False` any failure returns None
+    quietly (tfds logs through absl, which is silenced meanwhile).
+    """
+    absl_logger = logging.getLogger("absl")
+    previous_level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)
+    try:
+        import tensorflow_datasets as tfds
+
+        builder = tfds.builder("imdb_reviews")
+        if not builder.is_prepared():
+            if require:
+                raise UsageError(f"--source tfds: tfds 'imdb_reviews' is not prepared in "
+                                 f"{builder.data_dir} (this app never downloads; use --data-dir)")
+            return None
+        train, test = tfds.as_numpy(builder.as_dataset(
+            split=["train", "test"], batch_size=-1, as_supervised=True))
+        return _imdb([t.decode("utf-8") for t in train[0]], np.asarray(train[1], np.int64),
+                     [t.decode("utf-8") for t in test[0]], np.asarray(test[1], np.int64),
+                     description=f"IMDB from tensorflow-datasets ({builder.data_dir})")
+    except UsageError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any tfds failure means "try the next source"
+        if require:
+            raise UsageError(f"--source tfds: loading tfds 'imdb_reviews' failed ({error})") \
+                from None
+        return None
+    finally:
+        absl_logger.setLevel(previous_level)
+
+
+# ----------------------------------------------------------------- CSV
+
+def from_csv(path, text_col="text", label_col="label"):
+    """Reviews from a CSV with a header row, a text column and a two-class label column.
+
+    Rows with an empty text are skipped (and counted in the description).
+
+    Raises:
+        UsageError: Missing file or columns, bad UTF-8, not exactly two label
+            values, or too few rows to split.
+    """
+    texts, raw_labels, skipped = _read_csv(Path(path), text_col, label_col)
+    labels, class_names = _two_classes(raw_labels, path, label_col)
+    if len(texts) < 10:
+        raise UsageError(f"--csv {path} has {len(texts)} usable rows; need at least 10 to carve "
+                         "train, validation and test splits")
+    rng = np.random.default_rng(SPLIT_SEED)
+    order = rng.permutation(len(texts))
+    n_test = max(1, int(round(len(order) * CSV_TEST_FRACTION)))
+    n_val = max(1, int(round((len(order) - n_test) * VALIDATION_FRACTION)))
+    test, val, train = np.split(order, [n_test, n_test + n_val])
+    labels = np.asarray(labels, np.int64)
+    note = f", {skipped} rows with empty text skipped" if skipped else ""
+    description = (f"CSV {path} ({len(texts):,} reviews: {len(train):,} train, {len(val):,} "
+                   f"validation, {len(test):,} test; classes {class_names[0]}=0, "
+                   f"{class_names[1]}=1{note})")
+    return Reviews("csv", description,
+                   [texts[i] for i in train], labels[train],
+                   [texts[i] for i in val], labels[val],
+                   [texts[i] for i in test], labels[test], class_names)
+
+
+def _read_csv(path, text_col, label_col):
+    if not path.is_file():
+        raise UsageError(f"--csv {path} does not exist (expected a CSV file with a header row "
+                         f"holding columns {text_col!r} and {label_col!r})")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise UsageError(f"cannot read --csv {path}: {error.strerror}")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise UsageError(f"--csv {path} is not valid UTF-8: line {line} has the byte "
+                         f"0x{data[error.start]:02x} (save it as UTF-8)") from None
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = reader.fieldnames or []
+        missing = [c for c in (text_col, label_col) if c not in header]
+        if missing:
+            shown = ", ".join(repr(h) for h in header[:10]) or "none (the file is empty)"
+            raise UsageError(
+                f"--csv {path} has no column {' or '.join(repr(m) for m in missing)} "
+                f"(its columns: {shown}); name them with --text-col and --label-col")
+        texts, labels, skipped = [], [], 0
+        for row in reader:
+            review = (row.get(text_col) or "").strip()
+            label = (row.get(label_col) or "").strip()
+            if not review:
+                skipped += 1
+                continue
+            if not label:
+                raise UsageError(f"--csv {path}: line {reader.line_num} has an empty "
+                                 f"{label_col!r} label")
+            texts.append(review)
+            labels.append(label)
+    except csv.Error as error:
+        raise UsageError(f"--csv {path} is not a valid CSV file ({error})") from None
+    return texts, labels, skipped
+
+
+def _two_classes(raw_labels, path, label_col):
+    """Map a label column with exactly two values to 0/1; returns (labels, class_names)."""
+    values = sorted(set(raw_labels))
+    if len(values) != 2:
+        shown = ", ".join(repr(v) for v in values[:6]) + (", ..." if len(values) > 6 else "")
+        raise UsageError(f"--csv {path}: column {label_col!r} must hold exactly two classes, "
+                         f"found {len(values)}: {shown or 'none'}")
+    lowered = tuple(sorted(v.lower() for v in values))
+    order = values
+    for known in KNOWN_LABELS:
+        if lowered == tuple(sorted(known)):
+            by_lower = {v.lower(): v for v in values}
+            order = [by_lower[known[0]], by_lower[known[1]]]
+            break
+    index = {value: i for i, value in enumerate(order)}
+    names = tuple(order)
+    if lowered in (("0", "1"), ("-1", "1")):
+        names = CLASS_NAMES
+    return [index[v] for v in raw_labels], names
+
+
+# ----------------------------------------------------------------- vocabulary and pipelines
+
+def build_vocabulary(texts, vocab_size):
+    """The `vocab_size` most frequent words of `texts` (with "" and "[UNK]" first)."""
+    from apps.common import text as text_module
+
+    vectorizer = text_module.make_vectorizer(vocab_size)
+    text_module.adapt(vectorizer, texts)
+    return vectorizer.get_vocabulary()
+
+
+def word_counts(texts):
+    """A cheap length per text (whitespace words), for bucketing."""
+    return np.array([len(t.split()) for t in texts], np.int64)
+
+
+SORT_CHUNK_BATCHES = 20
+
+
+def pipeline(texts, labels, batch_size, max_length, shuffle=False, seed=0):
+    """A tf.data pipeline of (string reviews [B], float labels [B, 1]).
+
+    Reviews of similar length are batched together, because the model pads a
+    batch only to its longest review: a batch of short reviews costs few
+    recurrent steps. The reviews are (re)shuffled every epoch, cut into chunks
+    of `SORT_CHUNK_BATCHES` batches, sorted by length within each chunk and
+    batched; the batches then come out in random order. Without `shuffle`,
+    the same happens in the given order. The number of batches is always
+    ceil(N / batch_size), so Keras knows the epoch's length.
+    """
+    import tensorflow as tf
+
+    count = len(texts)
+    lengths = np.minimum(word_counts(texts), max_length).astype(np.int32)
+    labels = np.asarray(labels, np.float32).reshape(-1, 1)
+    dataset = tf.data.Dataset.from_tensor_slices((list(texts), labels, lengths))
+    if shuffle:
+        dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+
+    def sort_chunk(text, label, length):
+        order = tf.argsort(length, stable=True)
+        return tf.gather(text, order), tf.gather(label, order)
+
+    dataset = (dataset.batch(batch_size * SORT_CHUNK_BATCHES).map(sort_chunk).unbatch()
+               .batch(batch_size))
+    if shuffle:
+        dataset = dataset.shuffle(2 * SORT_CHUNK_BATCHES, seed=seed + 1,
+                                  reshuffle_each_iteration=True)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def predict_probabilities(model, texts, batch_size, max_length):
+    """P(label 1) for each text, in the given order (batched by length internally)."""
+    import keras
+    import tensorflow as tf
+
+    texts = list(texts)
+    if not texts:
+        return np.zeros((0,), np.float32)
+    order = np.argsort(np.minimum(word_counts(texts), max_length), kind="stable")
+    result = np.empty(len(texts), np.float32)
+    for start in range(0, len(texts), batch_size):
+        chunk = order[start:start + batch_size]
+        output = model(tf.constant([texts[i] for i in chunk]), training=False)
+        result[chunk] = keras.ops.convert_to_numpy(output).reshape(-1)
+    return result

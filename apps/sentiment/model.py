@@ -1,0 +1,213 @@
+"""The sentiment model: raw review strings in, P(positive) out. The one builder everything reuses.
+
+    review (string) -> TextVectorization (lower-case, strip <br /> and punctuation)
+      -> Truncate(max_length) -> Embedding(mask_zero=True)
+      -> (Bidirectional) recurrent stack from layers/
+      -> pooling: the last state, or AttentionPooling over all steps (masked)
+      -> Dropout -> Dense(1) logit -> Verdict (sigmoid of logit / temperature)
+
+Preprocessing lives inside the model, so the saved `model.keras` takes raw
+strings. Padding is masked from the embedding on, so a review padded to any
+length gives the same probability. `Verdict` holds the temperature fitted on
+the validation split after training (calibration) and the two class names.
+Importing this module registers the custom layers for loading.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from apps.common import recurrent_stack
+from apps.common import text as text_module
+
+PACKAGE = "rnn_suite.apps"
+POOLINGS = ("last", "attention")
+DEFAULT_CLASS_NAMES = ("negative", "positive")
+MASKED_SCORE = -1e9
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AttentionPooling(keras.layers.Layer):
+    """Masked additive attention pooling: a learned score per step, softmax, weighted sum.
+
+    score_t = v^T tanh(W h_t + b); weights = softmax over the unmasked steps;
+    returns (context [B, F], weights [B, T]). Masked steps get weight 0; a
+    fully masked sequence gets all-zero weights and a zero context.
+    """
+
+    def __init__(self, units=64, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        self.kernel = self.add_weight(name="kernel", shape=(features, self.units),
+                                      initializer="glorot_uniform")
+        self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+        self.score = self.add_weight(name="score", shape=(self.units, 1),
+                                     initializer="glorot_uniform")
+
+    def call(self, inputs, mask=None):
+        hidden = ops.tanh(ops.matmul(inputs, self.kernel) + self.bias)
+        scores = ops.squeeze(ops.matmul(hidden, self.score), axis=-1)  # [B, T]
+        if mask is not None:
+            valid = ops.cast(mask, scores.dtype)
+            scores = ops.where(mask, scores, ops.full_like(scores, MASKED_SCORE))
+            weights = ops.softmax(scores, axis=-1) * valid
+            weights = weights / ops.maximum(ops.sum(weights, axis=-1, keepdims=True), 1e-9)
+        else:
+            weights = ops.softmax(scores, axis=-1)
+        context = ops.sum(inputs * ops.expand_dims(weights, -1), axis=1)
+        return context, weights
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1]), (input_shape[0], input_shape[1])
+
+    def compute_mask(self, inputs, mask=None):
+        return [None, None]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Verdict(keras.layers.Layer):
+    """logit -> P(positive) = sigmoid(logit / temperature), and the names of the two classes.
+
+    The temperature is a non-trainable weight, 1 during training, then fitted
+    on the validation split (`fit_temperature`) so that the probabilities are
+    calibrated; it changes no decision (the sign of the logit is kept).
+    """
+
+    def __init__(self, class_names=DEFAULT_CLASS_NAMES, **kwargs):
+        super().__init__(**kwargs)
+        self.class_names = tuple(str(c) for c in class_names)
+        if len(self.class_names) != 2:
+            raise ValueError(f"class_names must name two classes, got {class_names!r}")
+
+    def build(self, input_shape):
+        self.temperature = self.add_weight(name="temperature", shape=(), initializer="ones",
+                                           trainable=False)
+
+    def call(self, logits):
+        return ops.sigmoid(logits / self.temperature)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "class_names": list(self.class_names)}
+
+
+def build_model(config, vocabulary=None, class_names=DEFAULT_CLASS_NAMES):
+    """Build the classifier a config describes (used by train, tuning and tests).
+
+    Args:
+        config: A `SentimentConfig` (vocab_size, max_length, embedding_dim,
+            pooling, attention_units, cell, units, layers, bidirectional,
+            dropout, final_dropout).
+        vocabulary: The vectoriser's vocabulary (a list of words, as from
+            `data.build_vocabulary`; the first two are "" and "[UNK]"), or
+            None to adapt later.
+        class_names: Names of label 0 and label 1.
+
+    Returns:
+        An uncompiled `keras.Model` taking a batch of strings [B] and giving
+        P(label 1) [B, 1].
+    """
+    reviews = keras.Input(shape=(), dtype="string", name="review")
+    vectorizer = text_module.make_vectorizer(config.vocab_size)
+    if vocabulary is not None:
+        vectorizer.set_vocabulary(_without_reserved(vocabulary))
+    ids = vectorizer(reviews)
+    ids = text_module.Truncate(config.max_length, name="truncate")(ids)
+    x = keras.layers.Embedding(config.vocab_size, config.embedding_dim, mask_zero=True,
+                               name="embedding")(ids)
+    attention = config.pooling == "attention"
+    stack = recurrent_stack.recurrent_stack(
+        config.cell, config.units, config.layers, bidirectional=config.bidirectional,
+        return_sequences=attention, dropout=config.dropout)
+    x = recurrent_stack.apply_stack(stack, x)
+    if attention:
+        x, _ = AttentionPooling(config.attention_units, name="attention_pooling")(x)
+    x = keras.layers.Dropout(config.final_dropout, name="final_dropout")(x)
+    logit = keras.layers.Dense(1, name="logit")(x)
+    probability = Verdict(class_names, name="verdict")(logit)
+    name = (f"sentiment_{'bi' if config.bidirectional else ''}{config.cell}_"
+            f"{config.pooling}")
+    return keras.Model(reviews, probability, name=name)
+
+
+def _without_reserved(vocabulary):
+    vocabulary = list(vocabulary)
+    while vocabulary and vocabulary[0] in ("", "[UNK]"):
+        vocabulary = vocabulary[1:]
+    return vocabulary
+
+
+def vectorizer_layer(model):
+    """The model's `TextVectorization` layer."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.TextVectorization):
+            return layer
+    raise ValueError(f"{model.name} has no TextVectorization layer; not an rnn-suite "
+                     "sentiment model")
+
+
+def class_names(model):
+    """Names of label 0 and label 1, as stored in the model."""
+    try:
+        return model.get_layer("verdict").class_names
+    except ValueError:
+        return DEFAULT_CLASS_NAMES
+
+
+def has_attention(model):
+    return any(isinstance(layer, AttentionPooling) for layer in model.layers)
+
+
+def explainer(model):
+    """A model giving (P(positive) [B, 1], word ids [B, T], attention weights [B, T]).
+
+    Shares the trained layers. Raises ValueError for a model with last-state pooling.
+    """
+    if not has_attention(model):
+        raise ValueError("the model pools the last state; only attention pooling has "
+                         "weights to show")
+    pooling = model.get_layer("attention_pooling")
+    ids = model.get_layer("truncate").output
+    return keras.Model(model.inputs, [model.output, ids, pooling.output[1]],
+                       name=model.name + "_explainer")
+
+
+def logits_model(model):
+    """A model giving the logit before the temperature (for fitting the temperature)."""
+    return keras.Model(model.inputs, model.get_layer("logit").output, name=model.name + "_logit")
+
+
+def fit_temperature(logits, labels):
+    """The temperature T > 0 minimising the log loss of sigmoid(logit / T) on (logits, labels).
+
+    A 1-D search (log-spaced grid, then a finer one around the best); robust
+    and dependency-free.
+    """
+    logits = np.asarray(logits, np.float64).ravel()
+    labels = np.asarray(labels, np.float64).ravel()
+
+    def nll(t):
+        z = logits / t
+        return float(np.mean(np.logaddexp(0.0, z) - labels * z))
+
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 81))
+    best = grid[int(np.argmin([nll(t) for t in grid]))]
+    fine = np.exp(np.linspace(np.log(best) - 0.1, np.log(best) + 0.1, 41))
+    return float(fine[int(np.argmin([nll(t) for t in fine]))])
+
+
+def set_temperature(model, temperature):
+    model.get_layer("verdict").temperature.assign(float(temperature))
+
+
+def temperature(model):
+    return float(ops.convert_to_numpy(model.get_layer("verdict").temperature))
