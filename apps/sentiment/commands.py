@@ -19,6 +19,7 @@ EVALUATION_FILE = "evaluation.json"
 EXPLAIN_FOLDER = "explain"
 EXPLAIN_EXAMPLES = 4  # right and wrong test reviews each
 PREDICT_BATCH = 64
+UNKNOWN_ID = 1  # TextVectorization's [UNK]
 PICTURES = {
     "learning_curves": "learning_curves.png",
     "confusion_matrix": "confusion_matrix.png",
@@ -274,10 +275,10 @@ def write_explanations(model, reviews, probabilities, out):
 
     names = model_module.class_names(model)
     written = []
-    for (kind, index), (probability, words, weights) in zip(chosen, explained):
+    for (kind, index), (probability, words, weights, unknown) in zip(chosen, explained):
         number = sum(1 for k, _ in chosen[:len(written) + 1] if k == kind)
         name = f"{kind}_{number}_test{index}.html"
-        page = pictures.explanation_html(words, weights, probability, names,
+        page = pictures.explanation_html(words, weights, probability, names, unknown=unknown,
                                          truth=int(truth[index]),
                                          title=f"Test review {index} ({kind})")
         (folder / name).write_text(page, encoding="utf-8")
@@ -286,7 +287,10 @@ def write_explanations(model, reviews, probabilities, out):
 
 
 def explain_texts(model, texts):
-    """For each text: (P(positive), the words the model read, their attention weights)."""
+    """For each text: (P(positive), the words the model read, their attention weights, unknown?).
+
+    `unknown` flags the words outside the vocabulary (the model saw `[UNK]` there).
+    """
     import keras
     import tensorflow as tf
 
@@ -297,11 +301,12 @@ def explain_texts(model, texts):
     max_length = _max_length(model)
     results = []
     for text in texts:  # one at a time: no padding, weights align with the words
-        probability, _, weights = explainer(tf.constant([text]), training=False)
+        probability, ids, weights = explainer(tf.constant([text]), training=False)
         words = text_module.words([text])[0][:max_length]
         weights = keras.ops.convert_to_numpy(weights)[0][:len(words)]
+        unknown = keras.ops.convert_to_numpy(ids)[0][:len(words)] == UNKNOWN_ID
         results.append((float(keras.ops.convert_to_numpy(probability).ravel()[0]), words,
-                        weights))
+                        weights, unknown))
     return results
 
 
@@ -391,6 +396,10 @@ def read_reviews(args):
         for where, text in reviews:
             if not text.strip():
                 raise UsageError(f"{where} is empty: nothing to classify")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:  # undecodable bytes on the command line
+                raise UsageError(f"{where} is not valid UTF-8 text") from None
     counts = [len(words) for words in text_module.words([t for _, t in reviews])]
     for (where, text), count in zip(reviews, counts):
         if count == 0:
@@ -425,7 +434,7 @@ def predict_command(args):
         result = {"where": where, "text": text, "label": label,
                   "probability": float(probability)}
         if explanation is not None:
-            _, words, weights = explanation
+            _, words, weights, _ = explanation
             ranked = sorted(range(len(words)), key=lambda i: -weights[i])[:args.top]
             print("  words: " + ", ".join(f"{words[i]} {weights[i]:.2f}" for i in ranked),
                   flush=True)

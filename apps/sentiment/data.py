@@ -69,6 +69,9 @@ def load(source="auto", data_dir=None, limit=0, csv_path=None, text_col="text",
         UsageError: If the requested source is not available or malformed,
             saying what was expected where.
     """
+    if csv_path and source in ("files", "tfds"):
+        raise UsageError(f"--csv and --source {source} name two different datasets; drop one "
+                         "(--source csv or auto reads the CSV)")
     if source == "csv" or (source == "auto" and csv_path):
         if not csv_path:
             raise UsageError("--source csv needs --csv FILE (a CSV with a header row)")

@@ -66,14 +66,21 @@ def _tint(weight, top):
     return f"rgb({red},{green},{blue})"
 
 
-def explanation_html(words, weights, probability, class_names, truth=None, title="Review"):
-    """An HTML page: the words the model read, tinted by attention weight, and the verdict."""
+def explanation_html(words, weights, probability, class_names, truth=None, title="Review",
+                     unknown=None):
+    """An HTML page: the words the model read, tinted by attention weight, and the verdict.
+
+    `unknown`: flags for words outside the vocabulary (shown in grey italics).
+    """
     weights = np.asarray(weights, np.float64)
     top = float(weights.max()) if len(weights) else 0.0
     predicted = int(probability >= 0.5)
+    unknown = np.zeros(len(words), bool) if unknown is None else np.asarray(unknown, bool)
     spans = " ".join(
-        f'<span title="{w:.4f}" style="background:{_tint(w, top)}">{html.escape(word)}</span>'
-        for word, w in zip(words, weights))
+        f'<span title="{w:.4f}{" (not in the vocabulary)" if u else ""}" '
+        f'style="background:{_tint(w, top)}{";color:#888;font-style:italic" if u else ""}">'
+        f'{html.escape(word)}</span>'
+        for word, w, u in zip(words, weights, unknown))
     ranked = np.argsort(-weights)[:10] if len(weights) else []
     table = "".join(f"<tr><td>{html.escape(words[i])}</td><td>{weights[i]:.3f}</td></tr>"
                     for i in ranked)
@@ -89,7 +96,7 @@ span{{padding:1px 2px;border-radius:3px}} td{{padding:0 1em}}</style></head>
 <body><h2>{html.escape(title)}</h2><p>Prediction: {verdict}</p>
 <p style="color:#666">The words as the model read them (lower-cased, punctuation removed, cut at
 its maximum length); the deeper the tint, the larger the attention pooling's weight on that
-step. Hover a word for its weight.</p>
+step. Hover a word for its weight; grey italics: not in the vocabulary (read as [UNK]).</p>
 <p>{spans}</p>
 <h3>Largest weights</h3><table>{table}</table></body></html>
 """

@@ -114,6 +114,8 @@ def _tree(path):
     ([""], None, "review 1 is empty"),
     (["good", "   "], None, "review 2 is empty"),
     (["?!... ;-)"], None, "review 1 has no words, only punctuation"),
+    (["bad \udcff bytes"], None, "review 1 is not valid UTF-8"),  # as Python decodes argv
+    (["good"], b"good film\n", "either as arguments or with --file"),
     ([], b"good film\n!!!\n", "reviews.txt:2 has no words, only punctuation"),
     ([], b"good film\nbad \xff\xfe film\n", "not valid UTF-8: line 2 has the byte 0xff"),
     ([], b"\n\n", "has no reviews"),
@@ -154,6 +156,7 @@ def test_bad_flags_and_missing_runs_are_one_line_errors(capsys, tmp_path, monkey
         (["train", "--max-length", "0"], "--max-length must be a positive integer"),
         (["predict", "--run", tmp_path / "nowhere", "good"], "does not exist"),
         (["evaluate"], "no trained run under runs/sentiment"),
+        (["train", "--csv", "x.csv", "--source", "files"], "name two different datasets"),
     ]:
         status, out, err = run_cli(capsys, "sentiment", *args)
         assert status == 2, args
@@ -167,3 +170,42 @@ def test_help_lists_the_sentiment_flags(capsys):
     for flag in ("--vocab-size", "--max-length", "--embedding-dim", "--pooling", "--csv",
                  "--text-col", "--label-col", "--cell", "--bidirectional", "--config"):
         assert flag in out
+
+
+class _Interrupt(keras.callbacks.Callback):
+    """Stands in for Ctrl-C (or a kill) in the middle of an epoch."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.epoch, self.batch, self.current = epoch, batch, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == self.batch:
+            raise KeyboardInterrupt
+
+
+def test_rerun_resumes_with_the_same_vocabulary(tmp_path, capsys, monkeypatch):
+    from apps.common import training
+
+    monkeypatch.chdir(tmp_path)
+    command = ["sentiment", "train", *data_flags(tmp_path), *MODEL_FLAGS, "--epochs", "2"]
+    original = training.make_callbacks
+    monkeypatch.setattr(training, "make_callbacks",
+                        lambda *a, **k: original(*a, **k) + [_Interrupt(epoch=1, batch=2)])
+    status, _, err = run_cli(capsys, *command)
+    assert status == 130 and "rerun the same command" in err
+    (run,) = (tmp_path / "runs" / "sentiment").iterdir()
+    assert not (run / "metrics.json").exists()
+    vocabulary = model_module.vectorizer_layer(
+        keras.models.load_model(run / "model.keras")).get_vocabulary()
+
+    monkeypatch.setattr(training, "make_callbacks", original)
+    status, out, _ = run_cli(capsys, *command)
+    assert status == 0
+    assert f"resuming the interrupted run in runs/sentiment/{run.name} at epoch 2" in out
+    assert read_json(run / "metrics.json")["resumed_from_epoch"] == 1
+    resumed = keras.models.load_model(run / "model.keras")
+    assert model_module.vectorizer_layer(resumed).get_vocabulary() == vocabulary
