@@ -22,7 +22,7 @@ PROG = "rnn-suite"
 # app name -> module providing NAME, SUMMARY, add_commands(parser)
 APPS = {
     "mnist": "apps.mnist.commands",
-    "sentiment": "apps.sentiment.commands",
+    "translation": "apps.translation.commands",
     "sentiment": "apps.sentiment.commands",
 }
 TUNING_MODULE = "tuning.cli"
