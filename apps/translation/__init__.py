@@ -1,0 +1,1 @@
+"""Translation: a bidirectional recurrent encoder and a Bahdanau-attention decoder."""

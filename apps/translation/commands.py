@@ -1,0 +1,423 @@
+"""`rnn-suite translation train|evaluate|predict`: the flags, and what each command does.
+
+TensorFlow is imported inside the commands, not at the top, so that `--help`
+and flag errors answer at once.
+
+Decisions on awkward input (also in the README):
+- an empty sentence (or one with only spaces) translates to an empty line,
+  with a warning, without running the model;
+- a sentence longer than any training source is translated in full (the
+  encoder reads any length) with a warning that quality may suffer; the output
+  stops at `--max-output-length` tokens (default: twice the source plus 10);
+- characters or words never seen in training become `[UNK]`, never an error;
+- a malformed line of a pairs file stops training with its line number,
+  unless `--skip-bad-lines` (then the count of skipped lines is printed).
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from apps.common import config as config_module
+from apps.common import run_dir as run_dir_module
+from apps.common.errors import UsageError
+from apps.translation.config import TranslationConfig
+
+NAME = "translation"
+SUMMARY = "translation: bidirectional encoder, Bahdanau-attention decoder, greedy and beam search"
+EVALUATION_FILE = "evaluation.json"
+TRANSLATIONS_FILE = "test_translations.tsv"
+ATTENTION_MAPS = 4
+LEARNING_CURVES = "learning_curves.png"
+WARM_UP_SENTENCES = 8
+
+
+def add_commands(parser):
+    """Add `train`, `evaluate` and `predict` under the app's parser."""
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    train = commands.add_parser(
+        "train", help="train a model; writes a run folder (runs/translation/<timestamp>/)",
+        description="Train an encoder-decoder with Bahdanau attention on sentence pairs "
+                    "(Anki/Tatoeba, Multi30k, TED or your own --pairs file). Writes "
+                    "config.json, model.keras (best by validation loss, vocabularies inside), "
+                    "history.csv, metrics.json (BLEU and chrF, greedy and beam, on the test "
+                    "split), test_translations.tsv, TensorBoard logs, learning curves and "
+                    "attention maps to the run folder. Interrupted? Rerun the same command: "
+                    "it resumes.")
+    config_module.add_flags(train, TranslationConfig)
+    train.set_defaults(handler=train_command)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="BLEU and chrF (sacrebleu), greedy and beam, of a trained run",
+        description="Translate the test split of the run's dataset with greedy and beam "
+                    "search; print BLEU and chrF (sacrebleu, detokenised, with signatures) "
+                    "and the speed of both, write test_translations.tsv, evaluation.json and "
+                    "attention maps.")
+    _add_run_flag(evaluate)
+    evaluate.add_argument("--data-dir", default=None,
+                          help="folder with the dataset (default: $RNN_SUITE_DATA)")
+    evaluate.add_argument("--limit", type=config_module.non_negative_int, default=0,
+                          help="translate at most this many test sentences (default: 0, all)")
+    evaluate.add_argument("--batch-size", type=config_module.positive_int, default=64,
+                          help="sentences per decoding batch (default: 64)")
+    _add_decoding_flags(evaluate)
+    evaluate.add_argument("--output", default=None,
+                          help="folder for the results (default: the run folder)")
+    evaluate.set_defaults(handler=evaluate_command)
+
+    predict = commands.add_parser(
+        "predict", help="translate sentences with a trained run",
+        description="Translate sentences given on the command line or in a file (one a "
+                    "line); prints one translation a line. Empty sentences give empty lines; "
+                    "unknown words become [UNK].")
+    _add_run_flag(predict)
+    predict.add_argument("sentences", nargs="*", metavar="SENTENCE",
+                         help="sentences to translate (raw text)")
+    predict.add_argument("--file", default=None,
+                         help="a UTF-8 text file of sentences, one a line")
+    _add_decoding_flags(predict)
+    predict.add_argument("--show-attention", default=None, metavar="OUT.png",
+                         help="draw the attention map of each sentence into this PNG")
+    predict.add_argument("--batch-size", type=config_module.positive_int, default=64,
+                         help="sentences per decoding batch (default: 64)")
+    predict.set_defaults(handler=predict_command)
+
+
+def _add_run_flag(parser):
+    parser.add_argument(
+        "--run", default="latest", metavar="DIR",
+        help="run folder (or its model.keras) to use (default: latest, the newest run "
+             "under runs/translation/ with a model)")
+
+
+def _add_decoding_flags(parser):
+    parser.add_argument("--beam-size", type=config_module.positive_int, default=None,
+                        help="beam width (default: the run's --beam-size; 1 is greedy)")
+    parser.add_argument("--max-output-length", type=config_module.non_negative_int,
+                        default=None,
+                        help="at most this many output tokens (default: the run's; 0: twice "
+                             "the source length plus 10)")
+    parser.add_argument("--length-alpha", type=float, default=None,
+                        help="length normalisation exponent of beam search (default: the run's)")
+
+
+def _flag_values(args):
+    return {k: v for k, v in vars(args).items() if k not in ("handler", "command", "app", "config")}
+
+
+def warn(message):
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+# --- train -----------------------------------------------------------------------
+
+def train_command(args):
+    """Train, evaluate the best model on the test split, and leave a complete run folder."""
+    config = config_module.build_config(TranslationConfig, _flag_values(args), args.config)
+    return train(config)
+
+
+def prepare_data(config):
+    """Load the corpus, tokenise, filter long pairs, build vocabularies (training split only).
+
+    Returns:
+        (corpus, train_pairs (sources, targets, lengths), source_vocabulary,
+        target_vocabulary, longest_source).
+    """
+    from apps.translation import data, text
+
+    if config.jit:
+        raise UsageError("--jit is not available for translation: the model reads raw "
+                         "strings, which XLA cannot compile")
+    corpus = data.load(config, config.data_dir)
+    sources, targets = corpus.train
+    source_words, target_words = text.words(sources), text.words(targets)
+    kept = [i for i, (s, t) in enumerate(zip(source_words, target_words))
+            if s and t and len(s) <= config.max_length and len(t) <= config.max_length]
+    if not kept:
+        raise UsageError(f"no training pair has at most --max-length {config.max_length} "
+                         "tokens on both sides")
+    if len(kept) < len(sources):
+        print(f"left out {len(sources) - len(kept):,} training pairs longer than "
+              f"--max-length {config.max_length} tokens (or empty)", flush=True)
+    source_vocabulary = text.build_vocabulary([source_words[i] for i in kept], config.min_count,
+                                              config.max_vocab)
+    target_vocabulary = text.build_vocabulary([target_words[i] for i in kept], config.min_count,
+                                              config.max_vocab)
+    lengths = [max(len(source_words[i]), len(target_words[i])) for i in kept]
+    train_pairs = ([sources[i] for i in kept], [targets[i] for i in kept], lengths)
+    longest = max(len(source_words[i]) for i in kept)
+    return corpus, train_pairs, source_vocabulary, target_vocabulary, longest
+
+
+def pipeline(model, sources, targets, batch_size, shuffle=False, seed=0, lengths=None):
+    """A tf.data pipeline of ({"source", "target"} strings, labels [B, T+1]), bucketed by length.
+
+    Pairs of similar length are batched together (less padding); the labels
+    come from the model's own target vectoriser.
+    """
+    import tensorflow as tf
+
+    from apps.translation import model as model_module
+    from apps.translation import text
+
+    if lengths is None:
+        lengths = [max(len(a), len(b)) for a, b in zip(text.words(sources), text.words(targets))]
+    vectorizer = model.get_layer("target_vectorizer")
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (list(sources), list(targets), tf.constant(lengths, tf.int32)))
+    if shuffle:
+        dataset = dataset.shuffle(len(sources), seed=seed, reshuffle_each_iteration=True)
+    boundaries = [b for b in (6, 9, 12, 15, 20, 30, 45) if b < max(lengths, default=0)]
+    dataset = dataset.bucket_by_sequence_length(
+        lambda s, t, n: n, bucket_boundaries=[b + 1 for b in boundaries],
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1))
+
+    def with_labels(source, target, _):
+        labels = model_module.teacher_forcing_ids(vectorizer(target))[1]
+        return {"source": source, "target": target}, labels
+
+    return dataset.map(with_labels, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE)
+
+
+def train(config, extra_callbacks=()):
+    """Train from a validated `TranslationConfig`; returns the metrics written to `metrics.json`."""
+    from apps.common import model_files, plots, training
+    from apps.translation import model as model_module
+
+    started = time.perf_counter()
+    training.set_seed(config.seed)
+    corpus, (sources, targets, lengths), source_vocabulary, target_vocabulary, longest = (
+        prepare_data(config))
+    print(f"data: {corpus.description}", flush=True)
+    print(f"using {len(sources):,} train / {len(corpus.validation[0]):,} validation / "
+          f"{len(corpus.test[0]):,} test pairs; vocabularies {len(source_vocabulary) + 4:,} "
+          f"{corpus.source_lang} / {len(target_vocabulary) + 4:,} {corpus.target_lang} words "
+          f"(seen at least {config.min_count} times in training)", flush=True)
+    run = run_dir_module.start_training_run(NAME, config)
+    print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
+    try:
+        model = model_module.build_model(config, source_vocabulary, target_vocabulary, longest)
+        training.compile_model(model, config, loss=model_module.loss(),
+                               metrics=[model_module.MaskedAccuracy()])
+        train_data = pipeline(model, sources, targets, config.batch_size, shuffle=True,
+                              seed=config.seed, lengths=lengths)
+        validation_data = pipeline(model, *corpus.validation, config.batch_size)
+        result = training.fit(model, train_data, validation_data, config, run,
+                              monitor="val_loss", mode="min", extra_callbacks=extra_callbacks)
+        best = (model_files.load_model(run.model_path, NAME) if run.model_path.exists()
+                else model)
+        test = corpus.limited(config.eval_limit).test if config.eval_limit else corpus.test
+        report = evaluate_model(best, test, run.path, config.beam_size,
+                                config.max_output_length, config.length_alpha,
+                                batch_size=64, label=f"{corpus.name} test")
+        plots.learning_curves(run.file(run_dir_module.HISTORY_FILE), run.file(LEARNING_CURVES),
+                              metrics=("loss", "masked_accuracy"))
+        history = plots.read_history(run.file(run_dir_module.HISTORY_FILE))
+        metrics = {
+            "app": NAME,
+            "dataset": corpus.name,
+            "dataset_description": corpus.description,
+            "source_lang": corpus.source_lang, "target_lang": corpus.target_lang,
+            "cell": config.cell, "units": config.units, "layers": config.layers,
+            "bidirectional": config.bidirectional, "embedding_dim": config.embedding_dim,
+            "parameters": int(model.count_params()),
+            "train_pairs": len(sources),
+            "source_vocabulary": len(source_vocabulary) + 4,
+            "target_vocabulary": len(target_vocabulary) + 4,
+            **report,
+            "best_val_loss": float(history["val_loss"].min()) if history else None,
+            "epochs_done": result.epochs_done,
+            "epochs_requested": config.epochs,
+            "resumed_from_epoch": result.initial_epoch if run.resumed else None,
+            "stopped_by_time_limit": result.stopped_by_time,
+            "train_seconds": round(result.wall_seconds, 2),
+            "train_steps_per_second": round(result.steps_per_second, 3),
+            "wall_seconds": round(time.perf_counter() - started, 2),
+        }
+        training.write_metrics(run, metrics)
+    finally:
+        run.release()
+    print(training.summary_line(NAME, f"test BLEU (beam {config.beam_size})",
+                                metrics["bleu_beam"], metrics["wall_seconds"], run.path),
+          flush=True)
+    return metrics
+
+
+# --- evaluate ----------------------------------------------------------------------
+
+def _timed_translate(translator, sentences, **kwargs):
+    """Translate, timing it after a warm-up call (tracing is not decoding speed)."""
+    translator.translate(sentences[:WARM_UP_SENTENCES], **kwargs)
+    started = time.perf_counter()
+    results = translator.translate(sentences, **kwargs)
+    seconds = time.perf_counter() - started
+    return results, len(sentences) / seconds if seconds > 0 else float("nan")
+
+
+def evaluate_model(model, test_pairs, out_dir, beam_size, max_output_length, length_alpha,
+                   batch_size=64, label="test"):
+    """BLEU/chrF (sacrebleu) of greedy and beam search, translations file, attention maps.
+
+    Returns:
+        A dict: `bleu_greedy`, `bleu_beam`, `chrf_greedy`, `chrf_beam`,
+        `bleu_beam_lowercase`, signatures, `sentences_per_second_greedy/beam`,
+        `test_sentences`, `pictures`.
+    """
+    from apps.common import bleu
+    from apps.translation import model as model_module
+    from apps.translation import pictures
+
+    sources, references = list(test_pairs[0]), list(test_pairs[1])
+    if not sources:
+        raise UsageError("the test split is empty; nothing to evaluate")
+    translator = model_module.Translator(model)
+    decoding = dict(max_output_length=max_output_length, length_alpha=length_alpha,
+                    batch_size=batch_size)
+    greedy, greedy_speed = _timed_translate(translator, sources, beam_size=1, **decoding)
+    beam, beam_speed = _timed_translate(translator, sources, beam_size=beam_size,
+                                        greedy=False, **decoding)
+    greedy_text = [r["translation"] for r in greedy]
+    beam_text = [r["translation"] for r in beam]
+    scores_greedy = bleu.corpus_scores(greedy_text, references)
+    scores_beam = bleu.corpus_scores(beam_text, references)
+    scores_beam_lc = bleu.corpus_scores(beam_text, references, lowercase=True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / TRANSLATIONS_FILE, "w", encoding="utf-8") as handle:
+        handle.write("source\treference\tgreedy\tbeam\n")
+        for row in zip(sources, references, greedy_text, beam_text):
+            handle.write("\t".join(cell.replace("\t", " ") for cell in row) + "\n")
+    shown = translator.translate(sources[:ATTENTION_MAPS], beam_size=beam_size,
+                                 greedy=beam_size == 1, with_attention=True, **decoding)
+    names = []
+    for index, item in enumerate(shown, 1):
+        name = f"attention_{index}.png"
+        pictures.attention_map([item], out / name, title=f"{label} sentence {index} (beam "
+                                                          f"{beam_size})")
+        names.append(name)
+    report = {
+        "test_sentences": len(sources),
+        "beam_size": beam_size,
+        "length_alpha": length_alpha,
+        "bleu_greedy": scores_greedy["bleu"],
+        "chrf_greedy": scores_greedy["chrf"],
+        "bleu_beam": scores_beam["bleu"],
+        "chrf_beam": scores_beam["chrf"],
+        "bleu_beam_lowercase": scores_beam_lc["bleu"],
+        "bleu_signature": scores_beam["bleu_signature"],
+        "chrf_signature": scores_beam["chrf_signature"],
+        "bleu_beam_details": scores_beam["bleu_details"],
+        "sentences_per_second_greedy": round(greedy_speed, 2),
+        "sentences_per_second_beam": round(beam_speed, 2),
+        "translations_file": TRANSLATIONS_FILE,
+        "pictures": names,
+    }
+    print(f"BLEU greedy {report['bleu_greedy']:.2f}, beam {beam_size} "
+          f"{report['bleu_beam']:.2f} (lowercased {report['bleu_beam_lowercase']:.2f}); chrF "
+          f"greedy {report['chrf_greedy']:.2f}, beam {report['chrf_beam']:.2f} on "
+          f"{len(sources):,} {label} sentences", flush=True)
+    print(f"sacrebleu signatures: BLEU {report['bleu_signature']} | chrF "
+          f"{report['chrf_signature']}", flush=True)
+    print(f"decoding speed: greedy {greedy_speed:.1f} sentences/s, beam {beam_size} "
+          f"{beam_speed:.1f} sentences/s (batch {batch_size})", flush=True)
+    return report
+
+
+def _run_config(model_path):
+    path = model_path.parent / run_dir_module.CONFIG_FILE
+    if not path.is_file():
+        raise UsageError(f"{model_path.parent} has no {run_dir_module.CONFIG_FILE} (expected a "
+                         f"run folder written by `rnn-suite {NAME} train`)")
+    return config_module.load_config(TranslationConfig, path)
+
+
+def _load_run_model(run):
+    path = run_dir_module.find_model(NAME, run)
+    from apps.common import model_files
+    from apps.translation import model as model_module  # noqa: F401 - registers its layers
+
+    return path, model_files.load_model(path, NAME)
+
+
+def _decoding_settings(args, config):
+    beam = args.beam_size if args.beam_size is not None else (config.beam_size if config else 5)
+    length = (args.max_output_length if args.max_output_length is not None
+              else (config.max_output_length if config else 0))
+    alpha = (args.length_alpha if args.length_alpha is not None
+             else (config.length_alpha if config else 1.0))
+    if alpha < 0:
+        raise UsageError(f"--length-alpha must be >= 0, got {alpha}")
+    return beam, length, alpha
+
+
+def evaluate_command(args):
+    """`evaluate --run DIR`: BLEU/chrF, greedy and beam, on the run's test split."""
+    import dataclasses
+
+    from apps.translation import data
+
+    path = run_dir_module.find_model(NAME, args.run)
+    config = _run_config(path)
+    config = dataclasses.replace(config, data_dir=args.data_dir or config.data_dir, limit=0)
+    corpus = data.load(config, config.data_dir).limited(args.limit)
+    print(f"data: {corpus.description}", flush=True)
+    path, model = _load_run_model(str(path))
+    beam, length, alpha = _decoding_settings(args, config)
+    out = Path(args.output) if args.output else path.parent
+    report = evaluate_model(model, corpus.test, out, beam, length, alpha,
+                            batch_size=args.batch_size, label=f"{corpus.name} test")
+    report.update(model=str(path), dataset=corpus.name)
+    (out / EVALUATION_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"{NAME}: test BLEU {report['bleu_beam']:.2f} (beam {beam}), "
+          f"{report['bleu_greedy']:.2f} (greedy) on {report['test_sentences']:,} "
+          f"{corpus.name} test sentences; {TRANSLATIONS_FILE}, {EVALUATION_FILE} and "
+          f"attention maps in {out}", flush=True)
+    return report
+
+
+# --- predict -----------------------------------------------------------------------
+
+def predict_command(args):
+    """`predict --run DIR "Me gusta el café."`: one translation a line."""
+    from apps.common import text as common_text
+
+    sentences = list(args.sentences)
+    if args.file:
+        sentences += common_text.read_lines(args.file, what="sentences file")
+    if not sentences:
+        raise UsageError("give sentences to translate (as arguments or --file FILE, one a line)")
+    if args.show_attention and not str(args.show_attention).lower().endswith(".png"):
+        raise UsageError(f"--show-attention {args.show_attention}: expected a .png file name")
+    path = run_dir_module.find_model(NAME, args.run)
+    config_path = path.parent / run_dir_module.CONFIG_FILE
+    config = (config_module.load_config(TranslationConfig, config_path)
+              if config_path.is_file() else None)
+    path, model = _load_run_model(str(path))
+    from apps.translation import model as model_module
+    from apps.translation import pictures, text
+
+    translator = model_module.Translator(model)
+    beam, length, alpha = _decoding_settings(args, config)
+    for number, sentence in enumerate(sentences, 1):
+        count = len(text.words([text.normalize(sentence)])[0])
+        if count == 0:
+            warn(f"sentence {number} is empty; its translation is an empty line")
+        elif translator.longest_seen and count > translator.longest_seen:
+            warn(f"sentence {number} has {count} tokens, more than any training sentence "
+                 f"({translator.longest_seen}); translating it in full, quality may suffer")
+    results = translator.translate(sentences, beam_size=beam, max_output_length=length,
+                                   length_alpha=alpha, batch_size=args.batch_size,
+                                   with_attention=bool(args.show_attention))
+    for number, result in enumerate(results, 1):
+        if result["source_words"] and not result["finished"]:
+            warn(f"sentence {number}: the output stopped at --max-output-length before the "
+                 "end token")
+        print(result["translation"], flush=True)
+    if args.show_attention:
+        written = pictures.attention_map(results, args.show_attention)
+        print(f"attention map written to {written}", file=sys.stderr, flush=True)
+    return results

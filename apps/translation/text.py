@@ -1,0 +1,104 @@
+"""Translation's tokenisation: words *and* punctuation as tokens, start/end tokens, detokenising.
+
+Unlike `apps.common.text` (sentiment: punctuation dropped), a translation
+must write the punctuation, so it is kept as tokens of its own. The
+standardisation is a registered function, so the `TextVectorization` layers
+using it live inside `model.keras` (safe_mode on) and the model takes raw
+strings; the vocabularies come from the training split only.
+
+Pipeline: Unicode NFKC normalisation (in Python, `normalize`), Unicode lower-casing, a space around
+every punctuation mark or symbol, split on whitespace. Words never seen in
+training map to `[UNK]` (id 1); id 0 is padding.
+"""
+
+import collections
+import re
+import unicodedata
+
+import keras
+
+from apps.common import text as common_text
+
+PACKAGE = "rnn_suite.translation"
+PAD, UNK, START, END = "", "[UNK]", "[START]", "[END]"
+START_ID, END_ID = 2, 3  # after TextVectorization's own "" (0) and "[UNK]" (1)
+_PUNCTUATION = r"([\pP\pS])"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+def normalize_and_split_punctuation(texts):
+    """Lower-case (Unicode), a space on each side of punctuation and symbols.
+
+    "¿Qué  HORA es?" -> " ¿ qué  hora es ? ". (TensorFlow has no Unicode
+    normalisation op: `normalize` does NFKC in Python before text gets here.)
+    """
+    import tensorflow as tf
+
+    texts = tf.strings.lower(texts, encoding="utf-8")
+    return tf.strings.regex_replace(texts, _PUNCTUATION, r" \1 ")
+
+
+def normalize(text):
+    """Unicode NFKC (composed accents, no ligatures or full-width forms) and single spaces.
+
+    Every raw sentence goes through this before the model (data loading and
+    `Translator.translate` do it).
+    """
+    return " ".join(unicodedata.normalize("NFKC", str(text)).split())
+
+
+def words(texts):
+    """The tokens of each (normalised) text, as the model sees them: a list of lists of str."""
+    return common_text.words(list(texts), standardize=normalize_and_split_punctuation)
+
+
+def build_vocabulary(tokenised, min_count=1, max_size=0):
+    """Words of the training texts, most frequent first (ties alphabetical).
+
+    Returns the words only; `[START]` and `[END]` are put first by
+    `make_vectorizer` (padding and `[UNK]` by `TextVectorization` itself).
+    """
+    counts = collections.Counter(token for tokens in tokenised for token in tokens)
+    for special in (PAD, UNK, START, END):
+        counts.pop(special, None)
+    ranked = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
+    if max_size:
+        ranked = ranked[:max(0, max_size - 4)]
+    return ranked
+
+
+def make_vectorizer(vocabulary, name):
+    """A `TextVectorization` layer: raw strings [B] -> ids [B, T] (padded with 0)."""
+    return keras.layers.TextVectorization(
+        standardize=normalize_and_split_punctuation, split="whitespace", output_mode="int",
+        vocabulary=[START, END, *vocabulary], name=name)
+
+
+_NO_SPACE_BEFORE = re.compile(r" ([.,!?;:%)\]}»…])")
+_NO_SPACE_AFTER = re.compile(r"([(\[{«¿¡]) ")
+_JOINED = re.compile(r"(\w) ([-'’/]) (\w)")
+_NUMBER = re.compile(r"(\d) ([.,:]) (\d)")
+_DOUBLE_QUOTES = re.compile(r'" ([^"]*?) "')
+
+
+def detokenize(tokens, capitalize=True):
+    """Tokens -> a sentence as people write it (for BLEU, which re-tokenises itself).
+
+    Joins punctuation to its word, words around apostrophes and hyphens
+    ("dog ' s" -> "dog's", "t - shirt" -> "t-shirt"), digits around separators,
+    and capitalises the first letter (the model works in lower case).
+    """
+    text = " ".join(t for t in tokens if t not in (PAD, START, END))
+    for _ in range(2):  # overlapping matches (a-b-c) need a second pass
+        text = _JOINED.sub(r"\1\2\3", text)
+        text = _NUMBER.sub(r"\1\2\3", text)
+    text = _DOUBLE_QUOTES.sub(r'"\1"', text)
+    text = _NO_SPACE_BEFORE.sub(r"\1", text)
+    text = _NO_SPACE_AFTER.sub(r"\1", text)
+    text = text.strip()
+    if capitalize:
+        for i, char in enumerate(text):
+            if char.isalpha():
+                text = text[:i] + char.upper() + text[i + 1:]
+                break
+    return text

@@ -1,0 +1,133 @@
+"""Translation app quality: BLEU and chrF (sacrebleu), greedy and beam, in a wall-time budget.
+
+Each measurement is a normal `rnn-suite translation train` run (its folder
+lands under --runs, default runs/benchmarks/translation/), time-limited so
+that training plus the final test evaluation fits in --minutes:
+
+- multi30k: German -> English, Multi30k train / val / test_2016_flickr
+  (published mark for a GRU with Bahdanau attention on this data: BLEU 28.3,
+  greedy, 10 epochs, hidden 512; the target here is >= 30 with beam search).
+- anki:     Spanish -> English, the Anki/Tatoeba pairs with the app's fixed
+  split (evaluated on --anki-test-limit test sentences).
+
+Prints a table (data, epochs, BLEU greedy/beam, chrF, wall time, sentences/s)
+and writes it, with every run's metrics, to --out as JSON.
+
+    python benchmarks/translation_quality.py --minutes 50                  # multi30k
+    python benchmarks/translation_quality.py --minutes 15 --only anki
+    python benchmarks/translation_quality.py --minutes 3 --limit 2000      # a smoke run
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SUITES = {
+    "multi30k": dict(dataset="multi30k", source_lang="deu", target_lang="eng"),
+    "anki": dict(dataset="anki", source_lang="spa", target_lang="eng"),
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, required=True,
+                        help="wall-time budget of each run, training and evaluation together")
+    parser.add_argument("--eval-minutes", type=float, default=6.0,
+                        help="part of the budget kept for loading data and the final "
+                             "greedy + beam evaluation (default: 6)")
+    parser.add_argument("--only", nargs="+", choices=tuple(SUITES), default=["multi30k"],
+                        help="which measurements to run (default: multi30k)")
+    parser.add_argument("--cell", default="gru", choices=("gru", "lstm"))
+    parser.add_argument("--units", type=int, default=256)
+    parser.add_argument("--embedding-dim", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--epochs", type=int, default=30,
+                        help="upper bound; the time limit usually stops first (default: 30)")
+    parser.add_argument("--beam-size", type=int, default=5)
+    parser.add_argument("--anki-test-limit", type=int, default=2000,
+                        help="test sentences of the Anki run (default: 2000)")
+    parser.add_argument("--limit", type=int, default=0,
+                        help="pairs per split, for smoke runs (default: 0, all)")
+    parser.add_argument("--data-dir", default=None,
+                        help="the data mirror (default: $RNN_SUITE_DATA)")
+    parser.add_argument("--runs", default="runs/benchmarks/translation",
+                        help="parent folder of the run folders")
+    parser.add_argument("--out", default=None,
+                        help="JSON file for the results (default: <runs>/results-<time>.json)")
+    return parser.parse_args(argv)
+
+
+def _train(args, name):
+    from apps.common import config as config_module
+    from apps.translation.commands import train
+    from apps.translation.config import TranslationConfig
+
+    run_dir = Path(args.runs) / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
+    config = TranslationConfig(
+        cell=args.cell, units=args.units, embedding_dim=args.embedding_dim,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, dropout=args.dropout,
+        epochs=args.epochs, beam_size=args.beam_size, limit=args.limit,
+        data_dir=args.data_dir, time_limit=max(0.5, args.minutes - args.eval_minutes),
+        eval_limit=args.anki_test_limit if name == "anki" else 0,
+        run_dir=str(run_dir), **SUITES[name])
+    config_module.validate(config)
+    print(f"\n=== {name}: {config.to_dict()} ===", flush=True)
+    started = time.perf_counter()
+    metrics = train(config)
+    metrics["benchmark_wall_seconds"] = round(time.perf_counter() - started, 2)
+    metrics["run_dir"] = str(run_dir)
+    return metrics
+
+
+def _format_seconds(seconds):
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def _row(name, m):
+    return {
+        "data": f"{name} {m['source_lang']}->{m['target_lang']} ({m['test_sentences']} test)",
+        "model": f"bi{m['cell']} {m['units']}",
+        "epochs": f"{m['epochs_done']}" + (" (time limit)" if m["stopped_by_time_limit"] else ""),
+        "BLEU greedy": f"{m['bleu_greedy']:.2f}",
+        f"BLEU beam {m['beam_size']}": f"{m['bleu_beam']:.2f}",
+        "chrF greedy": f"{m['chrf_greedy']:.2f}",
+        "chrF beam": f"{m['chrf_beam']:.2f}",
+        "wall time": _format_seconds(m["benchmark_wall_seconds"]),
+        "sent/s greedy": f"{m['sentences_per_second_greedy']:.1f}",
+        "sent/s beam": f"{m['sentences_per_second_beam']:.1f}",
+    }
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    results, rows = {}, []
+    for name in args.only:
+        metrics = _train(args, name)
+        results[name] = metrics
+        rows.append(_row(name, metrics))
+    header = list(rows[0])
+    print("\n| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row[h] for h in header) + " |")
+    for name, m in results.items():
+        print(f"{name}: BLEU signature {m['bleu_signature']}; chrF {m['chrf_signature']}")
+    out = Path(args.out) if args.out else Path(args.runs) / f"results-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"args": vars(args), "rows": rows, "metrics": results},
+                              indent=2, sort_keys=True) + "\n")
+    print(f"results written to {out}")
+
+
+if __name__ == "__main__":
+    main()
