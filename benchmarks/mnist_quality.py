@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The README's main command (see the quickstart); timed as a user runs it.
-MAIN_COMMAND = ["rnn-suite", "mnist", "train"]
+MAIN_COMMAND = ["rnn-suite", "mnist", "train", "--epochs", "30", "--batch-size", "32",
+                "--learning-rate", "0.003"]
 PIXEL_CELLS = ("rnn", "gru", "lstm")
 SUITES = ("row", "pixel", "permuted", "digits")
 

@@ -12,6 +12,12 @@ SOURCES = ("auto", "files", "tfds", "digits")
 class MnistConfig(CommonConfig):
     """Common settings plus how an image becomes a sequence, and where the digits come from."""
 
+    # GRU by default: the seeds' "PixelGRU", and on the embedded 8x8 digits it
+    # learns faster than an LSTM of the same width.
+    cell: str = setting(
+        "gru", "recurrent cell: rnn (IRNN: ReLU with identity recurrent init), gru or lstm",
+        choices=("rnn", "gru", "lstm"))
+
     mode: str = setting(
         "pixel", "how an image becomes a sequence: pixel (one pixel per step: 784 steps), "
         "permuted (the same in a fixed, seeded pixel order), row (one row of 28 pixels per "

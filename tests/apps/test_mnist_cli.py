@@ -17,7 +17,7 @@ def test_train_help_lists_every_flag_with_its_default(capsys):
     for flag in TRAIN_FLAGS:
         assert flag in out, flag
     help_text = " ".join(out.split())
-    assert "(default: lstm)" in help_text and "(default: pixel)" in help_text
+    assert "(default: gru)" in help_text and "(default: pixel)" in help_text
     assert "(default: 128)" in help_text
 
 

@@ -1,10 +1,13 @@
 """An interrupted run, rerun with the same command, continues from its saved epoch."""
 
+from pathlib import Path
+
 import keras
-import pytest
 from app_testutils import TINY, read_json, run_cli
 
 from apps.common import plots, training
+
+REPO_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class _Interrupt(keras.callbacks.Callback):
@@ -32,9 +35,10 @@ def _interrupting(monkeypatch, epoch, batch):
     return original
 
 
-@pytest.mark.parametrize("backup_every", [100, 3])
-def test_rerun_resumes_from_the_saved_epoch(in_tmp, capsys, monkeypatch, backup_every):
-    monkeypatch.setattr(training, "BACKUP_EVERY_BATCHES", backup_every)
+def test_rerun_resumes_from_the_saved_epoch(in_tmp, capsys, monkeypatch):
+    # Backups every 3 batches and at each epoch end; interrupted after the
+    # mid-epoch backup of epoch 2, the rerun restarts epoch 2 from that backup.
+    monkeypatch.setattr(training, "BACKUP_EVERY_BATCHES", 3)
     command = ["mnist", "train", *TINY, "--epochs", "3", "--limit", "192"]
     original = _interrupting(monkeypatch, epoch=1, batch=4)
     status, _, err = run_cli(capsys, *command)
@@ -74,3 +78,37 @@ def test_finished_run_dir_is_not_overwritten(trained_run, capsys):
     status, _, err = run_cli(capsys, "mnist", "train", *TINY, "--run-dir", trained_run)
     assert status == 2
     assert "already holds a finished run" in err
+
+
+def test_killed_process_resumes(in_tmp, capsys):
+    """A real kill -9 mid-training, then the same command again: it continues, nothing lost."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["mnist", "train", *TINY, "--epochs", "4", "--limit", "800", "--batch-size", "8"]
+    process = subprocess.Popen([sys.executable, "-m", "apps.mnist", *args[1:]], cwd=in_tmp,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "PYTHONPATH": REPO_ROOT})
+    deadline = time.monotonic() + 120
+    history_csv = None
+    while time.monotonic() < deadline and process.poll() is None:
+        found = list(in_tmp.glob("runs/mnist/*/history.csv"))
+        if found and len(found[0].read_text().strip().splitlines()) >= 2:
+            history_csv = found[0]
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert history_csv is not None, "training never finished an epoch"
+    run = history_csv.parent
+    assert not (run / "metrics.json").exists()
+
+    status, out, _ = run_cli(capsys, *args)
+    assert status == 0
+    assert "resuming the interrupted run" in out
+    metrics = read_json(run / "metrics.json")
+    assert metrics["resumed_from_epoch"] >= 1
+    assert list(plots.read_history(run / "history.csv")["epoch"]) == [0, 1, 2, 3]

@@ -7,6 +7,8 @@ from app_testutils import DATASET, IMAGE_SIZE, TINY, read_json, run_cli
 from PIL import Image
 
 from apps.common import plots
+from apps.common.config import build_config
+from apps.mnist.config import MnistConfig
 
 RUN_FILES = ["config.json", "model.keras", "history.csv", "metrics.json",
              "learning_curves.png", "confusion_matrix.png", "test_predictions.png",
@@ -95,9 +97,5 @@ def test_config_file_then_flags(in_tmp, capsys):
     assert status == 0
     config = read_json(in_tmp / "c" / "config.json")
     assert (config["units"], config["cell"], config["epochs"]) == (12, "gru", 1)  # flags win
-    status, _, _ = run_cli(capsys, "mnist", "train", "--config", "best.json", "--source",
-                           "digits", "--mode", "row", "--limit", "32", "--run-dir", "d",
-                           "--epochs", "1")
-    assert status == 0
-    config = read_json(in_tmp / "d" / "config.json")
-    assert (config["units"], config["cell"]) == (9, "lstm")  # the file beats the defaults
+    config = build_config(MnistConfig, {"mode": "row"}, in_tmp / "best.json")
+    assert (config.units, config.cell, config.mode, config.layers) == (9, "lstm", "row", 1)
