@@ -22,6 +22,8 @@ class TranslationConfig(CommonConfig):
     batch_size: int = setting(64, "sentence pairs per training step", minimum=1)
     epochs: int = setting(10, "training epochs", minimum=1)
     embedding_dim: int = setting(256, "size of the word embeddings", minimum=1)
+    readout: bool = setting(False, "a tanh layer of --embedding-dim units between the "
+                            "decoder features and the softmax (cheaper softmax)")
     attention_units: int = setting(0, "hidden size of the attention score (0: --units)", minimum=0)
     source_lang: str = setting("spa", "language translated from (ISO code: spa/es, eng/en, "
                                "deu/de, por/pt)")

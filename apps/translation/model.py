@@ -6,9 +6,9 @@ over. The decoder's first state is `tanh(W [forward last; backward first])`.
 Decoder: `Recurrent(AttentiveCell(GRUCell|LSTMCell, BahdanauAttention))`, so
 the context computed from the previous decoder state feeds the cell (Bahdanau
 et al., 2014); the output layer reads [decoder output; context; embedded
-previous word] ("deep output") through a tanh readout layer of
-`--embedding-dim` units (Bahdanau et al. use a maxout readout of 500), which
-also makes the softmax layer 4x cheaper than reading the 4*units features.
+previous word] ("deep output"), with `--readout` through a tanh layer of
+`--embedding-dim` units first (Bahdanau et al. use a maxout readout of 500),
+which makes the softmax layer about 4x cheaper.
 
 The Keras model takes two raw-string inputs, `source` and `target`, and
 gives the logits of every target position under teacher forcing: position t
@@ -198,7 +198,8 @@ def _make_layers(config, source_size, target_size, longest_source):
         decoder=rnn_layers.Recurrent(decoder_cell(config), return_sequences=True,
                                      name="decoder"),
         features=keras.layers.Concatenate(name="output_features"),
-        readout=keras.layers.Dense(config.embedding_dim, activation="tanh", name="readout"),
+        readout=(keras.layers.Dense(config.embedding_dim, activation="tanh", name="readout")
+                 if config.readout else None),
         output_dropout=keras.layers.Dropout(dropout, name="output_dropout"),
         logits=keras.layers.Dense(target_size, name="logits"),
     )
@@ -226,7 +227,7 @@ def layers_of(model):
         target_dropout=get("target_dropout"),
         decoder=get("decoder"),
         features=get("output_features"),
-        readout=get("readout"),
+        readout=get("readout") if "readout" in names else None,
         output_dropout=get("output_dropout"),
         logits=get("logits"),
     )
@@ -250,7 +251,9 @@ def decode_sequence(parts, decoder_inputs, memory, mask, states, training=None):
     embedded = parts.target_dropout(parts.target_embedding(decoder_inputs), training=training)
     outputs, attention = parts.decoder(embedded, initial_state=states, memory=memory,
                                        memory_mask=mask, training=training)
-    features = parts.readout(parts.features([outputs, embedded]))
+    features = parts.features([outputs, embedded])
+    if parts.readout is not None:
+        features = parts.readout(features)
     logits = parts.logits(parts.output_dropout(features, training=training))
     return logits, attention
 
@@ -259,7 +262,8 @@ def output_logits(parts, decoder_output, embedded):
     """The output layer for one step (the same weights as `decode_sequence`'s)."""
     features = ops.concatenate([decoder_output, embedded], axis=-1)
     readout = parts.readout
-    features = readout.activation(ops.matmul(features, readout.kernel) + readout.bias)
+    if readout is not None:
+        features = readout.activation(ops.matmul(features, readout.kernel) + readout.bias)
     return ops.matmul(features, parts.logits.kernel) + parts.logits.bias
 
 
