@@ -25,7 +25,8 @@ TARGET = 0.89
 DEFAULTS = dict(
     source="files", cell="gru", units=64, layers=1, bidirectional=True, pooling="attention",
     vocab_size=25000, max_length=500, embedding_dim=128, attention_units=64,
-    dropout=0.2, final_dropout=0.3, epochs=5, batch_size=64, learning_rate=1e-3,
+    embedding_dropout=0.4, dropout=0.2, final_dropout=0.5, epochs=3, batch_size=64,
+    learning_rate=1e-3,
     clipnorm=1.0, seed=42, time_limit=38.0)
 
 

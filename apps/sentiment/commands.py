@@ -116,6 +116,9 @@ def train(config, extra_callbacks=()):
     from apps.common import model_files, plots, training
     from apps.sentiment import data, model as model_module
 
+    if config.jit:
+        raise UsageError("--jit is not available for sentiment: the model reads raw strings "
+                         "(its TextVectorization layer cannot be compiled by XLA)")
     started = time.perf_counter()
     training.set_seed(config.seed)
     reviews = load_reviews(config)
@@ -291,7 +294,7 @@ def explain_texts(model, texts):
 
     `unknown` flags the words outside the vocabulary (the model saw `[UNK]` there).
     """
-    import keras
+    import numpy as np
     import tensorflow as tf
 
     from apps.common import text as text_module
@@ -301,12 +304,11 @@ def explain_texts(model, texts):
     max_length = _max_length(model)
     results = []
     for text in texts:  # one at a time: no padding, weights align with the words
-        probability, ids, weights = explainer(tf.constant([text]), training=False)
+        probability, ids, weights = explainer.predict_on_batch(tf.constant([text]))
         words = text_module.words([text])[0][:max_length]
-        weights = keras.ops.convert_to_numpy(weights)[0][:len(words)]
-        unknown = keras.ops.convert_to_numpy(ids)[0][:len(words)] == UNKNOWN_ID
-        results.append((float(keras.ops.convert_to_numpy(probability).ravel()[0]), words,
-                        weights, unknown))
+        weights = np.asarray(weights)[0][:len(words)]
+        unknown = np.asarray(ids)[0][:len(words)] == UNKNOWN_ID
+        results.append((float(np.asarray(probability).ravel()[0]), words, weights, unknown))
     return results
 
 

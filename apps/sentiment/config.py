@@ -18,21 +18,26 @@ class SentimentConfig(CommonConfig):
         choices=("rnn", "gru", "lstm"))
     units: int = setting(64, "units in each recurrent layer", minimum=1)
     bidirectional: bool = setting(True, "wrap each recurrent layer in Bidirectional")
-    epochs: int = setting(4, "training epochs", minimum=1)
+    dropout: float = setting(0.2, "dropout on the inputs of each recurrent layer", minimum=0.0,
+                             below=1.0)
+    epochs: int = setting(3, "training epochs", minimum=1)
     batch_size: int = setting(64, "examples per training step", minimum=1)
     vocab_size: int = setting(
-        20000, "words in the vocabulary, counting padding and [UNK] (the most frequent words "
+        25000, "words in the vocabulary, counting padding and [UNK] (the most frequent words "
         "of the training split)", minimum=3)
     max_length: int = setting(
-        400, "keep the first this many words of a review", minimum=1)
+        500, "keep the first this many words of a review", minimum=1)
     embedding_dim: int = setting(128, "size of the word embeddings", minimum=1)
     pooling: str = setting(
         "attention", "how the steps become one vector: last (the final state) or attention "
         "(a learned, masked weighted average of all steps; needed for --explain)",
         choices=POOLINGS)
     attention_units: int = setting(64, "size of the attention pooling's score layer", minimum=1)
+    embedding_dropout: float = setting(
+        0.4, "dropout of whole embedding channels over all steps (SpatialDropout1D), against "
+        "the embedding overfitting", minimum=0.0, below=1.0)
     final_dropout: float = setting(
-        0.3, "dropout on the pooled vector, before the output layer", minimum=0.0, below=1.0)
+        0.5, "dropout on the pooled vector, before the output layer", minimum=0.0, below=1.0)
     source: str = setting(
         "auto", "where the reviews come from: files (aclImdb under --data-dir/$RNN_SUITE_DATA: "
         "the .tar.gz or the extracted folder), tfds (tensorflow-datasets 'imdb_reviews', if "

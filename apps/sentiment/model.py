@@ -105,8 +105,8 @@ def build_model(config, vocabulary=None, class_names=DEFAULT_CLASS_NAMES):
 
     Args:
         config: A `SentimentConfig` (vocab_size, max_length, embedding_dim,
-            pooling, attention_units, cell, units, layers, bidirectional,
-            dropout, final_dropout).
+            embedding_dropout, pooling, attention_units, cell, units, layers,
+            bidirectional, dropout, final_dropout).
         vocabulary: The vectoriser's vocabulary (a list of words, as from
             `data.build_vocabulary`; the first two are "" and "[UNK]"), or
             None to adapt later.
@@ -124,6 +124,8 @@ def build_model(config, vocabulary=None, class_names=DEFAULT_CLASS_NAMES):
     ids = text_module.Truncate(config.max_length, name="truncate")(ids)
     x = keras.layers.Embedding(config.vocab_size, config.embedding_dim, mask_zero=True,
                                name="embedding")(ids)
+    if config.embedding_dropout:
+        x = keras.layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(x)
     attention = config.pooling == "attention"
     stack = recurrent_stack.recurrent_stack(
         config.cell, config.units, config.layers, bidirectional=config.bidirectional,

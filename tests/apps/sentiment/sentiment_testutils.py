@@ -20,7 +20,8 @@ FILLER = ["the", "movie", "film", "a", "plot", "actors", "was", "and", "it", "st
 
 # Small enough that every training run takes seconds on two cores.
 MODEL_FLAGS = ["--vocab-size", "800", "--max-length", "60", "--embedding-dim", "16",
-               "--units", "8", "--attention-units", "8", "--batch-size", "32",
+               "--units", "8", "--attention-units", "8", "--embedding-dropout", "0.1",
+               "--batch-size", "32",
                "--learning-rate", "0.01", "--seed", "3"]
 
 
@@ -86,6 +87,6 @@ def tiny_config(**overrides):
     from apps.sentiment.config import SentimentConfig
 
     settings = dict(vocab_size=200, max_length=30, embedding_dim=8, units=6, attention_units=5,
-                    final_dropout=0.0)
+                    embedding_dropout=0.2, final_dropout=0.0)
     settings.update(overrides)
     return SentimentConfig(**settings)

@@ -157,6 +157,7 @@ def test_bad_flags_and_missing_runs_are_one_line_errors(capsys, tmp_path, monkey
         (["predict", "--run", tmp_path / "nowhere", "good"], "does not exist"),
         (["evaluate"], "no trained run under runs/sentiment"),
         (["train", "--csv", "x.csv", "--source", "files"], "name two different datasets"),
+        (["train", "--jit"], "--jit is not available"),
     ]:
         status, out, err = run_cli(capsys, "sentiment", *args)
         assert status == 2, args
