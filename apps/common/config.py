@@ -185,6 +185,13 @@ def build_config(config_class, flag_values, config_file=None):
     return config
 
 
+def config_from_args(config_class, args):
+    """The config a parsed command line asks for: defaults < `--config` file < flags."""
+    flag_values = {k: v for k, v in vars(args).items()
+                   if k not in ("handler", "command", "app", "config")}
+    return build_config(config_class, flag_values, args.config)
+
+
 def validate(config):
     """Check types, choices and ranges of every setting; raise `UsageError` on the first bad one."""
     types = _field_types(type(config))

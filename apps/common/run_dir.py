@@ -146,6 +146,14 @@ def _new_run_path(app):
     return path
 
 
+def add_run_flag(parser, app):
+    """The `--run DIR` flag of `evaluate` and `predict` (default: the newest run)."""
+    parser.add_argument(
+        "--run", default="latest", metavar="DIR",
+        help="run folder (or its model.keras) to use (default: latest, the newest run "
+             f"under runs/{app}/ with a model)")
+
+
 def latest_run(app):
     """The newest run of `app` under `runs/` that holds a model, or None."""
     root = RUNS_ROOT / app

@@ -44,7 +44,7 @@ def add_commands(parser):
                     "(MNIST or the 8x8 digits) and draw the confusion matrix, a grid of test "
                     "digits with predicted and true labels, and how the prediction forms "
                     "while the pixels arrive.")
-    _add_run_flag(evaluate)
+    run_dir_module.add_run_flag(evaluate, NAME)
     evaluate.add_argument("--data-dir", default=None,
                           help="folder with MNIST (default: $RNN_SUITE_DATA, then tfds)")
     evaluate.add_argument("--limit", type=config_module.non_negative_int, default=0,
@@ -62,7 +62,7 @@ def add_commands(parser):
                     "Each is turned into the MNIST convention (white digit on black, inverted "
                     "if the background is light, centred, resized to the model's 28x28 or "
                     "8x8) and the class and top probabilities are printed.")
-    _add_run_flag(predict)
+    run_dir_module.add_run_flag(predict, NAME)
     predict.add_argument("images", nargs="+", metavar="IMAGE",
                          help="image files to classify")
     predict.add_argument("--top", type=config_module.positive_int, default=3,
@@ -70,20 +70,9 @@ def add_commands(parser):
     predict.set_defaults(handler=predict_command)
 
 
-def _add_run_flag(parser):
-    parser.add_argument(
-        "--run", default="latest", metavar="DIR",
-        help="run folder (or its model.keras) to use (default: latest, the newest run "
-             "under runs/mnist/ with a model)")
-
-
-def _flag_values(args):
-    return {k: v for k, v in vars(args).items() if k not in ("handler", "command", "app", "config")}
-
-
 def train_command(args):
     """Train, evaluate the best model on the test split, and leave a complete run folder."""
-    config = config_module.build_config(MnistConfig, _flag_values(args), args.config)
+    config = config_module.config_from_args(MnistConfig, args)
     return train(config)
 
 

@@ -48,7 +48,7 @@ def add_commands(parser):
                     "(IMDB's official 25k test reviews, or the split carved from its CSV). "
                     "With --explain, also write an HTML page per review for a few right and "
                     "wrong test reviews, words tinted by attention weight.")
-    _add_run_flag(evaluate)
+    run_dir_module.add_run_flag(evaluate, NAME)
     evaluate.add_argument("--data-dir", default=None,
                           help="folder with the IMDB reviews (default: the run's, then "
                                "$RNN_SUITE_DATA, then tfds)")
@@ -73,7 +73,7 @@ def add_commands(parser):
         description="Classify reviews: each is printed with its label and P(positive). "
                     "Give the texts as arguments or --file FILE (UTF-8, one review per line; "
                     "blank lines are skipped).")
-    _add_run_flag(predict)
+    run_dir_module.add_run_flag(predict, NAME)
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to classify")
     predict.add_argument("--file", default=None,
                          help="a UTF-8 text file, one review per line")
@@ -84,22 +84,11 @@ def add_commands(parser):
     predict.set_defaults(handler=predict_command)
 
 
-def _add_run_flag(parser):
-    parser.add_argument(
-        "--run", default="latest", metavar="DIR",
-        help="run folder (or its model.keras) to use (default: latest, the newest run "
-             "under runs/sentiment/ with a model)")
-
-
-def _flag_values(args):
-    return {k: v for k, v in vars(args).items() if k not in ("handler", "command", "app", "config")}
-
-
 # ----------------------------------------------------------------- train
 
 def train_command(args):
     """Train, calibrate, evaluate the best model on the test split, leave a complete run folder."""
-    config = config_module.build_config(SentimentConfig, _flag_values(args), args.config)
+    config = config_module.config_from_args(SentimentConfig, args)
     return train(config)
 
 
