@@ -55,7 +55,7 @@ def add_commands(parser):
                     "search; print BLEU and chrF (sacrebleu, detokenised, with signatures) "
                     "and the speed of both, write test_translations.tsv, evaluation.json and "
                     "attention maps.")
-    _add_run_flag(evaluate)
+    run_dir_module.add_run_flag(evaluate, NAME)
     evaluate.add_argument("--data-dir", default=None,
                           help="folder with the dataset (default: $RNN_SUITE_DATA)")
     evaluate.add_argument("--limit", type=config_module.non_negative_int, default=0,
@@ -72,7 +72,7 @@ def add_commands(parser):
         description="Translate sentences given on the command line or in a file (one a "
                     "line); prints one translation a line. Empty sentences give empty lines; "
                     "unknown words become [UNK].")
-    _add_run_flag(predict)
+    run_dir_module.add_run_flag(predict, NAME)
     predict.add_argument("sentences", nargs="*", metavar="SENTENCE",
                          help="sentences to translate (raw text)")
     predict.add_argument("--file", default=None,
@@ -83,13 +83,6 @@ def add_commands(parser):
     predict.add_argument("--batch-size", type=config_module.positive_int, default=64,
                          help="sentences per decoding batch (default: 64)")
     predict.set_defaults(handler=predict_command)
-
-
-def _add_run_flag(parser):
-    parser.add_argument(
-        "--run", default="latest", metavar="DIR",
-        help="run folder (or its model.keras) to use (default: latest, the newest run "
-             "under runs/translation/ with a model)")
 
 
 def _add_decoding_flags(parser):
@@ -103,10 +96,6 @@ def _add_decoding_flags(parser):
                         help="length normalisation exponent of beam search (default: the run's)")
 
 
-def _flag_values(args):
-    return {k: v for k, v in vars(args).items() if k not in ("handler", "command", "app", "config")}
-
-
 def warn(message):
     print(f"warning: {message}", file=sys.stderr, flush=True)
 
@@ -115,7 +104,7 @@ def warn(message):
 
 def train_command(args):
     """Train, evaluate the best model on the test split, and leave a complete run folder."""
-    config = config_module.build_config(TranslationConfig, _flag_values(args), args.config)
+    config = config_module.config_from_args(TranslationConfig, args)
     return train(config)
 
 
