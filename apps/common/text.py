@@ -97,8 +97,8 @@ class Truncate(keras.layers.Layer):
         return {**super().get_config(), "max_length": self.max_length}
 
 
-def read_lines(path, what="text file"):
-    """The lines of a UTF-8 text file (without line ends).
+def read_text(path, what="text file"):
+    """The whole of a UTF-8 file as a string (a BOM is dropped).
 
     Raises:
         UsageError: If the file is missing, unreadable, or not valid UTF-8
@@ -114,9 +114,17 @@ def read_lines(path, what="text file"):
     except OSError as error:
         raise UsageError(f"cannot read {what} {path}: {error.strerror}")
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[:error.start].count(b"\n") + 1
         raise UsageError(f"{what} {path} is not valid UTF-8: line {line} has the byte "
                          f"0x{data[error.start]:02x} (save it as UTF-8)") from None
-    return text.splitlines()
+
+
+def read_lines(path, what="text file"):
+    """The lines of a UTF-8 text file (without line ends).
+
+    Raises:
+        UsageError: As `read_text`.
+    """
+    return read_text(path, what).splitlines()

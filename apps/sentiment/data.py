@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from apps.common import data_mirror
+from apps.common import text as text_module
 from apps.common.errors import UsageError
 
 ARCHIVES = ["aclImdb_v1_labeled.tar.gz", "aclImdb_v1.tar.gz"]
@@ -243,16 +244,7 @@ def _read_csv(path, text_col, label_col):
     if not path.is_file():
         raise UsageError(f"--csv {path} does not exist (expected a CSV file with a header row "
                          f"holding columns {text_col!r} and {label_col!r})")
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise UsageError(f"cannot read --csv {path}: {error.strerror}")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        raise UsageError(f"--csv {path} is not valid UTF-8: line {line} has the byte "
-                         f"0x{data[error.start]:02x} (save it as UTF-8)") from None
+    text = text_module.read_text(path, "--csv")
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         header = reader.fieldnames or []
@@ -304,7 +296,6 @@ def _two_classes(raw_labels, path, label_col):
 
 def build_vocabulary(texts, vocab_size):
     """The `vocab_size` most frequent words of `texts` (with "" and "[UNK]" first)."""
-    from apps.common import text as text_module
 
     vectorizer = text_module.make_vectorizer(vocab_size)
     text_module.adapt(vectorizer, texts)
