@@ -296,7 +296,6 @@ def _two_classes(raw_labels, path, label_col):
 
 def build_vocabulary(texts, vocab_size):
     """The `vocab_size` most frequent words of `texts` (with "" and "[UNK]" first)."""
-
     vectorizer = text_module.make_vectorizer(vocab_size)
     text_module.adapt(vectorizer, texts)
     return vectorizer.get_vocabulary()
