@@ -7,6 +7,8 @@ embedded scikit-learn digits otherwise; never the network (`--source`).
 import json
 import os
 
+import keras
+
 from apps import cli
 
 MIRROR = os.environ.get("RNN_SUITE_DATA")
@@ -28,3 +30,18 @@ def run_cli(capsys, *args):
 
 def read_json(path):
     return json.loads(path.read_text())
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Stands in for Ctrl-C (or a kill) in the middle of an epoch."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.epoch, self.batch, self.current = epoch, batch, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == self.batch:
+            raise KeyboardInterrupt

@@ -2,34 +2,18 @@
 
 from pathlib import Path
 
-import keras
-from app_testutils import TINY, read_json, run_cli
+from app_testutils import TINY, Interrupt, read_json, run_cli
 
 from apps.common import plots, training
 
 REPO_ROOT = str(Path(__file__).resolve().parents[2])
 
 
-class _Interrupt(keras.callbacks.Callback):
-    """Stands in for Ctrl-C (or a kill) in the middle of an epoch."""
-
-    def __init__(self, epoch, batch):
-        super().__init__()
-        self.epoch, self.batch, self.current = epoch, batch, None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.current = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.current == self.epoch and batch == self.batch:
-            raise KeyboardInterrupt
-
-
 def _interrupting(monkeypatch, epoch, batch):
     original = training.make_callbacks
 
     def make_callbacks(*args, **kwargs):
-        return original(*args, **kwargs) + [_Interrupt(epoch, batch)]
+        return original(*args, **kwargs) + [Interrupt(epoch, batch)]
 
     monkeypatch.setattr(training, "make_callbacks", make_callbacks)
     return original

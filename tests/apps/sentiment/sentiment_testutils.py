@@ -1,16 +1,13 @@
-"""Helpers for the sentiment tests: a generated review corpus, the tiny settings, a CLI runner.
+"""Helpers for the sentiment tests: a generated review corpus and the tiny settings.
 
 Real IMDB reviews from the mirror when `RNN_SUITE_DATA` is set (as CI does),
 a small generated corpus (a CSV) otherwise; never the network.
 """
 
 import csv
-import json
 import os
 
 import numpy as np
-
-from apps import cli
 
 MIRROR = os.environ.get("RNN_SUITE_DATA")
 POSITIVE = ["great", "wonderful", "moving", "brilliant", "superb", "loved", "funny", "fine"]
@@ -70,17 +67,6 @@ def data_flags(tmp_path):
         return ["--source", "files", "--limit", "300"]
     csv_path = generated_csv(tmp_path / "generated_reviews.csv")
     return ["--csv", str(csv_path), "--text-col", "review", "--label-col", "sentiment"]
-
-
-def run_cli(capsys, *args):
-    """Run `rnn-suite ARGS` in-process; returns (exit status, stdout, stderr)."""
-    status = cli.main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def read_json(path):
-    return json.loads(path.read_text())
 
 
 def tiny_config(**overrides):

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from sentiment_testutils import (MIRROR, MODEL_FLAGS, data_flags, generated_csv, read_json,
-                                 run_cli)
+from app_testutils import Interrupt, read_json, run_cli
+from sentiment_testutils import MIRROR, MODEL_FLAGS, data_flags, generated_csv
 
 from apps.sentiment import model as model_module
 
@@ -173,21 +173,6 @@ def test_help_lists_the_sentiment_flags(capsys):
         assert flag in out
 
 
-class _Interrupt(keras.callbacks.Callback):
-    """Stands in for Ctrl-C (or a kill) in the middle of an epoch."""
-
-    def __init__(self, epoch, batch):
-        super().__init__()
-        self.epoch, self.batch, self.current = epoch, batch, None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.current = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.current == self.epoch and batch == self.batch:
-            raise KeyboardInterrupt
-
-
 def test_rerun_resumes_with_the_same_vocabulary(tmp_path, capsys, monkeypatch):
     from apps.common import training
 
@@ -195,7 +180,7 @@ def test_rerun_resumes_with_the_same_vocabulary(tmp_path, capsys, monkeypatch):
     command = ["sentiment", "train", *data_flags(tmp_path), *MODEL_FLAGS, "--epochs", "2"]
     original = training.make_callbacks
     monkeypatch.setattr(training, "make_callbacks",
-                        lambda *a, **k: original(*a, **k) + [_Interrupt(epoch=1, batch=2)])
+                        lambda *a, **k: original(*a, **k) + [Interrupt(epoch=1, batch=2)])
     status, _, err = run_cli(capsys, *command)
     assert status == 130 and "rerun the same command" in err
     (run,) = (tmp_path / "runs" / "sentiment").iterdir()
