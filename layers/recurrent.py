@@ -5,6 +5,8 @@ make the gradient quadratic in T), bounded by `maximum_iterations` so it is
 differentiable under XLA.
 """
 
+import inspect
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -22,10 +24,6 @@ PACKAGE = cells_module.PACKAGE
 # steps does not depend on h). Measured on 2 cores: 2, 10, 32 and 64 train at
 # the same speed, so this is not a tuning knob.
 PARALLEL_ITERATIONS = 32
-
-
-def _flatten(structure):
-    return tf.nest.flatten(structure)
 
 
 def run_cell_over_time(
@@ -76,7 +74,7 @@ def run_cell_over_time(
         masks = tf.TensorArray(tf.bool, size=steps).unstack(mask_tm)
 
     zero_output = tf.nest.map_structure(tf.zeros_like, output_template)
-    flat_zero = _flatten(zero_output)
+    flat_zero = tf.nest.flatten(zero_output)
     output_arrays = tuple(
         tf.TensorArray(o.dtype, size=steps, element_shape=o.shape)
         for o in flat_zero
@@ -84,7 +82,7 @@ def run_cell_over_time(
 
     def body(t, states, prev_output, arrays):
         output, new_states = step(inputs.read(t), list(states))
-        flat_output = _flatten(output)
+        flat_output = tf.nest.flatten(output)
         if masks is not None:
             keep = masks.read(t)
             new_states = [tf.where(keep, n, s) for n, s in zip(new_states, states)]
@@ -436,8 +434,6 @@ class Recurrent(keras.layers.Layer):
 
 
 def _call_takes_training(cell):
-    import inspect
-
     try:
         return "training" in inspect.signature(cell.call).parameters
     except (TypeError, ValueError):
