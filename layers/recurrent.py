@@ -25,6 +25,13 @@ PACKAGE = cells_module.PACKAGE
 # the same speed, so this is not a tuning knob.
 PARALLEL_ITERATIONS = 32
 
+# Time steps run by one loop iteration: every loop variable passes through the
+# loop's control nodes once per iteration, so running several steps per
+# iteration saves that cost. Measured on 2 cores: 4 steps per iteration made
+# inference 1.1-1.2x faster than 1 step and left training speed unchanged (the
+# backward pass is dominated by its matmuls and elementwise ops, not the loop).
+STEPS_PER_ITERATION = 4
+
 
 def run_cell_over_time(
     step,
@@ -35,6 +42,7 @@ def run_cell_over_time(
     return_sequences=False,
     zero_output_for_mask=False,
     output_template=None,
+    steps_per_iteration=None,
 ):
     """Run `step(x_t, states) -> (output, new_states)` over a [B, T, F] batch.
 
@@ -51,11 +59,16 @@ def run_cell_over_time(
         zero_output_for_mask: zeros instead of the previous output where masked.
         output_template: a structure of tensors shaped like one step's output
             (used for the zero output before the first step).
+        steps_per_iteration: how many time steps one loop iteration runs
+            (default `STEPS_PER_ITERATION`); the last `T % steps_per_iteration`
+            steps run after the loop.
 
     Returns:
         `(last_output, outputs or None, final_states)`; `outputs` is
         [batch, time, ...] (a structure, if the cell's output is one).
     """
+    if steps_per_iteration is None:
+        steps_per_iteration = STEPS_PER_ITERATION
     time_major = tf.transpose(sequences, [1, 0, 2])
     steps = time_major.shape[0]
     if steps is None:
@@ -80,7 +93,7 @@ def run_cell_over_time(
         for o in flat_zero
     ) if return_sequences else ()
 
-    def body(t, states, prev_output, arrays):
+    def one_step(t, states, prev_output, arrays):
         output, new_states = step(inputs.read(t), list(states))
         flat_output = tf.nest.flatten(output)
         if masks is not None:
@@ -89,15 +102,42 @@ def run_cell_over_time(
             fallback = flat_zero if zero_output_for_mask else prev_output
             flat_output = [tf.where(keep, o, p) for o, p in zip(flat_output, fallback)]
         arrays = tuple(a.write(t, o) for a, o in zip(arrays, flat_output))
-        return t + 1, tuple(new_states), tuple(flat_output), arrays
+        return tuple(new_states), tuple(flat_output), arrays
 
-    _, final_states, last_flat, arrays = tf.while_loop(
-        lambda t, *_: t < steps,
-        body,
-        (tf.constant(0), tuple(initial_states), tuple(flat_zero), output_arrays),
-        maximum_iterations=steps,
-        parallel_iterations=PARALLEL_ITERATIONS,
-    )
+    def several_steps(count):
+        def body(t, states, prev_output, arrays):
+            for j in range(count):
+                states, prev_output, arrays = one_step(t + j, states, prev_output, arrays)
+            return t + count, states, prev_output, arrays
+        return body
+
+    loop_vars = (tf.constant(0), tuple(initial_states), tuple(flat_zero), output_arrays)
+    per_iteration = max(1, int(steps_per_iteration))
+    if isinstance(steps, int):
+        full, rest = divmod(steps, per_iteration)
+    else:
+        full, rest = steps // per_iteration, steps % per_iteration
+    if not isinstance(full, int) or full > 0:
+        loop_vars = tf.while_loop(
+            lambda t, *_: t < full * per_iteration,
+            several_steps(per_iteration),
+            loop_vars,
+            maximum_iterations=full,
+            parallel_iterations=PARALLEL_ITERATIONS,
+        )
+    if isinstance(rest, int):
+        # A static remainder (fewer steps than one iteration) is written out.
+        if rest:
+            loop_vars = several_steps(rest)(*loop_vars)
+    else:
+        loop_vars = tf.while_loop(
+            lambda t, *_: t < steps,
+            several_steps(1),
+            loop_vars,
+            maximum_iterations=rest,
+            parallel_iterations=PARALLEL_ITERATIONS,
+        )
+    _, final_states, last_flat, arrays = loop_vars
     last_output = tf.nest.pack_sequence_as(zero_output, list(last_flat))
     outputs = None
     if return_sequences:
@@ -128,8 +168,9 @@ class Recurrent(keras.layers.Layer):
         stateful: Carry the last state of each sample in a batch over as the
             initial state of the same sample in the next batch (needs a fixed
             batch size). Default: `False`.
-        unroll: Accepted for compatibility with Keras; the loop is never
-            unrolled (it compiles with XLA instead), results are the same.
+        unroll: Accepted for compatibility with Keras and ignored: the loop
+            always runs `STEPS_PER_ITERATION` steps per iteration (full
+            unrolling measured no faster to train); results are the same.
         zero_output_for_mask: Output zeros at masked steps instead of the
             previous output. Default: `False`.
 
