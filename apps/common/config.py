@@ -48,6 +48,14 @@ class CommonConfig:
     epochs: int = setting(10, "training epochs", minimum=1)
     batch_size: int = setting(128, "examples per training step", minimum=1)
     learning_rate: float = setting(1e-3, "Adam learning rate", above=0.0)
+    learning_rate_schedule: str = setting(
+        "constant", "constant, or cosine: decay the learning rate from --learning-rate to 0 "
+        "over all the epochs' steps (a calmer end of training: the last epochs' weights "
+        "wander less)", choices=("constant", "cosine"))
+    ema_momentum: float = setting(
+        0.0, "keep an exponential moving average of the weights with this momentum (e.g. "
+        "0.995: about the last 200 steps) and validate, keep and evaluate the averaged "
+        "weights instead of the last ones (0: off)", minimum=0.0, below=1.0)
     clipnorm: float = setting(1.0, "clip each gradient to this norm (Adam's clipnorm)", above=0.0)
     early_stopping: int = setting(
         0, "stop after this many epochs without a better validation score (0: never)", minimum=0)

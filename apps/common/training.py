@@ -19,17 +19,49 @@ def set_seed(seed):
     keras.utils.set_random_seed(seed)
 
 
-def compile_model(model, config, loss, metrics):
+def compile_model(model, config, loss, metrics, steps_per_epoch=None):
     """Compile with Adam and gradient clipping by norm (`config.clipnorm`).
 
     Clipping is always on: an IRNN's ReLU state is unbounded and long
     sequences make rare huge gradients; clipping costs nothing otherwise.
+    `steps_per_epoch` is needed by the cosine learning-rate schedule. With
+    `config.ema_momentum`, Adam also keeps a moving average of the weights
+    (`make_callbacks` then validates and saves the average).
     """
-    optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate,
-                                      clipnorm=config.clipnorm)
+    averaging = {"use_ema": True, "ema_momentum": config.ema_momentum} if config.ema_momentum else {}
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate(config, steps_per_epoch),
+                                      clipnorm=config.clipnorm, **averaging)
     model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics),
                   jit_compile=bool(config.jit))
     return model
+
+
+def learning_rate(config, steps_per_epoch=None):
+    """Adam's learning rate: `config.learning_rate`, or a cosine decay from it to 0.
+
+    The cosine schedule spans `config.epochs * steps_per_epoch` steps; it is
+    driven by the optimizer's step counter, which BackupAndRestore restores,
+    so a resumed run continues the same curve.
+    """
+    if config.learning_rate_schedule == "constant":
+        return config.learning_rate
+    if config.learning_rate_schedule != "cosine":
+        raise ValueError(f"learning_rate_schedule must be 'constant' or 'cosine', got "
+                         f"{config.learning_rate_schedule!r}")
+    if not steps_per_epoch or steps_per_epoch < 1:
+        raise ValueError(f"the cosine learning-rate schedule needs the number of steps per "
+                         f"epoch, got steps_per_epoch={steps_per_epoch!r}")
+    return keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=config.epochs * int(steps_per_epoch))
+
+
+def steps_per_epoch(dataset):
+    """Batches in one pass over a tf.data dataset of known length."""
+    batches = int(dataset.cardinality())
+    if batches < 0:
+        raise ValueError("the training dataset's length is unknown; give it a known "
+                         "cardinality (tf.data.experimental.assert_cardinality)")
+    return batches
 
 
 class _Backup(keras.callbacks.BackupAndRestore):
@@ -137,8 +169,12 @@ def make_callbacks(run, config, monitor, mode):
     after the restart cannot overwrite a better saved model.
     """
     history_csv = run.file(run_dir_module.HISTORY_FILE)
-    callbacks = [
-        _Backup(str(run.backup_dir), save_freq=BACKUP_EVERY_BATCHES),
+    callbacks = [_Backup(str(run.backup_dir), save_freq=BACKUP_EVERY_BATCHES)]
+    if config.ema_momentum:
+        # After the backup (which must hold the raw weights to resume from) and
+        # before the checkpoint: validation and the saved model use the average.
+        callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+    callbacks += [
         keras.callbacks.ModelCheckpoint(
             str(run.model_path), monitor=monitor, mode=mode, save_best_only=True,
             initial_value_threshold=_best_so_far(history_csv, monitor, mode) if run.resumed else None),

@@ -93,11 +93,12 @@ def train(config, extra_callbacks=()):
     print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
     try:
         model = model_module.build_model(config, digits.image_size)
-        training.compile_model(model, config, loss="sparse_categorical_crossentropy",
-                               metrics=["accuracy"])
         train_data = data.pipeline(digits.x_train, digits.y_train, config.batch_size,
                                    shuffle=True, seed=config.seed)
         validation_data = data.pipeline(digits.x_val, digits.y_val, config.batch_size)
+        training.compile_model(model, config, loss="sparse_categorical_crossentropy",
+                               metrics=["accuracy"],
+                               steps_per_epoch=training.steps_per_epoch(train_data))
         result = training.fit(model, train_data, validation_data, config, run,
                               extra_callbacks=extra_callbacks)
         best = (model_files.load_model(run.model_path, NAME) if run.model_path.exists()

@@ -120,11 +120,12 @@ def train(config, extra_callbacks=()):
     try:
         vocabulary = data.build_vocabulary(reviews.x_train, config.vocab_size)
         model = model_module.build_model(config, vocabulary, reviews.class_names)
-        training.compile_model(model, config, loss="binary_crossentropy", metrics=["accuracy"])
         train_data = data.pipeline(reviews.x_train, reviews.y_train, config.batch_size,
                                    config.max_length, shuffle=True, seed=config.seed)
         validation_data = data.pipeline(reviews.x_val, reviews.y_val, config.batch_size,
                                         config.max_length)
+        training.compile_model(model, config, loss="binary_crossentropy", metrics=["accuracy"],
+                               steps_per_epoch=training.steps_per_epoch(train_data))
         result = training.fit(model, train_data, validation_data, config, run,
                               extra_callbacks=extra_callbacks)
         best = (model_files.load_model(run.model_path, NAME) if run.model_path.exists()

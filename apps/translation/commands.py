@@ -190,11 +190,12 @@ def train(config, extra_callbacks=()):
     print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
     try:
         model = model_module.build_model(config, source_vocabulary, target_vocabulary, longest)
-        training.compile_model(model, config, loss=model_module.loss(),
-                               metrics=[model_module.MaskedAccuracy()])
         train_data = pipeline(model, sources, targets, config.batch_size, shuffle=True,
                               seed=config.seed, lengths=lengths)
         validation_data = pipeline(model, *corpus.validation, config.batch_size)
+        training.compile_model(model, config, loss=model_module.loss(),
+                               metrics=[model_module.MaskedAccuracy()],
+                               steps_per_epoch=training.steps_per_epoch(train_data))
         result = training.fit(model, train_data, validation_data, config, run,
                               monitor="val_loss", mode="min", extra_callbacks=extra_callbacks)
         best = (model_files.load_model(run.model_path, NAME) if run.model_path.exists()
