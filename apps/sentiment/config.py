@@ -36,6 +36,9 @@ class SentimentConfig(CommonConfig):
     embedding_dropout: float = setting(
         0.4, "dropout of whole embedding channels over all steps (SpatialDropout1D), against "
         "the embedding overfitting", minimum=0.0, below=1.0)
+    word_dropout: float = setting(
+        0.0, "dropout of whole words (every channel of a word's embedding at once) during "
+        "training, so the model cannot lean on any single word", minimum=0.0, below=1.0)
     final_dropout: float = setting(
         0.5, "dropout on the pooled vector, before the output layer", minimum=0.0, below=1.0)
     source: str = setting(

@@ -105,7 +105,7 @@ def build_model(config, vocabulary=None, class_names=DEFAULT_CLASS_NAMES):
 
     Args:
         config: A `SentimentConfig` (vocab_size, max_length, embedding_dim,
-            embedding_dropout, pooling, attention_units, cell, units, layers,
+            word_dropout, embedding_dropout, pooling, attention_units, cell, units, layers,
             bidirectional, dropout, final_dropout).
         vocabulary: The vectoriser's vocabulary (a list of words, as from
             `data.build_vocabulary`; the first two are "" and "[UNK]"), or
@@ -124,6 +124,9 @@ def build_model(config, vocabulary=None, class_names=DEFAULT_CLASS_NAMES):
     ids = text_module.Truncate(config.max_length, name="truncate")(ids)
     x = keras.layers.Embedding(config.vocab_size, config.embedding_dim, mask_zero=True,
                                name="embedding")(ids)
+    if config.word_dropout:
+        x = keras.layers.Dropout(config.word_dropout, noise_shape=(None, None, 1),
+                                 name="word_dropout")(x)
     if config.embedding_dropout:
         x = keras.layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(x)
     attention = config.pooling == "attention"

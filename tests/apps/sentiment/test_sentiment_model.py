@@ -109,3 +109,19 @@ def test_standardisation_lowercases_and_strips_html_and_punctuation():
         ["its", "great", "really", "a", "must", "see", "ok"]]
     assert text_module.words(["Ça DÉTONNE, «vraiment»"]) == [["ça", "détonne", "vraiment"]]
     assert text_module.words(["?!", ""]) == [[], []]
+
+
+def test_word_dropout_drops_whole_words_in_training_only(vocabulary):
+    model = _model(vocabulary, word_dropout=0.5)
+    layer = model.get_layer("word_dropout")
+    embedded = np.ones((4, 50, 8), np.float32)
+    dropped = np.asarray(layer(embedded, training=True))
+    per_word = dropped.reshape(-1, 8)
+    # Every word is kept whole (scaled by 1 / (1 - rate)) or dropped whole.
+    assert set(np.unique(per_word)) <= {0.0, 2.0}
+    assert np.all(per_word.min(axis=1) == per_word.max(axis=1))
+    assert 0.3 < (per_word[:, 0] == 0).mean() < 0.7
+    np.testing.assert_array_equal(np.asarray(layer(embedded, training=False)), embedded)
+    review = "The plot was dull, but the music was wonderful."
+    np.testing.assert_allclose(_predict(model, [review, "film " * 40])[0],
+                               _predict(model, [review])[0], rtol=1e-5, atol=1e-6)
