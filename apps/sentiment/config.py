@@ -22,9 +22,15 @@ class SentimentConfig(CommonConfig):
                              below=1.0)
     epochs: int = setting(3, "training epochs", minimum=1)
     batch_size: int = setting(64, "examples per training step", minimum=1)
+    learning_rate: float = setting(2e-3, "Adam learning rate (the start of the cosine decay)",
+                                   above=0.0)
+    learning_rate_schedule: str = setting(
+        "cosine", "constant, or cosine: decay the learning rate from --learning-rate to 0 "
+        "over all the epochs' steps", choices=("constant", "cosine"))
     vocab_size: int = setting(
-        25000, "words in the vocabulary, counting padding and [UNK] (the most frequent words "
-        "of the training split)", minimum=3)
+        12000, "words in the vocabulary, counting padding and [UNK] (the most frequent words "
+        "of the training split; rarer words, often names tied to one movie, become [UNK])",
+        minimum=3)
     max_length: int = setting(
         500, "keep the first this many words of a review", minimum=1)
     embedding_dim: int = setting(128, "size of the word embeddings", minimum=1)
