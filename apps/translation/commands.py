@@ -147,6 +147,7 @@ def pipeline(model, sources, targets, batch_size, shuffle=False, seed=0, lengths
     Pairs of similar length are batched together (less padding); the labels
     come from the model's own target vectoriser.
     """
+    import numpy as np
     import tensorflow as tf
 
     from apps.translation import model as model_module
@@ -160,9 +161,16 @@ def pipeline(model, sources, targets, batch_size, shuffle=False, seed=0, lengths
     if shuffle:
         dataset = dataset.shuffle(len(sources), seed=seed, reshuffle_each_iteration=True)
     boundaries = [b for b in (6, 9, 12, 15, 20, 30, 45) if b < max(lengths, default=0)]
+    bucket_starts = [b + 1 for b in boundaries]
     dataset = dataset.bucket_by_sequence_length(
-        lambda s, t, n: n, bucket_boundaries=[b + 1 for b in boundaries],
+        lambda s, t, n: n, bucket_boundaries=bucket_starts,
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1))
+    # Each bucket gives ceil(its pairs / batch_size) batches whatever the order, so
+    # the epoch's length is known (the cosine learning-rate schedule needs it).
+    per_bucket = np.bincount(np.searchsorted(bucket_starts, lengths, side="right"),
+                             minlength=len(bucket_starts) + 1)
+    batches = int(sum(-(-count // batch_size) for count in per_bucket))
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
 
     def with_labels(source, target, _):
         labels = model_module.teacher_forcing_ids(vectorizer(target))[1]

@@ -97,3 +97,20 @@ def test_attention_rows_sum_to_one_over_real_source_words(translator):
         rows = attention[b, :lengths[b]]
         np.testing.assert_allclose(rows[:, real[b]].sum(axis=1), 1.0, rtol=1e-5)
         assert np.all(rows[:, ~real[b]] == 0.0)
+
+
+def test_pipeline_knows_how_many_batches_an_epoch_has(translation_run):
+    """Bucketed by length, the epoch still has a known length (the cosine schedule needs it)."""
+    import keras
+
+    from apps.translation import commands
+
+    model = keras.models.load_model(translation_run / "model.keras")
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 40, size=203)
+    sources = [" ".join(["ba"] * int(n)) for n in lengths]
+    targets = [" ".join(["ko"] * int(n)) for n in rng.permutation(lengths)]
+    for batch_size, shuffle in ((8, True), (64, False), (500, True)):
+        dataset = commands.pipeline(model, sources, targets, batch_size, shuffle=shuffle, seed=1)
+        counted = sum(1 for _ in dataset)
+        assert int(dataset.cardinality()) == counted, (batch_size, shuffle)
