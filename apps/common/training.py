@@ -19,17 +19,20 @@ def set_seed(seed):
     keras.utils.set_random_seed(seed)
 
 
-def compile_model(model, config, loss, metrics, steps_per_epoch=None):
+def compile_model(model, config, loss, metrics, train_data=None):
     """Compile with Adam and gradient clipping by norm (`config.clipnorm`).
 
     Clipping is always on: an IRNN's ReLU state is unbounded and long
     sequences make rare huge gradients; clipping costs nothing otherwise.
-    `steps_per_epoch` is needed by the cosine learning-rate schedule. With
+    The cosine learning-rate schedule reads the epoch's length from
+    `train_data` (a tf.data dataset of known cardinality). With
     `config.ema_momentum`, Adam also keeps a moving average of the weights
     (`make_callbacks` then validates and saves the average).
     """
     averaging = {"use_ema": True, "ema_momentum": config.ema_momentum} if config.ema_momentum else {}
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate(config, steps_per_epoch),
+    steps = (steps_per_epoch(train_data)
+             if config.learning_rate_schedule == "cosine" and train_data is not None else None)
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate(config, steps),
                                       clipnorm=config.clipnorm, **averaging)
     model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics),
                   jit_compile=bool(config.jit))

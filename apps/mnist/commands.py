@@ -97,8 +97,7 @@ def train(config, extra_callbacks=()):
                                    shuffle=True, seed=config.seed)
         validation_data = data.pipeline(digits.x_val, digits.y_val, config.batch_size)
         training.compile_model(model, config, loss="sparse_categorical_crossentropy",
-                               metrics=["accuracy"],
-                               steps_per_epoch=training.steps_per_epoch(train_data))
+                               metrics=["accuracy"], train_data=train_data)
         result = training.fit(model, train_data, validation_data, config, run,
                               extra_callbacks=extra_callbacks)
         best = (model_files.load_model(run.model_path, NAME) if run.model_path.exists()

@@ -125,7 +125,7 @@ def train(config, extra_callbacks=()):
         validation_data = data.pipeline(reviews.x_val, reviews.y_val, config.batch_size,
                                         config.max_length)
         training.compile_model(model, config, loss="binary_crossentropy", metrics=["accuracy"],
-                               steps_per_epoch=training.steps_per_epoch(train_data))
+                               train_data=train_data)
         result = training.fit(model, train_data, validation_data, config, run,
                               extra_callbacks=extra_callbacks)
         best = (model_files.load_model(run.model_path, NAME) if run.model_path.exists()

@@ -202,8 +202,7 @@ def train(config, extra_callbacks=()):
                               seed=config.seed, lengths=lengths)
         validation_data = pipeline(model, *corpus.validation, config.batch_size)
         training.compile_model(model, config, loss=model_module.loss(),
-                               metrics=[model_module.MaskedAccuracy()],
-                               steps_per_epoch=training.steps_per_epoch(train_data))
+                               metrics=[model_module.MaskedAccuracy()], train_data=train_data)
         result = training.fit(model, train_data, validation_data, config, run,
                               monitor="val_loss", mode="min", extra_callbacks=extra_callbacks)
         best = (model_files.load_model(run.model_path, NAME) if run.model_path.exists()
