@@ -113,10 +113,8 @@ def run_cell_over_time(
 
     loop_vars = (tf.constant(0), tuple(initial_states), tuple(flat_zero), output_arrays)
     per_iteration = max(1, int(steps_per_iteration))
-    if isinstance(steps, int):
-        full, rest = divmod(steps, per_iteration)
-    else:
-        full, rest = steps // per_iteration, steps % per_iteration
+    # Python ints for a static time axis, tensors for a dynamic one.
+    full, rest = steps // per_iteration, steps % per_iteration
     if not isinstance(full, int) or full > 0:
         loop_vars = tf.while_loop(
             lambda t, *_: t < full * per_iteration,
