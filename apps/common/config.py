@@ -34,6 +34,9 @@ def setting(default, help, *, choices=None, minimum=None, above=None, below=None
     )
 
 
+LEARNING_RATE_SCHEDULES = ("constant", "cosine")
+
+
 @dataclasses.dataclass
 class CommonConfig:
     """The settings every app's `train` shares (DESIGN.md: same flag, same meaning)."""
@@ -51,7 +54,7 @@ class CommonConfig:
     learning_rate_schedule: str = setting(
         "constant", "constant, or cosine: decay the learning rate from --learning-rate to 0 "
         "over all the epochs' steps (a calmer end of training: the last epochs' weights "
-        "wander less)", choices=("constant", "cosine"))
+        "wander less)", choices=LEARNING_RATE_SCHEDULES)
     ema_momentum: float = setting(
         0.0, "keep an exponential moving average of the weights with this momentum (e.g. "
         "0.995: about the last 200 steps) and validate, keep and evaluate the averaged "

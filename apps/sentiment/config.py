@@ -3,7 +3,7 @@
 import dataclasses
 import typing
 
-from apps.common.config import CommonConfig, setting
+from apps.common.config import LEARNING_RATE_SCHEDULES, CommonConfig, setting
 
 POOLINGS = ("last", "attention")
 SOURCES = ("auto", "files", "tfds", "csv")
@@ -26,7 +26,7 @@ class SentimentConfig(CommonConfig):
                                    above=0.0)
     learning_rate_schedule: str = setting(
         "cosine", "constant, or cosine: decay the learning rate from --learning-rate to 0 "
-        "over all the epochs' steps", choices=("constant", "cosine"))
+        "over all the epochs' steps", choices=LEARNING_RATE_SCHEDULES)
     vocab_size: int = setting(
         12000, "words in the vocabulary, counting padding and [UNK] (the most frequent words "
         "of the training split; rarer words, often names tied to one movie, become [UNK])",
