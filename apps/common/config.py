@@ -82,7 +82,7 @@ class CommonConfig:
 
 # Settings that do not change what is trained, so a rerun that differs only in
 # them still resumes the interrupted run.
-NOT_PART_OF_THE_EXPERIMENT = frozenset({"run_dir", "time_limit", "jit", "data_dir"})
+NOT_PART_OF_THE_EXPERIMENT = frozenset({"run_dir", "time_limit", "jit", "data_dir", "cache_dir"})
 
 
 def _flag(name):

@@ -1,0 +1,1 @@
+"""Image captioning (one-to-many): Show, Attend and Tell on our recurrent layers."""
