@@ -170,6 +170,12 @@ class AttentiveCell(keras.layers.Layer):
     (what a Bahdanau output layer reads), and with `return_attention=True` also
     the attention weights.
 
+    With `context_gate=True` the context is scaled by a gating scalar
+    `beta_t = sigmoid(w . h_{t-1} + b)` before it reaches the cell and the
+    output (Xu et al., 2015, "Show, Attend and Tell", section 4.2.1): the
+    decoder learns how much to look at the memory for each word. The bias
+    starts at 0 (beta = 0.5 for every step).
+
     Drive it with `Recurrent(AttentiveCell(...))(x, memory=..., memory_mask=...)`
     for teacher forcing, or one step at a time for decoding:
     `constants = cell.prepare(x_0, states, memory=m, memory_mask=mask)` once
@@ -180,6 +186,8 @@ class AttentiveCell(keras.layers.Layer):
         cell: The wrapped cell (`GRUCell`, `LSTMCell` or `SimpleRNNCell`).
         attention: A `BahdanauAttention` layer.
         return_attention: Also output the attention weights at each step.
+        context_gate: Scale the context by a learned gating scalar computed
+            from the previous state. Default: `False`.
 
     Example:
 
@@ -194,7 +202,7 @@ class AttentiveCell(keras.layers.Layer):
 
     needs_memory = True
 
-    def __init__(self, cell, attention, return_attention=False, **kwargs):
+    def __init__(self, cell, attention, return_attention=False, context_gate=False, **kwargs):
         if not hasattr(cell, "prepare") or not hasattr(cell, "step"):
             raise ValueError(
                 "Argument `cell` must be a cell of this package (GRUCell, LSTMCell, "
@@ -209,6 +217,7 @@ class AttentiveCell(keras.layers.Layer):
         self.cell = cell
         self.attention = attention
         self.return_attention = bool(return_attention)
+        self.context_gate = bool(context_gate)
         self.state_size = cell.state_size
         self.memory_dim = None
 
@@ -230,6 +239,10 @@ class AttentiveCell(keras.layers.Layer):
             self.attention.build((batch, query_dim), tuple(memory_shape))
         if not self.cell.built:
             self.cell.build((batch, input_shape[-1] + self.memory_dim))
+        if self.context_gate:
+            self.gate_kernel = self.add_weight(
+                shape=(query_dim, 1), name="gate_kernel", initializer="glorot_uniform")
+            self.gate_bias = self.add_weight(shape=(1,), name="gate_bias", initializer="zeros")
         self.built = True
 
     def prepare(self, inputs, states, training=False, memory=None, memory_mask=None):
@@ -252,6 +265,8 @@ class AttentiveCell(keras.layers.Layer):
         context, weights = self.attention.attend(
             states[0], constants["memory"], constants["keys"], constants["memory_mask"]
         )
+        if self.context_gate:
+            context = context * ops.sigmoid(ops.matmul(states[0], self.gate_kernel) + self.gate_bias)
         output, new_states = self.cell.step(
             ops.concatenate([inputs, context], axis=-1), states, constants["cell"]
         )
@@ -268,6 +283,7 @@ class AttentiveCell(keras.layers.Layer):
             "cell": keras.saving.serialize_keras_object(self.cell),
             "attention": keras.saving.serialize_keras_object(self.attention),
             "return_attention": self.return_attention,
+            "context_gate": self.context_gate,
         }
         return {**super().get_config(), **config}
 

@@ -164,3 +164,34 @@ def test_attentive_cell_teacher_forcing_equals_python_step_loop(cell_name):
     # The context part of each output is a convex combination of unmasked memory rows only.
     ctx = np.asarray(seq)[..., units:]
     assert np.isfinite(ctx).all()
+
+
+def test_attentive_cell_context_gate_matches_numpy_step():
+    """beta = sigmoid(w . h + b) scales the context fed to the cell and output (Xu et al. 4.2.1)."""
+    rng = np.random.default_rng(7)
+    units, att_units, f_dec = 5, 4, 3
+    x = rng.normal(size=(B, 2, f_dec)).astype("float32")
+    memory = rng.normal(size=(B, TV, HV)).astype("float32")
+    cell = L.AttentiveCell(L.SimpleRNNCell(units, activation="tanh"),
+                           L.BahdanauAttention(att_units), context_gate=True)
+    rnn = L.Recurrent(cell, return_sequences=True)
+    rnn(x, memory=memory)  # build
+    for i, w in enumerate(rnn.weights):
+        w.assign(np.random.default_rng(200 + i).normal(0, 0.5, w.shape).astype("float32"))
+    out = np.asarray(rnn(tf.constant(x), memory=tf.constant(memory)))
+
+    att = {w.name: np.asarray(w) for w in cell.attention.weights}
+    kernel, recurrent, bias = (np.asarray(w) for w in cell.cell.weights)
+    gate_w, gate_b = np.asarray(cell.gate_kernel), np.asarray(cell.gate_bias)
+    h = np.zeros((B, units), "float64")
+    for t in range(2):
+        context, _ = _reference(att, h.astype("float32"), memory)
+        beta = 1 / (1 + np.exp(-(h @ gate_w + gate_b)))  # [B, 1]
+        gated = beta * context
+        h = np.tanh(np.concatenate([x[:, t], gated], -1) @ kernel + h @ recurrent + bias)
+        np.testing.assert_allclose(out[:, t], np.concatenate([h, gated], -1), atol=1e-5)
+
+    config = cell.get_config()
+    assert config["context_gate"] is True
+    assert L.AttentiveCell.from_config(config).context_gate is True
+    assert "context_gate" in L.AttentiveCell(L.GRUCell(2), L.BahdanauAttention(2)).get_config()
