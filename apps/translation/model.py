@@ -27,38 +27,12 @@ from keras import ops
 
 import layers as rnn_layers
 from apps.common import recurrent_stack
+from apps.common.teacher_forcing import (  # noqa: F401 - teacher_forcing_ids, loss: the app's API
+    DecoderInputs, MaskedAccuracy, loss, teacher_forcing_ids, tokens_to_words)
 from apps.translation import text
 
 PACKAGE = text.PACKAGE
 ENCODER = "encoder"
-
-
-def teacher_forcing_ids(ids, start_id=text.START_ID, end_id=text.END_ID):
-    """Word ids [B, T] (0-padded) -> (decoder inputs, labels), both [B, T+1].
-
-    inputs = [START, w1 .. wn, 0 ..], labels = [w1 .. wn, END, 0 ..].
-    """
-    ids = ops.cast(ids, "int32")
-    batch = ops.shape(ids)[0]
-    lengths = ops.sum(ops.cast(ops.not_equal(ids, 0), "int32"), axis=1)
-    start = ops.full((batch, 1), start_id, dtype="int32")
-    zero = ops.zeros((batch, 1), dtype="int32")
-    inputs = ops.concatenate([start, ids], axis=1)
-    padded = ops.concatenate([ids, zero], axis=1)
-    labels = padded + end_id * ops.one_hot(lengths, ops.shape(padded)[1], dtype="int32")
-    return inputs, labels
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class DecoderInputs(keras.layers.Layer):
-    """Target word ids -> the decoder's inputs under teacher forcing: [START] w1 .. wn."""
-
-    def call(self, ids):
-        return teacher_forcing_ids(ids)[0]
-
-    def compute_output_spec(self, ids):
-        length = None if ids.shape[1] is None else ids.shape[1] + 1
-        return keras.KerasTensor((ids.shape[0], length), dtype="int32")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -113,36 +87,6 @@ class EncoderSummary(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "bidirectional": self.bidirectional}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class MaskedAccuracy(keras.metrics.Metric):
-    """Word accuracy over real target positions (labels != 0), padding left out."""
-
-    def __init__(self, name="masked_accuracy", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true = ops.cast(y_true, "int32")
-        real = ops.cast(ops.not_equal(y_true, 0), "float32")
-        hits = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), y_true),
-                        "float32")
-        self.correct.assign_add(ops.sum(hits * real))
-        self.total.assign_add(ops.sum(real))
-
-    def result(self):
-        return self.correct / ops.maximum(self.total, 1.0)
-
-    def reset_state(self):
-        self.correct.assign(0.0)
-        self.total.assign(0.0)
-
-
-def loss():
-    """Cross-entropy over the real target positions (padding, id 0, ignored)."""
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
 
 
 def decoder_cell(config):
@@ -341,13 +285,7 @@ class Translator:
 
     def tokens_to_words(self, ids):
         """Output ids (up to and without the end token) -> the words."""
-        words = []
-        for i in ids:
-            i = int(i)
-            if i == text.END_ID or i == 0:
-                break
-            words.append(str(self.target_vocabulary[i]))
-        return words
+        return tokens_to_words(ids, self.target_vocabulary)
 
     def translate(self, sentences, beam_size=1, max_output_length=0, length_alpha=1.0,
                   batch_size=64, with_attention=False, greedy=None):

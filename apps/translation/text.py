@@ -11,17 +11,17 @@ every punctuation mark or symbol, split on whitespace. Words never seen in
 training map to `[UNK]` (id 1); id 0 is padding.
 """
 
-import collections
 import re
 import unicodedata
 
 import keras
 
+from apps.common import teacher_forcing
 from apps.common import text as common_text
+from apps.common.teacher_forcing import (  # noqa: F401 - the tokens and ids this app uses
+    END, END_ID, PAD, START, START_ID, UNK, build_vocabulary)
 
 PACKAGE = "rnn_suite.translation"
-PAD, UNK, START, END = "", "[UNK]", "[START]", "[END]"
-START_ID, END_ID = 2, 3  # after TextVectorization's own "" (0) and "[UNK]" (1)
 _PUNCTUATION = r"([\pP\pS])"
 
 
@@ -52,26 +52,9 @@ def words(texts):
     return common_text.words(list(texts), standardize=normalize_and_split_punctuation)
 
 
-def build_vocabulary(tokenised, min_count=1, max_size=0):
-    """Words of the training texts, most frequent first (ties alphabetical).
-
-    Returns the words only; `[START]` and `[END]` are put first by
-    `make_vectorizer` (padding and `[UNK]` by `TextVectorization` itself).
-    """
-    counts = collections.Counter(token for tokens in tokenised for token in tokens)
-    for special in (PAD, UNK, START, END):
-        counts.pop(special, None)
-    ranked = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
-    if max_size:
-        ranked = ranked[:max(0, max_size - 4)]
-    return ranked
-
-
 def make_vectorizer(vocabulary, name):
     """A `TextVectorization` layer: raw strings [B] -> ids [B, T] (padded with 0)."""
-    return keras.layers.TextVectorization(
-        standardize=normalize_and_split_punctuation, split="whitespace", output_mode="int",
-        vocabulary=[START, END, *vocabulary], name=name)
+    return teacher_forcing.make_vectorizer(vocabulary, normalize_and_split_punctuation, name)
 
 
 _NO_SPACE_BEFORE = re.compile(r" ([.,!?;:%)\]}»…])")

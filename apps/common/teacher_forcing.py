@@ -1,0 +1,130 @@
+"""What every word-by-word decoder shares: start/end tokens, vocabularies, teacher forcing, its loss.
+
+Translation and captioning both write a sentence one word at a time, trained
+by teacher forcing: the decoder reads `[START] w1 .. wn` and is taught to
+write `w1 .. wn [END]`. The special tokens sit at fixed ids after
+TextVectorization's own padding (0) and `[UNK]` (1), so the compiled greedy
+and beam searches (`apps.common.decoding`) know where to start and stop.
+"""
+
+import collections
+
+import keras
+from keras import ops
+
+PACKAGE = "rnn_suite.decoding"
+# Saved translation models from before this module name these layers under
+# their first package; registering them there too keeps those files loadable.
+_FIRST_PACKAGE = "rnn_suite.translation"
+PAD, UNK, START, END = "", "[UNK]", "[START]", "[END]"
+START_ID, END_ID = 2, 3  # after TextVectorization's own "" (0) and "[UNK]" (1)
+SPECIAL_TOKENS = 4
+
+
+def build_vocabulary(tokenised, min_count=1, max_size=0):
+    """Words of the training texts, most frequent first (ties alphabetical).
+
+    Args:
+        tokenised: A list of lists of words.
+        min_count: Words seen fewer times are left out (they become `[UNK]`).
+        max_size: At most this many entries counting the 4 special tokens (0: no limit).
+
+    Returns the words only; `[START]` and `[END]` are put first by
+    `make_vectorizer` (padding and `[UNK]` by `TextVectorization` itself).
+    """
+    counts = collections.Counter(token for tokens in tokenised for token in tokens)
+    for special in (PAD, UNK, START, END):
+        counts.pop(special, None)
+    ranked = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
+    if max_size:
+        ranked = ranked[:max(0, max_size - SPECIAL_TOKENS)]
+    return ranked
+
+
+def make_vectorizer(vocabulary, standardize, name):
+    """A `TextVectorization` layer: raw strings [B] -> ids [B, T] (padded with 0).
+
+    Args:
+        vocabulary: Words from `build_vocabulary` (without special tokens).
+        standardize: A registered standardisation function (saved with the layer).
+        name: The layer's name.
+    """
+    return keras.layers.TextVectorization(
+        standardize=standardize, split="whitespace", output_mode="int",
+        vocabulary=[START, END, *vocabulary], name=name)
+
+
+def teacher_forcing_ids(ids, start_id=START_ID, end_id=END_ID):
+    """Word ids [B, T] (0-padded) -> (decoder inputs, labels), both [B, T+1].
+
+    inputs = [START, w1 .. wn, 0 ..], labels = [w1 .. wn, END, 0 ..].
+    """
+    ids = ops.cast(ids, "int32")
+    batch = ops.shape(ids)[0]
+    lengths = ops.sum(ops.cast(ops.not_equal(ids, 0), "int32"), axis=1)
+    start = ops.full((batch, 1), start_id, dtype="int32")
+    zero = ops.zeros((batch, 1), dtype="int32")
+    inputs = ops.concatenate([start, ids], axis=1)
+    padded = ops.concatenate([ids, zero], axis=1)
+    labels = padded + end_id * ops.one_hot(lengths, ops.shape(padded)[1], dtype="int32")
+    return inputs, labels
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package=_FIRST_PACKAGE)
+class DecoderInputs(keras.layers.Layer):
+    """Target word ids -> the decoder's inputs under teacher forcing: [START] w1 .. wn."""
+
+    def call(self, ids):
+        return teacher_forcing_ids(ids)[0]
+
+    def compute_output_spec(self, ids):
+        length = None if ids.shape[1] is None else ids.shape[1] + 1
+        return keras.KerasTensor((ids.shape[0], length), dtype="int32")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package=_FIRST_PACKAGE)
+class MaskedAccuracy(keras.metrics.Metric):
+    """Word accuracy over real target positions (labels != 0), padding left out."""
+
+    def __init__(self, name="masked_accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = ops.cast(y_true, "int32")
+        real = ops.cast(ops.not_equal(y_true, 0), "float32")
+        hits = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), y_true),
+                        "float32")
+        self.correct.assign_add(ops.sum(hits * real))
+        self.total.assign_add(ops.sum(real))
+
+    def result(self):
+        return self.correct / ops.maximum(self.total, 1.0)
+
+    def reset_state(self):
+        self.correct.assign(0.0)
+        self.total.assign(0.0)
+
+
+def loss():
+    """Cross-entropy over the real target positions (padding, id 0, ignored)."""
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
+
+
+def tokens_to_words(ids, vocabulary):
+    """Output ids (up to and without the end token or padding) -> the words.
+
+    Args:
+        ids: A sequence of int ids.
+        vocabulary: The vectoriser's vocabulary (indexable by id).
+    """
+    words = []
+    for i in ids:
+        i = int(i)
+        if i == END_ID or i == 0:
+            break
+        words.append(str(vocabulary[i]))
+    return words
