@@ -499,6 +499,10 @@ def load(config):
     else:
         corpus = from_flickr8k(config, require=False)
         if isinstance(corpus, str):
+            if config.images:
+                raise UsageError(f"--images {config.images} needs its captions: --csv FILE, "
+                                 "--karpathy-json FILE, or Flickr8k's text files under "
+                                 f"--data-dir ({corpus.split(';')[0]})")
             corpus = from_shapes(config, note=corpus)
     return corpus.limited(config.limit)
 
@@ -650,7 +654,7 @@ def _warn_bad_lines(bad, path, unit="lines"):
 
 
 def _drop_missing(captions, store, source):
-    """Remove (in place) the images `store` lacks; one warning with the count, error if none left."""
+    """Drop (in place) the images `store` lacks: one warning with the count; error if none left."""
     missing = [name for name in captions if not store.has(name)]
     if len(missing) == len(captions):
         example = next(iter(captions), "")
@@ -931,8 +935,7 @@ def from_shapes(config, note=None):
     bounds = [(0, n_train), (n_train, n_train + n_val), (n_train + n_val, count)]
     result = {split: CaptionSplit(names[a:b], [list(r) for r in references[a:b]])
               for split, (a, b) in zip(SPLITS, bounds)}
-    description = f"generated shapes (seed {SHAPES_SEED}, {size}x{size}): {_counts(result)}"
-    if note:
-        description = f"{note}: {description}"
+    description = (f"{note or 'generated shapes'} (seed {SHAPES_SEED}, {size}x{size}): "
+                   f"{_counts(result)}")
     return CaptionCorpus("shapes", description, result["train"], result["validation"],
                          result["test"], store)
