@@ -24,6 +24,7 @@ APPS = {
     "mnist": "apps.mnist.commands",
     "translation": "apps.translation.commands",
     "sentiment": "apps.sentiment.commands",
+    "captioning": "apps.captioning.commands",
 }
 TUNING_MODULE = "tuning.cli"
 

@@ -30,8 +30,8 @@ class CaptioningConfig(CommonConfig):
     attention_units: int = setting(0, "hidden size of the attention score (0: --units)",
                                    minimum=0)
     attention_penalty: float = setting(
-        1.0, "lambda of the doubly stochastic attention penalty lambda * sum_i (1 - sum_t "
-        "alpha_ti)^2 (per caption, divided by its length; 0: off)", minimum=0.0)
+        1.0, "lambda of the doubly stochastic attention penalty lambda * (1 - sum_t "
+        "alpha_ti)^2, averaged over the image's places i (0: off)", minimum=0.0)
     context_gate: bool = setting(True, "scale the attention context by beta = sigmoid(w h + b) "
                                  "at every step (the paper's gating scalar)")
     encoder: str = setting(
@@ -70,6 +70,8 @@ class CaptioningConfig(CommonConfig):
         False, "skip malformed caption lines (with a count) instead of stopping at the first")
     shapes_images: int = setting(3000, "images generated for --dataset shapes (split "
                                  "80/10/10)", minimum=10)
+    shapes_max: int = setting(3, "at most this many shapes in a generated image (1 to 3)",
+                              minimum=1, below=4)
     min_count: int = setting(3, "caption words seen fewer times in training become [UNK]",
                              minimum=1)
     max_caption_length: int = setting(
@@ -79,5 +81,8 @@ class CaptioningConfig(CommonConfig):
                                      minimum=1)
     length_alpha: float = setting(0.0, "beam search ranks by log-probability / length**alpha",
                                   minimum=0.0)
+    meteor: str = setting(
+        "auto", "also score METEOR (pycocoevalcap's, which runs Java: about 10 s per score): "
+        "auto (when java is on the PATH) or off", choices=("auto", "off"))
     eval_limit: int = setting(0, "caption at most this many test images after training "
                               "(0: all)", minimum=0)

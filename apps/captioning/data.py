@@ -925,10 +925,12 @@ def from_shapes(config, note=None):
 
     count = config.shapes_images
     size = config.image_size or 64
-    pixels, references = shapes.generate(count, image_size=size, seed=SHAPES_SEED)
+    most = config.shapes_max
+    pixels, references = shapes.generate(count, image_size=size, max_shapes=most,
+                                         seed=SHAPES_SEED)
     names = [f"shape_{i:05d}.png" for i in range(count)]
     version = getattr(shapes, "VERSION", 1)
-    store = ArrayStore(pixels, names, f"shapes:v{version}:{SHAPES_SEED}:{count}",
+    store = ArrayStore(pixels, names, f"shapes:v{version}:{SHAPES_SEED}:{count}:{most}",
                        f"{count:,} generated shapes images ({size}x{size})")
     n_train = int(count * SHAPES_FRACTIONS[0])
     n_val = int(count * SHAPES_FRACTIONS[1])

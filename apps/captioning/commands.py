@@ -1,0 +1,440 @@
+"""`rnn-suite captioning train|evaluate|predict`: the flags, and what each command does.
+
+TensorFlow is imported inside the commands, not at the top, so that `--help`
+and flag errors answer at once.
+
+The story of `train`: find the captions and images (data.py) -> resolve the
+encoder and image size -> build the caption vocabulary from the training
+captions -> build the model (model.py) -> with a frozen pretrained encoder,
+compute every image's features once (feature_cache.py) and train the decoder
+on them; with the CNN (or --fine-tune-encoder), train on pixels -> keep the
+best model by validation loss -> caption the test images, greedy and beam,
+and score them beside the two peers (baselines.py) -> pictures.
+"""
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from apps.common import config as config_module
+from apps.common import run_dir as run_dir_module
+from apps.common.errors import UsageError
+from apps.captioning.config import CaptioningConfig
+
+NAME = "captioning"
+SUMMARY = "image captioning: CNN/EfficientNet features, an attentive LSTM/GRU decoder (Show, Attend and Tell)"
+EVALUATION_FILE = "evaluation.json"
+CAPTIONS_FILE = "test_captions.tsv"
+GRID_FILE = "captions_grid.png"
+LEARNING_CURVES = "learning_curves.png"
+ATTENTION_FIGURES = 3
+GRID_IMAGES = 12
+
+
+def add_commands(parser):
+    """Add `train`, `evaluate` and `predict` under the app's parser."""
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    train = commands.add_parser(
+        "train", help="train a model; writes a run folder (runs/captioning/<timestamp>/)",
+        description="Train an image captioner: an image encoder and a decoder that attends "
+                    "over the image's feature grid at every word. Writes config.json, "
+                    "model.keras (best by validation loss; vocabulary and image preprocessing "
+                    "inside), history.csv, metrics.json (BLEU-1..4, ROUGE-L, CIDEr-D, greedy and "
+                    "beam, beside the most-frequent and nearest-neighbour captions), "
+                    "test_captions.tsv, TensorBoard logs, captions_grid.png and attention "
+                    "figures. Interrupted? Rerun the same command: it resumes.")
+    config_module.add_flags(train, CaptioningConfig)
+    train.set_defaults(handler=train_command)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="BLEU-1..4, ROUGE-L, CIDEr-D of a trained run, beside the peers",
+        description="Caption the test images of the run's dataset with greedy and beam "
+                    "search; score them (pycocoevalcap) against all references, beside the most "
+                    "frequent and the nearest-neighbour training caption; write "
+                    "evaluation.json, test_captions.tsv, captions_grid.png and attention figures.")
+    run_dir_module.add_run_flag(evaluate, NAME)
+    evaluate.add_argument("--data-dir", default=None,
+                          help="folder with the dataset (default: the run's, then $RNN_SUITE_DATA)")
+    evaluate.add_argument("--limit", type=config_module.non_negative_int, default=0,
+                          help="caption at most this many test images (default: 0, all)")
+    evaluate.add_argument("--batch-size", type=config_module.positive_int, default=64,
+                          help="images per decoding batch (default: 64)")
+    _add_decoding_flags(evaluate)
+    evaluate.add_argument("--meteor", choices=("auto", "off"), default=None,
+                          help="also score METEOR (needs Java; default: the run's setting)")
+    evaluate.add_argument("--output", default=None,
+                          help="folder for the results (default: the run folder)")
+    evaluate.set_defaults(handler=evaluate_command)
+
+    predict = commands.add_parser(
+        "predict", help="caption image files with a trained run",
+        description="Caption image files (PNG, JPEG, ...: any mode and size; converted to RGB "
+                    "and resized); prints one caption a line, in the order given.")
+    run_dir_module.add_run_flag(predict, NAME)
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files to caption")
+    _add_decoding_flags(predict)
+    predict.add_argument("--show-attention", default=None, metavar="OUT.png",
+                         help="also draw each word's attention over the image (one figure per "
+                              "image: OUT.png, OUT_2.png, ...)")
+    predict.set_defaults(handler=predict_command)
+
+
+def _add_decoding_flags(parser):
+    parser.add_argument("--beam-size", type=config_module.positive_int, default=None,
+                        help="beam width (1: greedy; default: the run's)")
+    parser.add_argument("--max-output-length", type=config_module.positive_int, default=None,
+                        help="at most this many words per caption (default: the run's)")
+
+
+def train_command(args):
+    config = config_module.config_from_args(CaptioningConfig, args)
+    train(config)
+
+
+def warn(message):
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+# --- train -------------------------------------------------------------------------
+
+def resolved(config, corpus_name):
+    """The config with `--encoder auto` and `--image-size 0` made concrete (as config.json keeps it)."""
+    from apps.captioning import encoders
+
+    name, size = encoders.resolve(dataclasses.replace(config, dataset=corpus_name))
+    return dataclasses.replace(config, encoder=name, image_size=size)
+
+
+def model_inputs(config, corpus, split, encoder, cache_dir=None):
+    """What the trained model reads for a split: cached features (frozen encoder) or pixels.
+
+    Returns:
+        `(array, kept split, note)`; images skipped with `--skip-bad-lines`
+        are left out of the split.
+    """
+    from apps.captioning import data, encoders, feature_cache
+
+    names = split.names
+    if frozen_encoder(config):
+        identity = encoders.identity(config.encoder, config.image_size, config.encoder_weights)
+        array, kept, counts = feature_cache.features(
+            encoder, identity, corpus.store, names, config.image_size,
+            cache_dir or config.cache_dir, skip_bad=config.skip_bad_lines)
+        note = (f"features: {counts['cached']} from the cache, {counts['computed']} computed"
+                + (f", {counts['skipped']} unreadable images skipped" if counts["skipped"] else ""))
+    else:
+        array, skipped = corpus.store.load(names, config.image_size,
+                                           skip_bad=config.skip_bad_lines)
+        kept = [n for n in names if n not in set(skipped)]
+        note = f"{len(kept)} images" + (f" ({len(skipped)} unreadable, skipped)" if skipped else "")
+    if not kept:
+        raise UsageError(f"no readable images in the {split_name(corpus, split)} split "
+                         f"({corpus.store.describe()})")
+    captions = dict(zip(names, split.captions))
+    return array, data.CaptionSplit(kept, [captions[n] for n in kept]), note
+
+
+def split_name(corpus, split):
+    return next(n for n in ("train", "validation", "test") if corpus.split(n) is split)
+
+
+def frozen_encoder(config):
+    from apps.captioning import encoders
+
+    return encoders.is_pretrained(config.encoder) and not config.fine_tune_encoder
+
+
+def pipeline(model, array, split, input_name, batch_size, shuffle=False, seed=0):
+    """A tf.data pipeline of ({input_name: array rows, "caption": strings}, labels [B, T+1]).
+
+    One example per (image, reference caption) pair; the array (features or
+    pixels) is gathered per batch from memory, the labels come from the
+    model's own vectoriser, cut as the model cuts captions.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from apps.captioning import model as model_module
+    from apps.common import teacher_forcing
+
+    parts = model_module.parts_of(model) if "image" in model.input else None
+    get = (parts.decoder_model if parts else model).get_layer
+    vectorizer, truncate = get("caption_vectorizer"), get("truncate")
+    index = [i for i, refs in enumerate(split.captions) for _ in refs]
+    captions = [c for refs in split.captions for c in refs]
+    dataset = tf.data.Dataset.from_tensor_slices((np.asarray(index, np.int32), captions))
+    if shuffle:
+        dataset = dataset.shuffle(len(captions), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    row_shape = array.shape[1:]
+
+    def gather(rows):
+        return array[rows].astype(np.float32)
+
+    def with_labels(rows, text):
+        values = tf.numpy_function(gather, [rows], tf.float32)
+        values.set_shape((None, *row_shape))
+        labels = teacher_forcing.teacher_forcing_ids(truncate(vectorizer(text)))[1]
+        return {input_name: values, "caption": text}, labels
+
+    return dataset.map(with_labels, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE)
+
+
+def train(config, extra_callbacks=()):
+    """Train from a validated `CaptioningConfig`; returns the metrics written to `metrics.json`."""
+    import numpy as np
+
+    from apps.captioning import data, encoders
+    from apps.captioning import model as model_module
+    from apps.common import model_files, plots, teacher_forcing, training
+
+    started = time.perf_counter()
+    training.set_seed(config.seed)
+    corpus = data.load(config)  # --limit applied
+    print(f"data: {corpus.description}", flush=True)
+    config = resolved(config, corpus.name)
+    words = model_module.caption_words([c for refs in corpus.train.captions for c in refs])
+    vocabulary = teacher_forcing.build_vocabulary(words, config.min_count)
+    print(f"encoder: {config.encoder} at {config.image_size} px "
+          f"({'frozen, features cached' if frozen_encoder(config) else 'trained'}); "
+          f"vocabulary {len(vocabulary) + teacher_forcing.SPECIAL_TOKENS:,} words (seen at "
+          f"least {config.min_count} times in the training captions)", flush=True)
+    run = run_dir_module.start_training_run(NAME, config)
+    print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
+    try:
+        encoder = encoders.build_encoder(config.encoder, config.image_size,
+                                         _cache(config), config.encoder_weights, config.seed)
+        model, decoder = model_module.build_model(config, vocabulary, encoder)
+        frozen = frozen_encoder(config)
+        if encoders.is_pretrained(config.encoder):
+            encoders.set_trainable(encoder, not frozen)
+        trained, input_name = (decoder, "features") if frozen else (model, "image")
+        train_array, train_split, note = model_inputs(config, corpus, corpus.train, encoder)
+        print(f"train: {note}", flush=True)
+        val_array, val_split, note = model_inputs(config, corpus, corpus.validation, encoder)
+        print(f"validation: {note}", flush=True)
+        train_data = pipeline(trained, train_array, train_split, input_name, config.batch_size,
+                              shuffle=True, seed=config.seed)
+        validation_data = pipeline(trained, val_array, val_split, input_name, config.batch_size)
+        training.compile_model(trained, config, loss=model_module.loss(),
+                               metrics=[teacher_forcing.MaskedAccuracy()], train_data=train_data)
+        result = training.fit(trained, train_data, validation_data, config, run,
+                              monitor="val_loss", mode="min", extra_callbacks=extra_callbacks,
+                              saved_model=model if frozen else None)
+        best = model_files.load_model(run.model_path, NAME) if run.model_path.exists() else model
+        test = corpus.test.limited(config.eval_limit) if config.eval_limit else corpus.test
+        evaluated = dataclasses.replace(corpus, test=test)
+        report = evaluate_model(best, evaluated, config, run.path, batch_size=64,
+                                train_inputs=(train_array, train_split) if frozen else None)
+        plots.learning_curves(run.file(run_dir_module.HISTORY_FILE), run.file(LEARNING_CURVES),
+                              metrics=("loss", "masked_accuracy"))
+        history = plots.read_history(run.file(run_dir_module.HISTORY_FILE))
+        metrics = {
+            "app": NAME,
+            "dataset": corpus.name,
+            "dataset_description": corpus.description,
+            "encoder": config.encoder, "image_size": config.image_size,
+            "encoder_frozen": frozen,
+            "cell": config.cell, "units": config.units, "embedding_dim": config.embedding_dim,
+            "parameters": int(model.count_params()),
+            "trainable_parameters": int(sum(int(np.prod(w.shape))
+                                            for w in trained.trainable_weights)),
+            "train_images": len(train_split), "train_captions": sum(map(len, train_split.captions)),
+            "vocabulary": len(vocabulary) + teacher_forcing.SPECIAL_TOKENS,
+            **report,
+            "best_val_loss": float(history["val_loss"].min()) if history else None,
+            "epochs_done": result.epochs_done,
+            "epochs_requested": config.epochs,
+            "resumed_from_epoch": result.initial_epoch if run.resumed else None,
+            "stopped_by_time_limit": result.stopped_by_time,
+            "train_seconds": round(result.wall_seconds, 2),
+            "train_steps_per_second": round(result.steps_per_second, 3),
+            "wall_seconds": round(time.perf_counter() - started, 2),
+        }
+        training.write_metrics(run, metrics)
+    finally:
+        run.release()
+    print(training.summary_line(NAME, f"test CIDEr-D (beam {config.beam_size})",
+                                metrics["beam"]["CIDEr-D"], metrics["wall_seconds"], run.path),
+          flush=True)
+    return metrics
+
+
+def _cache(config):
+    from apps.captioning import feature_cache
+
+    return feature_cache.cache_root(config.cache_dir)
+
+
+# --- evaluate ----------------------------------------------------------------------
+
+def evaluate_model(model, corpus, config, out_dir, batch_size=64, beam_size=None,
+                   max_output_length=None, train_inputs=None):
+    """Caption the test split greedy and beam; score both and the two peers; write the files.
+
+    Args:
+        model: A trained captioning model.
+        corpus: The data (its `test` split is captioned; `train` feeds the peers).
+        config: The run's (resolved) `CaptioningConfig`.
+        out_dir: Where evaluation files and pictures go.
+        train_inputs: `(features, split)` of the training images when already
+            at hand (a frozen encoder's cached features); computed otherwise.
+
+    Returns:
+        A dict: `greedy`, `beam`, `most_frequent`, `nearest_neighbour` (each a
+        dict of scores), `exact_match_*` for generated shapes, `test_images`,
+        `images_per_second_*`, `pictures`.
+    """
+    from apps.captioning import baselines, pictures, scoring
+    from apps.captioning import model as model_module
+
+    beam_size = beam_size or config.beam_size
+    max_length = max_output_length or config.max_output_length
+    captioner = model_module.Captioner(model)
+    test = corpus.test
+    if not len(test):
+        raise UsageError("the test split is empty; nothing to evaluate")
+    pixels, skipped = corpus.store.load(test.names, config.image_size,
+                                        skip_bad=config.skip_bad_lines)
+    if skipped:
+        warn(f"{len(skipped)} test images could not be read and are left out")
+        kept = [i for i, n in enumerate(test.names) if n not in set(skipped)]
+        test = type(test)([test.names[i] for i in kept], [test.captions[i] for i in kept])
+    features = captioner.encode(pixels)
+    search = dict(max_length=max_length, length_alpha=config.length_alpha, batch_size=batch_size)
+    captioner.caption_features(features[:2], **search)  # trace first: tracing is not speed
+    timed = time.perf_counter()
+    greedy = captioner.caption_features(features, beam_size=1, **search)
+    greedy_speed = len(features) / max(time.perf_counter() - timed, 1e-9)
+    captioner.caption_features(features[:2], beam_size=beam_size, greedy=False, **search)
+    timed = time.perf_counter()
+    beam = captioner.caption_features(features, beam_size=beam_size, greedy=False, **search)
+    beam_speed = len(features) / max(time.perf_counter() - timed, 1e-9)
+
+    if train_inputs is None:
+        train_pixels, _ = corpus.store.load(corpus.train.names, config.image_size,
+                                            skip_bad=True)
+        train_features, train_split = captioner.encode(train_pixels), corpus.train
+        if len(train_features) != len(train_split):
+            train_split = None  # unreadable training images: no neighbour peer
+    else:
+        train_features, train_split = train_inputs
+    peers = {"most_frequent": [baselines.most_frequent_caption(corpus.train.captions)] * len(test)}
+    if train_split is not None:
+        peers["nearest_neighbour"] = baselines.nearest_neighbour_captions(
+            train_features, train_split.captions, features)
+    report = {"test_images": len(test), "beam_size": beam_size, "max_output_length": max_length}
+    for label, captions in [("greedy", [r["caption"] for r in greedy]),
+                            ("beam", [r["caption"] for r in beam])] + list(peers.items()):
+        report[label] = scoring.caption_scores(captions, test.captions,
+                                               meteor="auto" if config.meteor == "auto" else False)
+        print(f"{label:>17}: {scoring.format_scores(report[label])}", flush=True)
+    if corpus.name == "shapes":
+        from apps.captioning import shapes
+
+        for label, results in (("greedy", greedy), ("beam", beam)):
+            right = sum(shapes.is_correct(r["caption"], refs)
+                        for r, refs in zip(results, test.captions))
+            report[f"exact_match_{label}"] = right / len(test)
+        print(f"exactly right: greedy {report['exact_match_greedy']:.1%}, beam "
+              f"{report['exact_match_beam']:.1%} of {len(test)} test images", flush=True)
+    report["images_per_second_greedy"] = round(greedy_speed, 2)
+    report["images_per_second_beam"] = round(beam_speed, 2)
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / CAPTIONS_FILE, "w", encoding="utf-8") as handle:
+        handle.write("image\tgreedy\tbeam\treferences\n")
+        for name, g, b, refs in zip(test.names, greedy, beam, test.captions):
+            cells = [name, g["caption"], b["caption"], " | ".join(refs)]
+            handle.write("\t".join(c.replace("\t", " ") for c in cells) + "\n")
+    shown = min(GRID_IMAGES, len(test))
+    names = [pictures.captions_grid(pixels[:shown], [r["caption"] for r in beam[:shown]],
+                                    [refs[0] for refs in test.captions[:shown]], out / GRID_FILE,
+                                    title=f"{corpus.name} test images: beam {beam_size} caption "
+                                          "and one reference").name]
+    for index in range(min(ATTENTION_FIGURES, len(test))):
+        path = out / f"attention_{index + 1}.png"
+        pictures.attention_overlay(pixels[index], beam[index]["words"], beam[index]["attention"],
+                                   captioner.grid, path, finished=beam[index]["finished"],
+                                   title=test.names[index])
+        names.append(path.name)
+    report["pictures"] = names
+    report["captions_file"] = CAPTIONS_FILE
+    return report
+
+
+def _load_run(run):
+    """The run's model file, its model and its config (resolved)."""
+    from apps.captioning import model as model_module  # noqa: F401 - registers its layers
+    from apps.common import model_files
+
+    path = run_dir_module.find_model(NAME, run)
+    config_path = path.parent / run_dir_module.CONFIG_FILE
+    if not config_path.is_file():
+        raise UsageError(f"{path.parent} has no {run_dir_module.CONFIG_FILE} (expected a run "
+                         f"folder written by `rnn-suite {NAME} train`)")
+    config = config_module.load_config(CaptioningConfig, config_path)
+    return path, model_files.load_model(path, NAME), config
+
+
+def evaluate_command(args):
+    """`evaluate --run DIR`: scores of greedy and beam captions on the run's test split."""
+    from apps.captioning import data
+
+    path, model, config = _load_run(args.run)
+    # The run's own data (its --limit included), so the peers see what the model saw.
+    config = dataclasses.replace(config, data_dir=args.data_dir or config.data_dir,
+                                 meteor=args.meteor or config.meteor)
+    corpus = data.load(config)
+    corpus = dataclasses.replace(corpus, test=corpus.test.limited(args.limit))
+    print(f"data: {corpus.description}", flush=True)
+    out = Path(args.output) if args.output else path.parent
+    report = evaluate_model(model, corpus, config, out, batch_size=args.batch_size,
+                            beam_size=args.beam_size, max_output_length=args.max_output_length)
+    report.update(model=str(path), dataset=corpus.name)
+    (out / EVALUATION_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"{NAME}: test CIDEr-D {report['beam']['CIDEr-D']:.1f} (beam {report['beam_size']}), "
+          f"BLEU-4 {report['beam']['BLEU-4']:.1f} on {report['test_images']:,} {corpus.name} "
+          f"test images; {CAPTIONS_FILE}, {EVALUATION_FILE} and pictures in {out}", flush=True)
+    return report
+
+
+# --- predict -----------------------------------------------------------------------
+
+def predict_command(args):
+    """`predict --run DIR photo.jpg ...`: one caption a line."""
+    import numpy as np
+
+    from apps.captioning import images as images_module
+    from apps.captioning import model as model_module
+    from apps.captioning import pictures
+
+    if args.show_attention and not str(args.show_attention).lower().endswith(".png"):
+        raise UsageError(f"--show-attention {args.show_attention}: expected a .png file name")
+    _, model, config = _load_run(args.run)
+    pixels = np.stack([images_module.read_image_file(p, config.image_size) for p in args.images])
+    captioner = model_module.Captioner(model)
+    beam = args.beam_size or config.beam_size
+    results = captioner.caption_images(
+        pixels, beam_size=beam, max_length=args.max_output_length or config.max_output_length,
+        length_alpha=config.length_alpha)
+    for number, result in enumerate(results, 1):
+        if not result["finished"]:
+            warn(f"image {number}: the caption stopped at --max-output-length before the end "
+                 "token")
+        print(result["caption"], flush=True)
+    if args.show_attention:
+        target = Path(args.show_attention)
+        for number, (image, result, name) in enumerate(zip(pixels, results, args.images), 1):
+            path = target if number == 1 else target.with_name(
+                f"{target.stem}_{number}{target.suffix}")
+            pictures.attention_overlay(image, result["words"], result["attention"],
+                                       captioner.grid, path, finished=result["finished"],
+                                       title=Path(name).name)
+            print(f"attention figure written to {path}", file=sys.stderr, flush=True)
+    return results

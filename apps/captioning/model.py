@@ -1,0 +1,337 @@
+"""The captioning model (Show, Attend and Tell, soft attention): one definition for training and search.
+
+Image -> `image_encoder` (encoders.py) -> a feature grid [B, L, D], the memory.
+Decoder (`caption_decoder`, a model of its own so that a frozen encoder's
+cached features can train it alone):
+- initial states from the mean feature through tanh layers (Xu et al. 2015, 3.1.2);
+- `Recurrent(AttentiveCell(LSTMCell|GRUCell, BahdanauAttention, context_gate))`:
+  at every word the previous state attends over the L places, the context
+  (scaled by the gating scalar beta) joins the previous word's embedding;
+- deep output: logits = L_o(dropout(E y_{t-1} + L_h h_t + L_z z_t)) (eq. 7);
+- the doubly stochastic attention penalty lambda * (1 - sum_t alpha_ti)^2 (eq. 14),
+  added as a model loss, averaged over the L places (and the captions) rather
+  than summed: the paper's grid was always 14x14, ours is 2x2 to 8x8, and a
+  sum makes the penalty's floor (it cannot reach 0 when a caption has fewer
+  words than places) grow with the grid and drown the per-word
+  cross-entropy. lambda = 1 as in the paper.
+
+The Keras model `captioning` takes {"image": pixels [B, H, W, 3] in 0..255,
+"caption": raw strings} and gives the logits of every position under teacher
+forcing; the caption vocabulary (a TextVectorization layer, training captions
+only) and the image preprocessing live inside, so `model.keras` alone
+captions an image file. `Captioner` drives the same layers one word at a time
+for greedy and beam search (`apps.common.decoding`), compiled as graphs.
+"""
+
+import types
+
+import keras
+import numpy as np
+from keras import ops
+
+import layers as rnn_layers
+from apps.captioning import encoders
+from apps.common import teacher_forcing
+from apps.common import text as common_text
+
+PACKAGE = encoders.PACKAGE
+DECODER = "caption_decoder"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MeanFeature(keras.layers.Layer):
+    """[B, L, D] -> [B, D]: the average over the image's places (the initial states read it)."""
+
+    def call(self, features):
+        return ops.mean(features, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SplitDecoderOutput(keras.layers.Layer):
+    """The attentive cell's output [B, T, units + D] -> (h [B, T, units], context [B, T, D])."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+
+    def call(self, outputs):
+        return outputs[..., :self.units], outputs[..., self.units:]
+
+    def compute_output_shape(self, input_shape):
+        return ((*input_shape[:-1], self.units),
+                (*input_shape[:-1], None if input_shape[-1] is None
+                 else input_shape[-1] - self.units))
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AttentionPenalty(keras.layers.Layer):
+    """Adds lambda * the mean over captions and places i of (1 - sum_t alpha_ti)^2 to the loss.
+
+    Call with `[logits, attention, decoder_input_ids]`; returns the logits
+    unchanged (so the layer stays in the model's graph). Only real steps
+    (decoder inputs != 0) count in sum_t.
+    """
+
+    def __init__(self, weight=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.weight = float(weight)
+
+    def call(self, inputs, training=None):
+        logits, attention, ids = inputs
+        if self.weight:
+            real = ops.cast(ops.not_equal(ids, 0), attention.dtype)  # [B, T]
+            coverage = ops.sum(attention * real[:, :, None], axis=1)  # [B, L]
+            self.add_loss(self.weight * ops.mean(ops.square(1.0 - coverage)))
+        return logits
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+    def get_config(self):
+        return {**super().get_config(), "weight": self.weight}
+
+
+# Captions as the model sees them: lower case, no punctuation (a registered
+# function, so the vectoriser saves inside model.keras).
+standardize = common_text.lower_strip_html_punctuation
+
+
+def caption_words(captions):
+    """The words of each raw caption after standardisation: a list of lists of str."""
+    return common_text.words(list(captions))
+
+
+def loss():
+    """Cross-entropy over the real caption positions (padding ignored)."""
+    return teacher_forcing.loss()
+
+
+def build_model(config, vocabulary, encoder):
+    """The captioning model (uncompiled) and its decoder part.
+
+    Args:
+        config: A `CaptioningConfig` (cell, units, embedding_dim,
+            attention_units, dropout, attention_penalty, context_gate,
+            max_caption_length).
+        vocabulary: Caption words of the training split (`teacher_forcing.build_vocabulary`).
+        encoder: The image encoder (`encoders.build_encoder`).
+
+    Returns:
+        `(model, decoder)`: `model` takes {"image", "caption"}; `decoder`
+        takes {"features", "caption"} and shares every decoder weight with it.
+    """
+    feature_shape = encoder.output.shape[1:]
+    decoder = _build_decoder(config, vocabulary, feature_shape)
+    image = keras.Input((None, None, 3), name="image")
+    caption = keras.Input((), dtype="string", name="caption")
+    logits = decoder({"features": encoder(image), "caption": caption})
+    model = keras.Model({"image": image, "caption": caption}, logits, name="captioning")
+    return model, decoder
+
+
+def _build_decoder(config, vocabulary, feature_shape):
+    features = keras.Input(tuple(feature_shape), name="features")
+    caption = keras.Input((), dtype="string", name="caption")
+    vectorizer = teacher_forcing.make_vectorizer(vocabulary, standardize, "caption_vectorizer")
+    ids = common_text.Truncate(config.max_caption_length, name="truncate")(vectorizer(caption))
+    inputs = teacher_forcing.DecoderInputs(name="decoder_inputs")(ids)
+    units, dim = config.units, config.embedding_dim
+    mean = MeanFeature(name="mean_feature")(features)
+    states = [keras.layers.Dense(units, activation="tanh", name="init_h")(mean)]
+    if config.cell == "lstm":
+        states.append(keras.layers.Dense(units, activation="tanh", name="init_c")(mean))
+    embedding = keras.layers.Embedding(vectorizer.vocabulary_size(), dim, mask_zero=True,
+                                       name="word_embedding")
+    embedded = keras.layers.Dropout(config.dropout, name="embedding_dropout")(embedding(inputs))
+    cell_class = {"gru": rnn_layers.GRUCell, "lstm": rnn_layers.LSTMCell}[config.cell]
+    cell = rnn_layers.AttentiveCell(
+        cell_class(units, name="decoder_cell"),
+        rnn_layers.BahdanauAttention(config.attention_units or units, name="attention"),
+        return_attention=True, context_gate=config.context_gate, name="attentive_cell")
+    outputs, attention = rnn_layers.Recurrent(cell, return_sequences=True, name="decoder")(
+        embedded, initial_state=states, memory=features)
+    hidden, context = SplitDecoderOutput(units, name="split_output")(outputs)
+    deep = keras.layers.Add(name="deep_output")([
+        embedded,
+        keras.layers.Dense(dim, name="deep_h")(hidden),
+        keras.layers.Dense(dim, use_bias=False, name="deep_z")(context),
+    ])
+    deep = keras.layers.Dropout(config.dropout, name="output_dropout")(deep)
+    logits = keras.layers.Dense(vectorizer.vocabulary_size(), name="logits")(deep)
+    logits = AttentionPenalty(config.attention_penalty, name="attention_penalty")(
+        [logits, attention, inputs])
+    return keras.Model({"features": features, "caption": caption}, logits, name=DECODER)
+
+
+def parts_of(model):
+    """The named layers of a built or loaded captioning model."""
+    decoder = model.get_layer(DECODER)
+    get = decoder.get_layer
+    names = {layer.name for layer in decoder.layers}
+    encoder = model.get_layer(encoders.NAME)
+    return types.SimpleNamespace(
+        encoder=encoder,
+        decoder_model=decoder,
+        vectorizer=get("caption_vectorizer"),
+        truncate=get("truncate"),
+        init_h=get("init_h"),
+        init_c=get("init_c") if "init_c" in names else None,
+        embedding=get("word_embedding"),
+        recurrent=get("decoder"),
+        deep_h=get("deep_h"),
+        deep_z=get("deep_z"),
+        logits=get("logits"),
+        units=get("split_output").units,
+    )
+
+
+def grid_shape(encoder):
+    """(h, w) of the encoder's feature grid (for drawing attention over the image)."""
+    feature_map = encoder.get_layer("feature_grid").input.shape
+    return int(feature_map[1]), int(feature_map[2])
+
+
+class Captioner:
+    """Captions images with a (trained or loaded) model: greedy and beam search.
+
+    The search loops are `tf.function`s built once per model and beam width;
+    the attention keys of an image's features are computed once per image (in
+    `AttentiveCell.prepare`, before the loop).
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.parts = parts_of(model)
+        self.vocabulary = np.array(self.parts.vectorizer.get_vocabulary(), dtype=object)
+        self.grid = grid_shape(self.parts.encoder)
+        self._compiled = {}
+
+    def initial_states(self, features):
+        mean = ops.mean(features, axis=1)
+        states = [self.parts.init_h(mean)]
+        if self.parts.init_c is not None:
+            states.append(self.parts.init_c(mean))
+        return states
+
+    def _prepare(self, features):
+        cell = self.parts.recurrent.cell
+        rows = ops.shape(features)[0]
+        x0 = ops.zeros((rows, self.parts.embedding.output_dim), dtype=features.dtype)
+        states = self.initial_states(features)
+        return cell.prepare(x0, states, training=False, memory=features)
+
+    def _step(self, tokens, states, constants):
+        embedded = ops.take(self.parts.embedding.embeddings, tokens, axis=0)
+        (output, attention), new_states = self.parts.recurrent.cell.step(
+            embedded, list(states), constants)
+        hidden, context = output[:, :self.parts.units], output[:, self.parts.units:]
+        deep = (embedded + ops.matmul(hidden, self.parts.deep_h.kernel) + self.parts.deep_h.bias
+                + ops.matmul(context, self.parts.deep_z.kernel))
+        logits = ops.matmul(deep, self.parts.logits.kernel) + self.parts.logits.bias
+        return logits, list(new_states), attention
+
+    def compiled(self, beam_size=None, length_alpha=0.0):
+        """The compiled search: `fn(features [B, L, D], max_length) -> dict` (numpy-able)."""
+        import tensorflow as tf
+
+        from apps.common import decoding
+
+        key = (beam_size, float(length_alpha))
+        if key not in self._compiled:
+            def search(features, max_length):
+                common = dict(start_id=teacher_forcing.START_ID, end_id=teacher_forcing.END_ID,
+                              max_length=max_length, banned=(0, teacher_forcing.START_ID),
+                              attention_length=tf.shape(features)[1])
+                states = self.initial_states(features)
+                if beam_size is None:
+                    return decoding.greedy_search(self._prepare, self._step, features, states,
+                                                  **common)
+                return decoding.beam_search(self._prepare, self._step, features, states,
+                                            beam_size=beam_size, length_alpha=length_alpha,
+                                            **common)
+
+            shape = self.parts.decoder_model.input["features"].shape
+            self._compiled[key] = tf.function(search, input_signature=[
+                tf.TensorSpec([None, *shape[1:]], tf.float32), tf.TensorSpec([], tf.int32)])
+        return self._compiled[key]
+
+    def encode(self, images, batch_size=32):
+        """Pixels [N, H, W, 3] (0..255) -> features [N, L, D] (float32, numpy)."""
+        chunks = [np.asarray(self.parts.encoder(np.asarray(images[i:i + batch_size], np.float32),
+                                                training=False))
+                  for i in range(0, len(images), batch_size)]
+        return np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
+
+    def caption_features(self, features, beam_size=1, max_length=30, length_alpha=0.0,
+                         batch_size=64, greedy=None):
+        """Captions for feature grids; one dict per image, in order.
+
+        Each dict: `caption` (str), `words`, `log_prob`, `score`, `finished`
+        (the end token was emitted), `attention` [len(words) + 1, L] (the
+        end token's row included, while it was emitted).
+
+        Args:
+            beam_size: 1 (with `greedy` unset) runs greedy search; more, beam search.
+            greedy: Force greedy (True) or beam search even for a beam of 1 (False).
+        """
+        use_greedy = beam_size == 1 if greedy is None else greedy
+        search = self.compiled(None if use_greedy else int(beam_size), length_alpha)
+        results = []
+        for first in range(0, len(features), batch_size):
+            found = search(np.asarray(features[first:first + batch_size], np.float32),
+                           np.int32(max_length))
+            found = {k: v.numpy() for k, v in found.items()}
+            for row in range(len(found["tokens"])):
+                pick = (lambda v: v[row]) if use_greedy else (lambda v: v[row, 0])  # noqa: E731
+                words = teacher_forcing.tokens_to_words(pick(found["tokens"]), self.vocabulary)
+                attention = pick(found["attention"])
+                results.append({
+                    "caption": " ".join(words),
+                    "words": words,
+                    "log_prob": float(pick(found["log_prob"])),
+                    "score": float(pick(found.get("scores", found["log_prob"]))),
+                    "finished": bool(pick(found["finished"])),
+                    "attention": attention[:min(len(words) + 1, len(attention))],
+                })
+        return results
+
+    def caption_images(self, images, **search):
+        """Captions for pixels [N, H, W, 3] (0..255); see `caption_features`."""
+        return self.caption_features(self.encode(images), **search)
+
+    def log_prob(self, features, output_ids):
+        """The model's log-probability of each output sequence, by teacher forcing.
+
+        Args:
+            features: [B, L, D] feature grids.
+            output_ids: B sequences of word ids, each ending with the end token
+                if the hypothesis finished.
+
+        Returns:
+            [B] float: sum over the tokens of log softmax(logits)[token].
+        """
+        import tensorflow as tf
+
+        output_ids = [list(map(int, seq)) for seq in output_ids]
+        width = max(1, max(len(s) for s in output_ids))
+        labels = np.zeros((len(output_ids), width), np.int32)
+        for row, seq in enumerate(output_ids):
+            labels[row, :len(seq)] = seq
+        inputs = np.concatenate([np.full((len(labels), 1), teacher_forcing.START_ID, np.int32),
+                                 labels[:, :-1]], axis=1)
+        features = tf.constant(np.asarray(features, np.float32))
+        embedded = self.parts.embedding(inputs)
+        outputs, _ = self.parts.recurrent(embedded, initial_state=self.initial_states(features),
+                                          memory=features, training=False)
+        units = self.parts.units
+        deep = (embedded + self.parts.deep_h(outputs[..., :units])
+                + self.parts.deep_z(outputs[..., units:]))
+        logp = tf.nn.log_softmax(self.parts.logits(deep), axis=-1).numpy()
+        picked = np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
+        return (picked * (labels != 0)).sum(axis=1)
