@@ -368,25 +368,29 @@ def evaluate_model(model, corpus, config, out_dir, batch_size=64, beam_size=None
     return report
 
 
-def _load_run(run):
-    """The run's model file, its model and its config (resolved)."""
-    from apps.captioning import model as model_module  # noqa: F401 - registers its layers
-    from apps.common import model_files
-
+def _run_config(run):
+    """The run's model file and its (resolved) config, without loading the model."""
     path = run_dir_module.find_model(NAME, run)
     config_path = path.parent / run_dir_module.CONFIG_FILE
     if not config_path.is_file():
         raise UsageError(f"{path.parent} has no {run_dir_module.CONFIG_FILE} (expected a run "
                          f"folder written by `rnn-suite {NAME} train`)")
-    config = config_module.load_config(CaptioningConfig, config_path)
-    return path, model_files.load_model(path, NAME), config
+    return path, config_module.load_config(CaptioningConfig, config_path)
+
+
+def _load_model(path):
+    from apps.captioning import model as model_module  # noqa: F401 - registers its layers
+    from apps.common import model_files
+
+    return model_files.load_model(path, NAME)
 
 
 def evaluate_command(args):
     """`evaluate --run DIR`: scores of greedy and beam captions on the run's test split."""
     from apps.captioning import data
 
-    path, model, config = _load_run(args.run)
+    path, config = _run_config(args.run)
+    model = _load_model(path)
     # The run's own data (its --limit included), so the peers see what the model saw.
     config = dataclasses.replace(config, data_dir=args.data_dir or config.data_dir,
                                  meteor=args.meteor or config.meteor)
@@ -416,8 +420,10 @@ def predict_command(args):
 
     if args.show_attention and not str(args.show_attention).lower().endswith(".png"):
         raise UsageError(f"--show-attention {args.show_attention}: expected a .png file name")
-    _, model, config = _load_run(args.run)
+    path, config = _run_config(args.run)
+    # Every image is read before the model loads: a bad file fails at once.
     pixels = np.stack([images_module.read_image_file(p, config.image_size) for p in args.images])
+    model = _load_model(path)
     captioner = model_module.Captioner(model)
     beam = args.beam_size or config.beam_size
     results = captioner.caption_images(

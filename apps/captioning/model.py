@@ -56,6 +56,7 @@ class SplitDecoderOutput(keras.layers.Layer):
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = int(units)
+        self.supports_masking = True  # both halves keep the caption's padding mask
 
     def call(self, outputs):
         return outputs[..., :self.units], outputs[..., self.units:]
@@ -81,6 +82,7 @@ class AttentionPenalty(keras.layers.Layer):
     def __init__(self, weight=1.0, **kwargs):
         super().__init__(**kwargs)
         self.weight = float(weight)
+        self.supports_masking = True  # the logits pass through with their mask
 
     def call(self, inputs, training=None):
         logits, attention, ids = inputs

@@ -1,0 +1,210 @@
+"""The captioning commands as a user runs them: frozen encoders and their cache, resuming, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from captioning_testutils import FROZEN, MIRROR, TINY, shapes_images, write_image
+
+from apps import cli
+from apps.common import plots, training
+
+REPO_ROOT = str(Path(__file__).resolve().parents[3])
+
+
+def run_cli(capsys, *args):
+    status = cli.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_frozen_encoder_features_are_cached_and_the_model_keeps_its_encoder(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("RNN_SUITE_CACHE", str(tmp_path / "cache"))
+    status, out, err = run_cli(capsys, "captioning", "train", *FROZEN, "--epochs", "1",
+                               "--run-dir", tmp_path / "first")
+    assert status == 0, err
+    assert "train: features: 0 from the cache, 48 computed" in out
+    status, out, err = run_cli(capsys, "captioning", "train", *FROZEN, "--epochs", "1",
+                               "--run-dir", tmp_path / "second")
+    assert status == 0, err
+    assert "train: features: 48 from the cache, 0 computed" in out
+    assert "validation: features: 6 from the cache, 0 computed" in out
+    status, out, err = run_cli(capsys, "captioning", "train", *FROZEN, "--epochs", "1",
+                               "--image-size", "96", "--run-dir", tmp_path / "third")
+    assert status == 0, err
+    assert "train: features: 0 from the cache, 48 computed" in out
+    metrics = json.loads((tmp_path / "first" / "metrics.json").read_text())
+    assert metrics["encoder_frozen"] and metrics["trainable_parameters"] < metrics["parameters"]
+
+    # model.keras holds the whole captioner (encoder included), not the decoder trained alone.
+    image = write_image(tmp_path / "x.png", shapes_images(1, seed=8)[0][0])
+    status, out, err = run_cli(capsys, "captioning", "predict", "--run", tmp_path / "first", image)
+    assert status == 0, err
+    assert len(out.splitlines()) == 1  # one epoch may not say much: the line can be empty
+
+
+class _Interrupt(training.keras.callbacks.Callback):
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.epoch, self.batch, self.current = epoch, batch, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == self.batch:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_frozen_run_resumes(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(training, "BACKUP_EVERY_BATCHES", 2)
+    original = training.make_callbacks
+    monkeypatch.setattr(training, "make_callbacks",
+                        lambda *a, **k: original(*a, **k) + [_Interrupt(1, 2)])
+    command = ["captioning", "train", *FROZEN, "--epochs", "3"]
+    status, _, err = run_cli(capsys, *command)
+    assert status == 130 and "rerun the same command" in err
+    (run,) = (tmp_path / "runs" / "captioning").iterdir()
+    assert not (run / "metrics.json").exists() and (run / "model.keras").is_file()
+
+    monkeypatch.setattr(training, "make_callbacks", original)
+    status, out, err = run_cli(capsys, *command)
+    assert status == 0, err
+    assert "resuming the interrupted run" in out and "at epoch 2" in out
+    assert list(plots.read_history(run / "history.csv")["epoch"]) == [0, 1, 2]
+    assert json.loads((run / "metrics.json").read_text())["resumed_from_epoch"] == 1
+
+
+def test_killed_process_resumes(tmp_path, capsys, monkeypatch):
+    """A real kill -9 mid-training, then the same command again: it continues, nothing lost."""
+    monkeypatch.chdir(tmp_path)
+    args = ["captioning", "train", *TINY, "--epochs", "4", "--batch-size", "8"]
+    process = subprocess.Popen([sys.executable, "-m", "apps.captioning", *args[1:]],
+                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "PYTHONPATH": REPO_ROOT})
+    deadline = time.monotonic() + 180
+    history_csv = None
+    while time.monotonic() < deadline and process.poll() is None:
+        found = list(tmp_path.glob("runs/captioning/*/history.csv"))
+        if found and len(found[0].read_text().strip().splitlines()) >= 2:
+            history_csv = found[0]
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert history_csv is not None, "training never finished an epoch"
+    run = history_csv.parent
+    assert not (run / "metrics.json").exists()
+
+    status, out, err = run_cli(capsys, *args)
+    assert status == 0, err
+    assert "resuming the interrupted run" in out
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["resumed_from_epoch"] >= 1
+    assert list(plots.read_history(run / "history.csv")["epoch"]) == [0, 1, 2, 3]
+
+
+# --- images a user might hand to predict ---------------------------------------------
+
+def _sixteen_bit(path):
+    from PIL import Image
+
+    values = (np.linspace(0, 65535, 40 * 40).reshape(40, 40)).astype(np.uint16)
+    Image.fromarray(values).save(path)  # mode I;16
+    return path
+
+
+CONVERTED = {
+    "grayscale.png": lambda p: write_image(p, np.full((40, 40, 3), 120, np.uint8)) and
+    __import__("PIL.Image").Image.open(p).convert("L").save(p) or p,
+    "rgba.png": lambda p: __import__("PIL.Image").Image.new("RGBA", (50, 30), (255, 0, 0, 128)).save(p) or p,
+    "sixteen_bit.png": _sixteen_bit,
+    "huge.jpg": lambda p: write_image(p, np.full((3000, 4000, 3), 200, np.uint8), quality=50),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONVERTED))
+def test_predict_converts_any_image_mode_and_size(shapes_run, tmp_path, capsys, name):
+    path = CONVERTED[name](tmp_path / name)
+    status, out, err = run_cli(capsys, "captioning", "predict", "--run", shapes_run, path)
+    assert status == 0, err
+    assert len(out.splitlines()) == 1
+
+
+def _truncated_jpeg(path):
+    write_image(path, np.random.default_rng(0).integers(0, 255, (64, 64, 3)), quality=90)
+    path.write_bytes(path.read_bytes()[:300])
+    return path
+
+
+BAD_IMAGES = {
+    "missing": (lambda p: p / "nope.jpg", "does not exist"),
+    "folder": (lambda p: p, "is a folder"),
+    "text": (lambda p: (p / "notes.jpg").write_text("hello") and p / "notes.jpg", "image"),
+    "empty": (lambda p: (p / "empty.png").write_bytes(b"") or p / "empty.png", "empty"),
+    "truncated": (lambda p: _truncated_jpeg(p / "cut.jpg"), "cut.jpg"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_IMAGES))
+def test_predict_bad_images_are_one_line_errors(shapes_run, tmp_path, capsys, case):
+    make, expected = BAD_IMAGES[case]
+    status, out, err = run_cli(capsys, "captioning", "predict", "--run", shapes_run,
+                               make(tmp_path))
+    assert status == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert expected in err.lower() or expected in err
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["train", "--shapes-max", "4"], "--shapes-max must be < 4"),
+    (["train", "--dataset", "shapes", "--image-size", "-3"], "--image-size must be >= 0"),
+    (["train", "--encoder", "resnet"], "invalid choice"),
+    (["train", "--dataset", "shapes", "--encoder", "efficientnet_b0", "--encoder-weights",
+      "/nowhere/weights.h5", "--shapes-images", "20"], "--encoder-weights /nowhere/weights.h5"),
+    (["predict", "--run", "/nowhere/run", "x.png"], "--run /nowhere/run does not exist"),
+    (["evaluate", "--run", "/nowhere/run"], "--run /nowhere/run does not exist"),
+    (["predict", "--show-attention", "out.txt", "x.png"], "expected a .png"),
+])
+def test_bad_flags_are_one_line_errors(tmp_path, capsys, monkeypatch, args, expected):
+    monkeypatch.chdir(tmp_path)
+    status, _, err = run_cli(capsys, "captioning", *args)
+    assert status == 2
+    assert expected in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("model.keras"))
+
+
+def test_flickr8k_asked_for_but_absent_names_the_files(tmp_path, capsys):
+    status, _, err = run_cli(capsys, "captioning", "train", "--dataset", "flickr8k",
+                             "--data-dir", tmp_path)
+    assert status == 2 and "Flickr8k.token.txt" in err
+
+
+def test_predict_without_a_model_in_the_run(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    status, _, err = run_cli(capsys, "captioning", "predict", "--run", tmp_path / "run", "x.png")
+    assert status == 2 and "has no model.keras" in err
+
+
+@pytest.mark.skipif(not MIRROR, reason="needs the data mirror: set RNN_SUITE_DATA to shared/data "
+                                       "(Flickr8k images and captions)")
+def test_a_few_steps_on_real_flickr8k(tmp_path, capsys):
+    status, out, err = run_cli(
+        capsys, "captioning", "train", "--data-dir", MIRROR, "--limit", "16", "--epochs", "1",
+        "--encoder", "efficientnet_lite0", "--units", "16", "--embedding-dim", "16",
+        "--attention-units", "8", "--batch-size", "16", "--meteor", "off",
+        "--run-dir", tmp_path / "run")
+    assert status == 0, err
+    assert "Flickr8k" in out and "train 753 of 6,000" in out
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["dataset"] == "flickr8k" and metrics["test_images"] == 16
+    assert metrics["train_captions"] == 80  # 16 images x 5 captions
+    assert np.isfinite(metrics["best_val_loss"])
