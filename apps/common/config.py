@@ -107,14 +107,24 @@ def add_flags(parser, config_class):
     Flags default to "not given" so that a config file's values are only
     overridden by flags the user actually typed.
     """
-    types = _field_types(config_class)
     parser.add_argument(
         "--config", metavar="FILE.json", default=None,
         help="read settings from a JSON file (e.g. a run's config.json or a tuner's "
              "best.json); flags given here override it")
+    add_setting_flags(parser, config_class)
+
+
+def add_setting_flags(parser, config_class, names=None):
+    """Add the `--flag` of each named setting of `config_class` (default: all that have one).
+
+    The same flags as `add_flags` makes, for a command that offers only some
+    settings (`rnn-suite tune` offers the data settings). A flag not given
+    is absent from the parsed arguments.
+    """
+    types = _field_types(config_class)
     for field in dataclasses.fields(config_class):
         meta = field.metadata
-        if not meta.get("flag", True):
+        if not meta.get("flag", True) or (names is not None and field.name not in names):
             continue
         kind, _ = types[field.name]
         default = "none" if field.default is None else field.default

@@ -1,9 +1,12 @@
 """The training loop every app shares: compile, callbacks, resumable fit, the summary line."""
 
 import csv
+import dataclasses
+import functools
 import importlib.util
 import json
 import time
+import typing
 
 import keras
 
@@ -164,21 +167,41 @@ def tensorboard_available():
     return importlib.util.find_spec("tensorboard") is not None
 
 
-def make_callbacks(run, config, monitor, mode):
+class _CheckpointOf(keras.callbacks.ModelCheckpoint):
+    """`ModelCheckpoint` that saves another model than the one trained.
+
+    Captioning trains its decoder alone on cached image features, but
+    `model.keras` must hold the whole captioner (encoder included), which
+    shares the decoder's weights.
+    """
+
+    def __init__(self, saved_model, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.saved_model = saved_model
+
+    def set_model(self, model):
+        super().set_model(self.saved_model)
+
+
+def make_callbacks(run, config, monitor, mode, saved_model=None):
     """The callbacks of every training run, in the order they must run.
 
     ModelCheckpoint keeps the best model by `monitor`; on a resumed run its
     threshold starts from the best value already logged, so a worse epoch
-    after the restart cannot overwrite a better saved model.
+    after the restart cannot overwrite a better saved model. With
+    `saved_model`, that model (sharing weights with the trained one) is what
+    `model.keras` holds.
     """
     history_csv = run.file(run_dir_module.HISTORY_FILE)
     callbacks = [_Backup(str(run.backup_dir), save_freq=BACKUP_EVERY_BATCHES)]
+    checkpoint = (keras.callbacks.ModelCheckpoint if saved_model is None
+                  else functools.partial(_CheckpointOf, saved_model))
     if config.ema_momentum:
         # After the backup (which must hold the raw weights to resume from) and
         # before the checkpoint: validation and the saved model use the average.
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     callbacks += [
-        keras.callbacks.ModelCheckpoint(
+        checkpoint(
             str(run.model_path), monitor=monitor, mode=mode, save_best_only=True,
             initial_value_threshold=_best_so_far(history_csv, monitor, mode) if run.resumed else None),
         keras.callbacks.CSVLogger(str(history_csv), append=True),
@@ -209,8 +232,31 @@ class TrainingResult:
         return self.initial_epoch + len(self.history.history.get("loss", []))
 
 
+@dataclasses.dataclass
+class TrainingSetup:
+    """A compiled model and its pipelines, ready for `fit`: what an app's `build_training` returns.
+
+    `train` and `rnn-suite tune` both get their model from the app's
+    `build_training(config, data)`, so the model and its compilation are
+    written once.
+
+    Attributes:
+        model: The compiled `keras.Model`.
+        train_data: The training tf.data pipeline (shuffled, batched).
+        validation_data: The validation pipeline.
+        monitor: The metric that picks the best epoch (e.g. "val_accuracy").
+        mode: "max" or "min", the better direction of `monitor`.
+    """
+
+    model: typing.Any
+    train_data: typing.Any
+    validation_data: typing.Any
+    monitor: str = "val_accuracy"
+    mode: str = "max"
+
+
 def fit(model, train_data, validation_data, config, run, monitor="val_accuracy", mode="max",
-        extra_callbacks=()):
+        extra_callbacks=(), saved_model=None):
     """Train `model` into `run`, resuming from its backup if one is there.
 
     Prints where it resumes from; Keras's progress bar shows the epochs.
@@ -218,7 +264,35 @@ def fit(model, train_data, validation_data, config, run, monitor="val_accuracy",
     Returns:
         A `TrainingResult`.
     """
-    initial_epoch = _restored_epoch(run) if run.resumed else 0
+    return fit_from_epoch(model, train_data, validation_data, config, run, monitor=monitor,
+                          mode=mode, extra_callbacks=extra_callbacks, saved_model=saved_model)
+
+
+def fit_from_epoch(model, train_data, validation_data, config, run, monitor="val_accuracy",
+                   mode="max", extra_callbacks=(), metric_callbacks=(), initial_epoch=0,
+                   saved_model=None):
+    """`fit`, for a model that may already have trained `initial_epoch` epochs elsewhere.
+
+    Hyperband continues a trial from an earlier trial's weights: training
+    then runs epochs `initial_epoch + 1 .. config.epochs`, and the learning
+    rate schedule starts where that many epochs would have left it.
+
+    Args:
+        model, train_data, validation_data, config, run, monitor, mode,
+            extra_callbacks: As for `fit`.
+        metric_callbacks: Callbacks that add metrics to each epoch's logs
+            (e.g. a validation BLEU). They run before every other callback,
+            so `monitor`, the history file and early stopping can use them.
+        initial_epoch: Epochs already trained (0 for a fresh model). A
+            backup in `run` (an interrupted run) takes precedence.
+        saved_model: The model `model.keras` holds, when not `model` itself
+            (it must share `model`'s weights).
+
+    Returns:
+        A `TrainingResult`.
+    """
+    # A backup taken before the first epoch of a continued model ended says 0.
+    initial_epoch = max(initial_epoch, _restored_epoch(run) if run.resumed else 0)
     history_csv = run.file(run_dir_module.HISTORY_FILE)
     if run.resumed:
         _trim_history(history_csv, initial_epoch)
@@ -227,7 +301,8 @@ def fit(model, train_data, validation_data, config, run, monitor="val_accuracy",
     elif history_csv.exists():
         history_csv.unlink()
     timer = StepTimer()
-    callbacks = make_callbacks(run, config, monitor, mode) + [timer]
+    callbacks = (list(metric_callbacks) + make_callbacks(run, config, monitor, mode, saved_model)
+                 + [timer])
     time_limit = TimeLimit(config.time_limit) if config.time_limit else None
     if time_limit:
         callbacks.append(time_limit)
@@ -238,8 +313,12 @@ def fit(model, train_data, validation_data, config, run, monitor="val_accuracy",
     # BackupAndRestore needs built weights (and optimizer slots) before fit.
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
+    if initial_epoch and not run.resumed:
+        # The schedule reads the optimizer's step counter (a restored backup sets it itself).
+        model.optimizer.iterations.assign(initial_epoch * steps_per_epoch(train_data))
     started = time.perf_counter()
     history = model.fit(train_data, validation_data=validation_data, epochs=config.epochs,
+                        initial_epoch=initial_epoch,
                         callbacks=callbacks, verbose="auto", shuffle=False)
     return TrainingResult(history, time.perf_counter() - started, timer.steps_per_second,
                           initial_epoch, bool(time_limit and time_limit.stopped_early))

@@ -76,14 +76,46 @@ def train_command(args):
     return train(config)
 
 
+def load_data(config):
+    """The digits a config names (`--source`, `--data-dir`, `--limit`); bad input fails here.
+
+    Returns:
+        A `data.Digits` (train, validation and test splits).
+    """
+    from apps.mnist import data
+
+    return data.load(config.source, config.data_dir, config.limit)
+
+
+def build_training(config, digits):
+    """The model a config describes, compiled, with its training and validation pipelines.
+
+    The one place the model is built and compiled for training: `train` uses
+    it, and so does `rnn-suite tune`. The test split is not touched.
+
+    Returns:
+        A `training.TrainingSetup` (best epoch by validation accuracy).
+    """
+    from apps.common import training
+    from apps.mnist import data, model as model_module
+
+    model = model_module.build_model(config, digits.image_size)
+    train_data = data.pipeline(digits.x_train, digits.y_train, config.batch_size,
+                               shuffle=True, seed=config.seed)
+    validation_data = data.pipeline(digits.x_val, digits.y_val, config.batch_size)
+    training.compile_model(model, config, loss="sparse_categorical_crossentropy",
+                           metrics=["accuracy"], train_data=train_data)
+    return training.TrainingSetup(model, train_data, validation_data,
+                                  monitor="val_accuracy", mode="max")
+
+
 def train(config, extra_callbacks=()):
     """Train from a validated `MnistConfig`; returns the metrics written to `metrics.json`."""
     from apps.common import model_files, plots, training
-    from apps.mnist import data, model as model_module
 
     started = time.perf_counter()
     training.set_seed(config.seed)
-    digits = data.load(config.source, config.data_dir, config.limit)
+    digits = load_data(config)
     steps, features = _sequence_shape(config.mode, digits.image_size)
     print(f"data: {digits.description}", flush=True)
     print(f"using {len(digits.x_train):,} train / {len(digits.x_val):,} validation / "
@@ -92,13 +124,10 @@ def train(config, extra_callbacks=()):
     run = run_dir_module.start_training_run(NAME, config)
     print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
     try:
-        model = model_module.build_model(config, digits.image_size)
-        train_data = data.pipeline(digits.x_train, digits.y_train, config.batch_size,
-                                   shuffle=True, seed=config.seed)
-        validation_data = data.pipeline(digits.x_val, digits.y_val, config.batch_size)
-        training.compile_model(model, config, loss="sparse_categorical_crossentropy",
-                               metrics=["accuracy"], train_data=train_data)
-        result = training.fit(model, train_data, validation_data, config, run,
+        setup = build_training(config, digits)
+        model = setup.model
+        result = training.fit(model, setup.train_data, setup.validation_data, config, run,
+                              monitor=setup.monitor, mode=setup.mode,
                               extra_callbacks=extra_callbacks)
         best = (model_files.load_model(run.model_path, NAME) if run.model_path.exists()
                 else model)

@@ -100,17 +100,46 @@ def load_reviews(config):
                      config.text_col, config.label_col)
 
 
-def train(config, extra_callbacks=()):
-    """Train from a validated `SentimentConfig`; returns the metrics written to `metrics.json`."""
-    from apps.common import model_files, plots, training
-    from apps.sentiment import data, model as model_module
-
+def load_data(config):
+    """The data `build_training` needs: the reviews a config names (see `load_reviews`)."""
     if config.jit:
         raise UsageError("--jit is not available for sentiment: the model reads raw strings "
                          "(its TextVectorization layer cannot be compiled by XLA)")
+    return load_reviews(config)
+
+
+def build_training(config, reviews):
+    """The model a config describes, compiled, with its training and validation pipelines.
+
+    The vocabulary (`config.vocab_size` words) comes from the training split
+    only. The one place the model is built and compiled for training: `train`
+    uses it, and so does `rnn-suite tune`. The test split is not touched.
+
+    Returns:
+        A `training.TrainingSetup` (best epoch by validation accuracy).
+    """
+    from apps.common import training
+    from apps.sentiment import data, model as model_module
+
+    vocabulary = data.build_vocabulary(reviews.x_train, config.vocab_size)
+    model = model_module.build_model(config, vocabulary, reviews.class_names)
+    train_data = data.pipeline(reviews.x_train, reviews.y_train, config.batch_size,
+                               config.max_length, shuffle=True, seed=config.seed)
+    validation_data = data.pipeline(reviews.x_val, reviews.y_val, config.batch_size,
+                                    config.max_length)
+    training.compile_model(model, config, loss="binary_crossentropy", metrics=["accuracy"],
+                           train_data=train_data)
+    return training.TrainingSetup(model, train_data, validation_data,
+                                  monitor="val_accuracy", mode="max")
+
+
+def train(config, extra_callbacks=()):
+    """Train from a validated `SentimentConfig`; returns the metrics written to `metrics.json`."""
+    from apps.common import model_files, plots, training
+
     started = time.perf_counter()
     training.set_seed(config.seed)
-    reviews = load_reviews(config)
+    reviews = load_data(config)
     print(f"data: {reviews.description}", flush=True)
     print(f"using {len(reviews.x_train):,} train / {len(reviews.x_val):,} validation / "
           f"{len(reviews.x_test):,} test reviews, the first {config.max_length} words of each",
@@ -118,15 +147,10 @@ def train(config, extra_callbacks=()):
     run = run_dir_module.start_training_run(NAME, config)
     print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
     try:
-        vocabulary = data.build_vocabulary(reviews.x_train, config.vocab_size)
-        model = model_module.build_model(config, vocabulary, reviews.class_names)
-        train_data = data.pipeline(reviews.x_train, reviews.y_train, config.batch_size,
-                                   config.max_length, shuffle=True, seed=config.seed)
-        validation_data = data.pipeline(reviews.x_val, reviews.y_val, config.batch_size,
-                                        config.max_length)
-        training.compile_model(model, config, loss="binary_crossentropy", metrics=["accuracy"],
-                               train_data=train_data)
-        result = training.fit(model, train_data, validation_data, config, run,
+        setup = build_training(config, reviews)
+        model = setup.model
+        result = training.fit(model, setup.train_data, setup.validation_data, config, run,
+                              monitor=setup.monitor, mode=setup.mode,
                               extra_callbacks=extra_callbacks)
         best = (model_files.load_model(run.model_path, NAME) if run.model_path.exists()
                 else model)
@@ -344,7 +368,7 @@ def evaluate_command(args):
 
     if args.explain and not model_module.has_attention(model):
         raise UsageError(f"--explain needs a model with attention pooling; {path} was trained "
-                         "with --pooling last")
+                         "with --pooling last or max")
     print(f"data: {reviews.description}", flush=True)
     out = Path(args.output) if args.output else path.parent
     report = evaluate_model(model, reviews, out, args.batch_size, explain=args.explain)
@@ -414,7 +438,7 @@ def predict_command(args):
 
     if args.explain and not model_module.has_attention(model):
         raise UsageError(f"--explain needs a model with attention pooling; {path} was trained "
-                         "with --pooling last")
+                         "with --pooling last or max")
     names = model_module.class_names(model)
     texts = [t for _, t in reviews]
     probabilities = data.predict_probabilities(model, texts, PREDICT_BATCH, _max_length(model))

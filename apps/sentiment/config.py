@@ -5,7 +5,7 @@ import typing
 
 from apps.common.config import LEARNING_RATE_SCHEDULES, CommonConfig, setting
 
-POOLINGS = ("last", "attention")
+POOLINGS = ("last", "attention", "max")
 SOURCES = ("auto", "files", "tfds", "csv")
 
 
@@ -35,8 +35,9 @@ class SentimentConfig(CommonConfig):
         500, "keep the first this many words of a review", minimum=1)
     embedding_dim: int = setting(128, "size of the word embeddings", minimum=1)
     pooling: str = setting(
-        "attention", "how the steps become one vector: last (the final state) or attention "
-        "(a learned, masked weighted average of all steps; needed for --explain)",
+        "attention", "how the steps become one vector: last (the final state), attention "
+        "(a learned, masked weighted average of all steps; needed for --explain) or max (the "
+        "largest value of each feature over the steps)",
         choices=POOLINGS)
     attention_units: int = setting(64, "size of the attention pooling's score layer", minimum=1)
     embedding_dropout: float = setting(

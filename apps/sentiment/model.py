@@ -3,7 +3,8 @@
     review (string) -> TextVectorization (lower-case, strip <br /> and punctuation)
       -> Truncate(max_length) -> Embedding(mask_zero=True)
       -> (Bidirectional) recurrent stack from layers/
-      -> pooling: the last state, or AttentionPooling over all steps (masked)
+      -> pooling: the last state, AttentionPooling over all steps (masked), or
+         the maximum of each feature over the steps (masked)
       -> Dropout -> Dense(1) logit -> Verdict (sigmoid of logit / temperature)
 
 Preprocessing lives inside the model, so the saved `model.keras` takes raw
@@ -21,7 +22,7 @@ from apps.common import recurrent_stack
 from apps.common import text as text_module
 
 PACKAGE = "rnn_suite.apps"
-POOLINGS = ("last", "attention")
+POOLINGS = ("last", "attention", "max")
 DEFAULT_CLASS_NAMES = ("negative", "positive")
 MASKED_SCORE = -1e9
 
@@ -69,6 +70,33 @@ class AttentionPooling(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MaskedMaxPooling(keras.layers.Layer):
+    """Max over time of each feature, over the unmasked steps only: [B, T, F] -> [B, F].
+
+    The pooling of the one-hot bidirectional LSTM of Johnson and Zhang (2016),
+    which reads a whole long review without leaning on its last words. A fully
+    masked sequence (an empty review) gives zeros.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return ops.max(inputs, axis=1)
+        steps = ops.expand_dims(mask, -1)
+        pooled = ops.max(ops.where(steps, inputs, ops.full_like(inputs, MASKED_SCORE)), axis=1)
+        return ops.where(ops.any(mask, axis=1, keepdims=True), pooled, ops.zeros_like(pooled))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -129,13 +157,14 @@ def build_model(config, vocabulary=None, class_names=DEFAULT_CLASS_NAMES):
                                  name="word_dropout")(x)
     if config.embedding_dropout:
         x = keras.layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(x)
-    attention = config.pooling == "attention"
     stack = recurrent_stack.recurrent_stack(
         config.cell, config.units, config.layers, bidirectional=config.bidirectional,
-        return_sequences=attention, dropout=config.dropout)
+        return_sequences=config.pooling != "last", dropout=config.dropout)
     x = recurrent_stack.apply_stack(stack, x)
-    if attention:
+    if config.pooling == "attention":
         x, _ = AttentionPooling(config.attention_units, name="attention_pooling")(x)
+    elif config.pooling == "max":
+        x = MaskedMaxPooling(name="max_pooling")(x)
     x = keras.layers.Dropout(config.final_dropout, name="final_dropout")(x)
     logit = keras.layers.Dense(1, name="logit")(x)
     probability = Verdict(class_names, name="verdict")(logit)
@@ -175,11 +204,11 @@ def has_attention(model):
 def explainer(model):
     """A model giving (P(positive) [B, 1], word ids [B, T], attention weights [B, T]).
 
-    Shares the trained layers. Raises ValueError for a model with last-state pooling.
+    Shares the trained layers. Raises ValueError for a model without attention pooling.
     """
     if not has_attention(model):
-        raise ValueError("the model pools the last state; only attention pooling has "
-                         "weights to show")
+        raise ValueError("the model pools the last state or the maximum; only attention "
+                         "pooling has weights to show")
     pooling = model.get_layer("attention_pooling")
     ids = model.get_layer("truncate").output
     return keras.Model(model.inputs, [model.output, ids, pooling.output[1]],

@@ -108,19 +108,29 @@ def train_command(args):
     return train(config)
 
 
-def prepare_data(config):
-    """Load the corpus, tokenise, filter long pairs, build vocabularies (training split only).
+def load_data(config):
+    """The corpus a config names (dataset, pairs, languages, limit); bad input fails here.
 
     Returns:
-        (corpus, train_pairs (sources, targets, lengths), source_vocabulary,
-        target_vocabulary, longest_source).
+        A `data.Corpus` (train, validation and test pairs, raw text).
     """
-    from apps.translation import data, text
+    from apps.translation import data
 
     if config.jit:
         raise UsageError("--jit is not available for translation: the model reads raw "
                          "strings, which XLA cannot compile")
-    corpus = data.load(config, config.data_dir)
+    return data.load(config, config.data_dir)
+
+
+def prepare_pairs(config, corpus):
+    """Tokenise the training pairs, leave out long ones, build vocabularies (training split only).
+
+    Returns:
+        (train_pairs (sources, targets, lengths), source_vocabulary,
+        target_vocabulary, longest_source).
+    """
+    from apps.translation import text
+
     sources, targets = corpus.train
     source_words, target_words = text.words(sources), text.words(targets)
     kept = [i for i, (s, t) in enumerate(zip(source_words, target_words))
@@ -138,7 +148,7 @@ def prepare_data(config):
     lengths = [max(len(source_words[i]), len(target_words[i])) for i in kept]
     train_pairs = ([sources[i] for i in kept], [targets[i] for i in kept], lengths)
     longest = max(len(source_words[i]) for i in kept)
-    return corpus, train_pairs, source_vocabulary, target_vocabulary, longest
+    return train_pairs, source_vocabulary, target_vocabulary, longest
 
 
 def pipeline(model, sources, targets, batch_size, shuffle=False, seed=0, lengths=None):
@@ -180,15 +190,45 @@ def pipeline(model, sources, targets, batch_size, shuffle=False, seed=0, lengths
         tf.data.AUTOTUNE)
 
 
+def build_training(config, corpus, prepared=None):
+    """The model a config describes, compiled, with its training and validation pipelines.
+
+    The one place the model is built and compiled for training: `train` uses
+    it, and so does `rnn-suite tune`. The test split is not touched.
+
+    Args:
+        config: A `TranslationConfig`.
+        corpus: The `data.Corpus` from `load_data`.
+        prepared: What `prepare_pairs(config, corpus)` returned, if already
+            computed (it is, when `train` printed the vocabulary sizes).
+
+    Returns:
+        A `training.TrainingSetup` (best epoch by validation loss).
+    """
+    from apps.common import training
+    from apps.translation import model as model_module
+
+    (sources, targets, lengths), source_vocabulary, target_vocabulary, longest = (
+        prepared or prepare_pairs(config, corpus))
+    model = model_module.build_model(config, source_vocabulary, target_vocabulary, longest)
+    train_data = pipeline(model, sources, targets, config.batch_size, shuffle=True,
+                          seed=config.seed, lengths=lengths)
+    validation_data = pipeline(model, *corpus.validation, config.batch_size)
+    training.compile_model(model, config, loss=model_module.loss(),
+                           metrics=[model_module.MaskedAccuracy()], train_data=train_data)
+    return training.TrainingSetup(model, train_data, validation_data, monitor="val_loss",
+                                  mode="min")
+
+
 def train(config, extra_callbacks=()):
     """Train from a validated `TranslationConfig`; returns the metrics written to `metrics.json`."""
     from apps.common import model_files, plots, training
-    from apps.translation import model as model_module
 
     started = time.perf_counter()
     training.set_seed(config.seed)
-    corpus, (sources, targets, lengths), source_vocabulary, target_vocabulary, longest = (
-        prepare_data(config))
+    corpus = load_data(config)
+    prepared = prepare_pairs(config, corpus)
+    (sources, targets, lengths), source_vocabulary, target_vocabulary, longest = prepared
     print(f"data: {corpus.description}", flush=True)
     print(f"using {len(sources):,} train / {len(corpus.validation[0]):,} validation / "
           f"{len(corpus.test[0]):,} test pairs; vocabularies {len(source_vocabulary) + 4:,} "
@@ -197,14 +237,11 @@ def train(config, extra_callbacks=()):
     run = run_dir_module.start_training_run(NAME, config)
     print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
     try:
-        model = model_module.build_model(config, source_vocabulary, target_vocabulary, longest)
-        train_data = pipeline(model, sources, targets, config.batch_size, shuffle=True,
-                              seed=config.seed, lengths=lengths)
-        validation_data = pipeline(model, *corpus.validation, config.batch_size)
-        training.compile_model(model, config, loss=model_module.loss(),
-                               metrics=[model_module.MaskedAccuracy()], train_data=train_data)
-        result = training.fit(model, train_data, validation_data, config, run,
-                              monitor="val_loss", mode="min", extra_callbacks=extra_callbacks)
+        setup = build_training(config, corpus, prepared)
+        model = setup.model
+        result = training.fit(model, setup.train_data, setup.validation_data, config, run,
+                              monitor=setup.monitor, mode=setup.mode,
+                              extra_callbacks=extra_callbacks)
         best = (model_files.load_model(run.model_path, NAME) if run.model_path.exists()
                 else model)
         test = corpus.limited(config.eval_limit).test if config.eval_limit else corpus.test

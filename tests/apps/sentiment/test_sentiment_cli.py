@@ -152,7 +152,7 @@ def test_bad_csv_for_training_writes_nothing(tmp_path, capsys, monkeypatch, cont
 def test_bad_flags_and_missing_runs_are_one_line_errors(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for args, message in [
-        (["train", "--pooling", "max"], "invalid choice: 'max'"),
+        (["train", "--pooling", "mean"], "invalid choice: 'mean'"),
         (["train", "--max-length", "0"], "--max-length must be a positive integer"),
         (["predict", "--run", tmp_path / "nowhere", "good"], "does not exist"),
         (["evaluate"], "no trained run under runs/sentiment"),

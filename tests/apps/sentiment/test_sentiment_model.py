@@ -28,7 +28,7 @@ def _predict(model, texts):
     return np.asarray(model(tf.constant(texts), training=False)).ravel()
 
 
-@pytest.mark.parametrize("pooling", ["attention", "last"])
+@pytest.mark.parametrize("pooling", ["attention", "last", "max"])
 @pytest.mark.parametrize("cell,bidirectional", [("gru", True), ("lstm", False), ("rnn", True)])
 def test_padding_never_changes_the_probability(vocabulary, pooling, cell, bidirectional):
     model = _model(vocabulary, pooling=pooling, cell=cell, bidirectional=bidirectional,
