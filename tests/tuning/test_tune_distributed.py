@@ -1,0 +1,97 @@
+"""keras-tuner's chief/worker mode on loopback: a chief and two workers, one killed, restarted."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tuning_testutils import MNIST_SPACE, read_trials, space
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+TRIALS = 3
+WAIT_SECONDS = 150
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _start(folder, args, log_name):
+    env = dict(os.environ, PYTHONPATH=str(REPOSITORY), TF_CPP_MIN_LOG_LEVEL="3")
+    for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
+        env.pop(name, None)
+    log = open(folder / log_name, "w")
+    return subprocess.Popen([sys.executable, "-m", "apps.cli", *args], cwd=folder, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def _history_rows(run):
+    path = run / "history.csv"
+    return max(0, len(path.read_text().splitlines()) - 1) if path.is_file() else 0
+
+
+def _run_of(pid, project):
+    """The trial run folder process `pid` is training, once it has finished an epoch there."""
+    for lock in project.glob("trial_*/execution0/train.lock"):
+        try:
+            owner = lock.read_text().strip()
+        except OSError:
+            continue
+        run = lock.parent
+        if owner == str(pid) and _history_rows(run) >= 1 and not (run / "metrics.json").exists():
+            return run
+    return None
+
+
+def test_chief_and_two_workers_finish_a_search_despite_a_killed_worker(tmp_path):
+    port = _free_port()
+    search = ["tune", "mnist", "--source", "digits", "--mode", "row", "--limit", "400",
+              "--seed", "3", "--tuner", "random", "--max-trials", str(TRIALS), "--max-epochs",
+              "4", "--space", space(MNIST_SPACE), "--name", "loopback",
+              "--chief", f"127.0.0.1:{port}"]
+    worker = [*search, "--role", "worker", "--chief-wait", "60", "--worker-id"]
+    processes = [_start(tmp_path, [*search, "--role", "chief"], "chief.log")]
+    first, second = (_start(tmp_path, [*worker, wid], f"worker{wid}.log") for wid in "12")
+    processes.append(second)
+    project = tmp_path / "runs" / "tune" / "mnist" / "loopback"
+    try:
+        deadline = time.time() + WAIT_SECONDS
+        victim = None
+        while victim is None:
+            assert first.poll() is None, "worker 1 ended before it could be killed mid-trial"
+            assert time.time() < deadline, "worker 1 never finished an epoch"
+            victim = _run_of(first.pid, project)
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        epochs_before = _history_rows(victim)
+        processes.append(_start(tmp_path, [*worker, "1"], "worker1-restarted.log"))
+        for process in processes:
+            process.wait(timeout=max(1, deadline - time.time()))
+    finally:
+        for process in [first, *processes]:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    logs = {p.name: p.read_text() for p in tmp_path.glob("*.log")}
+    assert [p.returncode for p in processes] == [0, 0, 0], logs
+    trials = read_trials(project)
+    # Every trial recorded exactly once, and all of them completed.
+    assert [t["trial_id"] for t in trials] == [str(i) for i in range(TRIALS)]
+    assert all(t["status"] == "COMPLETED" for t in trials), trials
+    # The restarted worker took its interrupted trial back and resumed it from its backup.
+    resumed = re.search(rf"resuming the interrupted run in {victim.relative_to(tmp_path)} at "
+                        r"epoch (\d+)", logs["worker1-restarted.log"])
+    assert resumed, logs["worker1-restarted.log"]
+    assert int(resumed.group(1)) >= epochs_before + 1 >= 2  # from its backup, not from scratch
+    history = (victim / "history.csv").read_text().splitlines()[1:]
+    assert [int(row.split(",")[0]) for row in history] == [0, 1, 2, 3]  # no epoch twice
+    assert (project / "best.json").is_file()
+    assert "next: rnn-suite mnist train --config" in logs["chief.log"]
+    assert "no trials left" in logs["worker2.log"]
