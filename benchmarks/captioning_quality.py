@@ -31,8 +31,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SUITES = {
     "shapes": dict(dataset="shapes", encoder="cnn", shapes_images=4000, shapes_max=3,
-                   image_size=64, units=192, embedding_dim=64, attention_units=96,
-                   dropout=0.1, epochs=30, early_stopping=5),
+                   image_size=64, units=128, embedding_dim=64, attention_units=64,
+                   dropout=0.1, epochs=30, early_stopping=0, learning_rate_schedule="cosine"),
     "flickr-lite0": dict(dataset="flickr8k", encoder="efficientnet_lite0", units=256,
                          embedding_dim=256, dropout=0.5, epochs=30, early_stopping=4),
     "flickr-cnn": dict(dataset="flickr8k", encoder="cnn", image_size=128, units=256,
