@@ -19,46 +19,15 @@ import argparse
 import dataclasses
 import math
 import re
-import time
-from pathlib import Path
 
 from apps.common import config as config_module
 from apps.common.errors import UsageError
 from tuning import distributed, registry
 from tuning import space as space_module
+from tuning.search import RUNS_FOLDER, SearchPlan, run_search
 
-RUNS_FOLDER = Path("runs") / "tune"
 DEFAULT_MAX_TRIALS = 10
-SUMMARY_TRIALS = 3
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-
-
-@dataclasses.dataclass
-class SearchPlan:
-    """Everything a search needs, checked before TensorFlow is imported."""
-
-    entry: registry.AppTuning
-    base_config: object
-    space: dict
-    fixed: dict
-    tuner: str
-    objective: str
-    max_trials: int
-    max_epochs: int
-    executions_per_trial: int
-    time_limit: float
-    name: str
-    overwrite: bool
-    role: distributed.Role
-    chief_wait: float
-
-    @property
-    def direction(self):
-        return self.entry.objectives[self.objective]
-
-    @property
-    def project(self):
-        return RUNS_FOLDER / self.entry.name / self.name
 
 
 class _ShowSpace(argparse.Action):
@@ -141,6 +110,11 @@ def _add_search_flags(parser, entry):
                              '{"min": 1e-4, "max": 3e-3, "log": true}}\'')
     search.add_argument("--show-space", action=_ShowSpace, nargs=0,
                         help="print the searched settings (with --space applied) and stop")
+    search.add_argument("--in-process", action="store_true",
+                        help="train every trial inside the search's own process instead of a "
+                             "fresh process per trial: no start-up cost per trial, but memory "
+                             "grows with each trial (TensorFlow keeps some of every model's "
+                             "graphs)")
     many = parser.add_argument_group("on many machines (keras-tuner's chief/worker mode)")
     many.add_argument("--role", choices=distributed.ROLES, default=None,
                       help="chief: run the oracle and hand out trials; worker: run trials "
@@ -181,7 +155,7 @@ def plan_search(args):
     max_trials = args.max_trials or (None if args.tuner == "hyperband" else DEFAULT_MAX_TRIALS)
     return SearchPlan(entry, base_config, space, fixed, args.tuner, args.objective, max_trials,
                       max_epochs, args.executions_per_trial, args.time_limit, name,
-                      args.overwrite, role, args.chief_wait)
+                      args.overwrite, role, args.chief_wait, args.in_process)
 
 
 def tune_command(args):
@@ -196,98 +170,3 @@ def tune_command(args):
     return run_search(plan)
 
 
-def run_search(plan):
-    """Run the search the plan describes, as one machine, chief or worker; returns the tuner."""
-    from tuning import reports, tuners
-
-    role = plan.role
-    distributed.apply_role(role)
-    deadline = time.time() + plan.time_limit * 60 if plan.time_limit else None
-    hypermodel = plan.entry.hypermodel_class()(
-        plan.base_config, plan.space, plan.objective, plan.direction,
-        deadline=deadline if role.kind == "single" else None)
-    if role.kind == "worker":
-        distributed.wait_for_chief(role, plan.chief_wait)
-    else:
-        if role.kind == "chief":
-            distributed.check_port_free(role.host, role.port)
-        reports.claim_project(plan.project, reports.search_identity(
-            plan.entry.name, plan.tuner, hypermodel, plan.max_epochs, plan.executions_per_trial),
-            overwrite=plan.overwrite)
-    if role.kind != "chief":
-        _call(hypermodel.data, plan)  # bad data fails once, here, not in every trial
-    tuner = tuners.make_tuner(
-        plan.tuner, hypermodel, str(plan.project.parent), plan.name,
-        max_trials=plan.max_trials, max_epochs=plan.max_epochs,
-        executions_per_trial=plan.executions_per_trial, seed=plan.base_config.seed,
-        deadline=deadline if role.kind == "single" else None,
-        on_trial_done=lambda done: write_tables(done, hypermodel, plan))
-    if role.kind == "chief":
-        tuner.save()
-        distributed.serve(tuner.oracle, role, deadline)
-    else:
-        _call(tuner.search, plan)
-    if role.kind == "worker":
-        print(f"worker {role.tuner_id}: no trials left; the chief ({role.address}) writes the "
-              "results", flush=True)
-        return tuner
-    finish(tuner, hypermodel, plan)
-    return tuner
-
-
-def _call(function, plan):
-    """Run `function()`, turning what goes wrong inside a search into one-line errors."""
-    from tuning.hypermodels import TrialUsageError
-
-    try:
-        return function()
-    except TrialUsageError as error:
-        raise UsageError(str(error)) from None
-    except RuntimeError as error:
-        if "consecutive failures" not in str(error):
-            raise
-        lines = [line for line in str(error).splitlines() if line.strip()]
-        raise UsageError(f"the search stopped: {lines[0]} The last one ended with: {lines[-1]} "
-                         f"(full messages in {plan.project}/trial_*/trial.json)") from None
-    except Exception as error:
-        import grpc
-
-        if plan.role.kind == "worker" and isinstance(error, grpc.RpcError):
-            raise distributed.lost_chief_error(plan.role, error) from None
-        raise
-
-
-def write_tables(tuner, hypermodel, plan):
-    """Rewrite trials.csv and best.json from the oracle; returns the trial rows."""
-    from tuning import reports
-
-    rows = reports.trial_rows(tuner.oracle, list(plan.space), plan.objective)
-    reports.write_trials_csv(rows, plan.project / reports.TRIALS_FILE)
-    best = reports.best_trial(tuner.oracle)
-    if best is not None:
-        reports.write_best(hypermodel, best, plan.project / reports.BEST_FILE)
-    return rows
-
-
-def finish(tuner, hypermodel, plan):
-    """The search's reports, keras-tuner's summary of the best trials, and what to run next."""
-    from tuning import reports
-
-    rows = write_tables(tuner, hypermodel, plan)
-    reports.plot_search(rows, plan.space, plan.objective, plan.direction,
-                        plan.project / reports.PLOT_FILE)
-    tuner.results_summary(num_trials=SUMMARY_TRIALS)
-    best = reports.best_trial(tuner.oracle)
-    done = sum(1 for row in rows if row["status"] == "COMPLETED")
-    print(f"\n{plan.entry.name}: {done} of {len(rows)} trials completed; "
-          f"{reports.TRIALS_FILE} and {reports.PLOT_FILE} in {plan.project}", flush=True)
-    if best is None:
-        print("no trial finished with a score, so there is no best.json", flush=True)
-        return
-    best_file = plan.project / reports.BEST_FILE
-    print(f"best: trial {best.trial_id}, {plan.objective} {best.score:.4f}; its settings are in "
-          f"{best_file}", flush=True)
-    if plan.base_config.limit:
-        print(f"note: the search used --limit {plan.base_config.limit}; best.json leaves it "
-              "out, so `train --config` trains on all the data", flush=True)
-    print(f"next: rnn-suite {plan.entry.name} train --config {best_file}", flush=True)

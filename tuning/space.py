@@ -218,6 +218,9 @@ def _override(key, dimension, value, base):
             raise UsageError(f"--space {key}: the choices must all have one type, got {value!r}")
         if len(value) != len(set(value)):
             raise UsageError(f"--space {key}: the choices repeat a value: {value!r}")
+        if isinstance(value[0], bool):
+            # keras-tuner's Choice would turn booleans into 0 and 1.
+            return Dimension("bool") if len(value) == 2 else Dimension("fixed", values=(value[0],))
         return Dimension("choice", values=tuple(value))
     _check_value(base, key, value)
     return Dimension("fixed", values=(value,))

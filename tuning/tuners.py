@@ -8,7 +8,8 @@ needs around them:
   chief, which only runs the oracle, never loads data or builds models);
 - `--time-limit`: no trial starts after the deadline;
 - a worker that finds the chief busy (Hyperband waiting for a round to end)
-  waits a moment before asking again, instead of asking in a tight loop.
+  waits a moment before asking again, instead of asking in a tight loop;
+- each trial may run in a fresh process (`tuning/trial_process.py`).
 """
 
 import os
@@ -31,11 +32,15 @@ class _AppTunerMixin:
         deadline: `time.time()` after which no trial starts, or None.
         on_trial_done: Called with the tuner after each trial ends, where the
             oracle is local (one machine): `tune` rewrites its reports there.
+        trial_process: A `trial_process.TrialProcess` to run each trial in a
+            fresh process, or None to run trials in this one.
     """
 
-    def __init__(self, *args, deadline=None, on_trial_done=None, **kwargs):
+    def __init__(self, *args, deadline=None, on_trial_done=None, trial_process=None,
+                 **kwargs):
         self.deadline = deadline
         self.on_trial_done = on_trial_done
+        self.trial_process = trial_process
         self._execution = 0
         super().__init__(*args, **kwargs)
         if self._is_worker():
@@ -60,6 +65,8 @@ class _AppTunerMixin:
             print(f"worker {self.tuner_id}: running trial {trial.trial_id} ({values})", flush=True)
 
     def run_trial(self, trial, *args, **kwargs):
+        if self.trial_process is not None:
+            return self.trial_process.run(self, trial)
         self._execution = 0
         return super().run_trial(trial, *args, **kwargs)
 
@@ -98,7 +105,7 @@ class AppBayesianOptimization(_AppTunerMixin, keras_tuner.BayesianOptimization):
 
 def make_tuner(kind, hypermodel, directory, project_name, max_trials=None, max_epochs=1,
                executions_per_trial=1, seed=None, overwrite=False, deadline=None,
-               on_trial_done=None):
+               on_trial_done=None, trial_process=None):
     """The keras-tuner tuner `--tuner` names, around an app's hyper-model.
 
     Args:
@@ -114,6 +121,8 @@ def make_tuner(kind, hypermodel, directory, project_name, max_trials=None, max_e
         overwrite: Start afresh instead of resuming a search with this name.
         deadline: `time.time()` after which no trial starts, or None.
         on_trial_done: Called with the tuner after each trial (one machine).
+        trial_process: A `trial_process.TrialProcess`, to train each trial in
+            a fresh process (None: in this one).
 
     Returns:
         A keras-tuner `Tuner`, resumed from its folder unless `overwrite`.
@@ -122,7 +131,7 @@ def make_tuner(kind, hypermodel, directory, project_name, max_trials=None, max_e
     common = dict(hypermodel=hypermodel, objective=objective, seed=seed, directory=directory,
                   project_name=project_name, overwrite=overwrite,
                   executions_per_trial=executions_per_trial, deadline=deadline,
-                  on_trial_done=on_trial_done)
+                  on_trial_done=on_trial_done, trial_process=trial_process)
     if kind == "hyperband":
         tuner = AppHyperband(max_epochs=max_epochs, factor=HYPERBAND_FACTOR, **common)
         if max_trials:

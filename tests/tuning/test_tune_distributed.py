@@ -36,16 +36,28 @@ def _history_rows(run):
     return max(0, len(path.read_text().splitlines()) - 1) if path.is_file() else 0
 
 
+def _parent_of(pid):
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _run_of(pid, project):
-    """The trial run folder process `pid` is training, once it has finished an epoch there."""
+    """(run folder, training pid) of the trial worker `pid` trains, once an epoch is done there.
+
+    The worker trains in a child process (a fresh one per trial), whose pid
+    the run's lock holds.
+    """
     for lock in project.glob("trial_*/execution0/train.lock"):
         try:
-            owner = lock.read_text().strip()
-        except OSError:
+            owner = int(lock.read_text().strip())
+        except (OSError, ValueError):
             continue
         run = lock.parent
-        if owner == str(pid) and _history_rows(run) >= 1 and not (run / "metrics.json").exists():
-            return run
+        if (_parent_of(owner) == pid and _history_rows(run) >= 1
+                and not (run / "metrics.json").exists()):
+            return run, owner
     return None
 
 
@@ -55,23 +67,31 @@ def test_chief_and_two_workers_finish_a_search_despite_a_killed_worker(tmp_path)
               "--seed", "3", "--tuner", "random", "--max-trials", str(TRIALS), "--max-epochs",
               "4", "--space", space(MNIST_SPACE), "--name", "loopback",
               "--chief", f"127.0.0.1:{port}"]
-    worker = [*search, "--role", "worker", "--chief-wait", "60", "--worker-id"]
+    worker = [*search, "--role", "worker", "--chief-wait", "60"]
     processes = [_start(tmp_path, [*search, "--role", "chief"], "chief.log")]
-    first, second = (_start(tmp_path, [*worker, wid], f"worker{wid}.log") for wid in "12")
-    processes.append(second)
+    # Worker 1 trains each trial in a fresh process (the default); the others
+    # in their own process, which starts trials sooner.
+    first = _start(tmp_path, [*worker, "--worker-id", "1"], "worker1.log")
+    processes.append(_start(tmp_path, [*worker, "--in-process", "--worker-id", "2"],
+                            "worker2.log"))
     project = tmp_path / "runs" / "tune" / "mnist" / "loopback"
     try:
         deadline = time.time() + WAIT_SECONDS
-        victim = None
-        while victim is None:
+        found = None
+        while found is None:
             assert first.poll() is None, "worker 1 ended before it could be killed mid-trial"
             assert time.time() < deadline, "worker 1 never finished an epoch"
-            victim = _run_of(first.pid, project)
+            found = _run_of(first.pid, project)
             time.sleep(0.05)
+        victim, trainer = found
         first.send_signal(signal.SIGKILL)
         first.wait()
         epochs_before = _history_rows(victim)
-        processes.append(_start(tmp_path, [*worker, "1"], "worker1-restarted.log"))
+        while _parent_of(trainer) is not None:  # its trial process dies with it
+            assert time.time() < deadline, "worker 1's trial process outlived it"
+            time.sleep(0.05)
+        processes.append(_start(tmp_path, [*worker, "--in-process", "--worker-id", "1"],
+                                "worker1-restarted.log"))
         for process in processes:
             process.wait(timeout=max(1, deadline - time.time()))
     finally:

@@ -48,8 +48,9 @@ def test_overrides_fix_narrow_and_restrict():
     resolved, fixed = space_module.resolve(
         registry.APPS["mnist"].space, MnistConfig,
         {"units": 64, "cell": ["gru", "lstm"], "learning_rate": {"min": 1e-3, "max": 3e-3},
-         "clipnorm": 0.5})
+         "clipnorm": 0.5, "bidirectional": [True, False]})
     assert resolved["units"].kind == "fixed" and resolved["units"].default == 64
+    assert resolved["bidirectional"].kind == "bool"  # not a Choice: keras-tuner makes that 0/1
     assert resolved["cell"].values == ("gru", "lstm") and resolved["cell"].default == "gru"
     assert (resolved["learning_rate"].min, resolved["learning_rate"].max) == (1e-3, 3e-3)
     assert resolved["learning_rate"].log  # narrowing keeps the scale
@@ -119,6 +120,7 @@ def test_declare_gives_keras_tuner_the_same_space():
     hp = keras_tuner.HyperParameters()
     values = {name: space_module.declare(hp, name, d) for name, d in resolved.items()}
     assert values == {name: d.default for name, d in resolved.items()}
+    assert values["bidirectional"] is False
     assert set(hp.values) == set(resolved)
     by_name = {p.name: p for p in hp.space}
     assert isinstance(by_name["units"], keras_tuner.engine.hyperparameters.Fixed)
