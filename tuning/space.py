@@ -250,7 +250,12 @@ def declare(hp, name, dimension):
         return hp.Int(name, int(dimension.min), int(dimension.max),
                       step=int(dimension.step) if dimension.step else None,
                       sampling=sampling, default=int(dimension.default))
-    value = hp.Float(name, float(dimension.min), float(dimension.max), step=dimension.step,
+    high = float(dimension.max)
+    if dimension.step:
+        # keras-tuner counts int((max - min) / step) steps, and 0.3 / 0.1 is 2.9999...:
+        # without this nudge the top value (0.3) could never be drawn.
+        high += dimension.step * 1e-6
+    value = hp.Float(name, float(dimension.min), high, step=dimension.step,
                      sampling=sampling, default=float(dimension.default))
     # min + k * step in floating point gives 0.30000000000000004; keep what a person wrote.
     return round(value, 10) if dimension.step else value

@@ -9,11 +9,14 @@ needs around them:
 - `--time-limit`: no trial starts after the deadline;
 - a worker that finds the chief busy (Hyperband waiting for a round to end)
   waits a moment before asking again, instead of asking in a tight loop;
-- each trial may run in a fresh process (`tuning/trial_process.py`).
+- each trial may run in a fresh process (`tuning/trial_process.py`);
+- random draws that spread (see `_spread_random_values`).
 """
 
+import hashlib
 import os
 import time
+import types
 from pathlib import Path
 
 import keras_tuner
@@ -82,6 +85,37 @@ class _AppTunerMixin:
             self.on_trial_done(self)
 
 
+def _scrambled(seed):
+    return int.from_bytes(hashlib.sha256(str(seed).encode()).digest()[:8], "big")
+
+
+def _spread_random_values(oracle):
+    """keras-tuner's `Oracle._random_values`, with each draw seeded by a hash of its seed.
+
+    keras-tuner draws the k-th value from `random.Random(seed + k)`, and the
+    first numbers of Python's Mersenne Twister are strongly correlated for
+    seeds a fixed distance apart: with 8 hyperparameters, a setting is drawn
+    from seeds 8 apart in every trial and barely moves (measured: `units`
+    never above 64 and `dropout` always 0.2 in 6 trials of a random search).
+    Hashing the seed keeps the search reproducible and the draws independent.
+    """
+    from keras_tuner.engine import hyperparameters as hp_module
+
+    collisions = 0
+    while True:
+        hps = hp_module.HyperParameters()
+        for hp in oracle.hyperparameters.space:
+            hps.merge([hp])
+            if hps.is_active(hp):  # only active hyperparameters get values
+                hps.values[hp.name] = hp.random_sample(_scrambled(oracle._seed_state))
+                oracle._seed_state += 1
+        if not oracle._duplicate(hps.values):
+            return hps.values
+        collisions += 1
+        if collisions > oracle._max_collisions:
+            return None
+
+
 def _pause_when_idle(create_trial):
     def create(tuner_id):
         trial = create_trial(tuner_id)
@@ -127,6 +161,15 @@ def make_tuner(kind, hypermodel, directory, project_name, max_trials=None, max_e
     Returns:
         A keras-tuner `Tuner`, resumed from its folder unless `overwrite`.
     """
+    tuner = _make(kind, hypermodel, directory, project_name, max_trials, max_epochs,
+                  executions_per_trial, seed, overwrite, deadline, on_trial_done, trial_process)
+    if isinstance(tuner.oracle, keras_tuner.Oracle):  # a worker's oracle is the chief's
+        tuner.oracle._random_values = types.MethodType(_spread_random_values, tuner.oracle)
+    return tuner
+
+
+def _make(kind, hypermodel, directory, project_name, max_trials, max_epochs,
+          executions_per_trial, seed, overwrite, deadline, on_trial_done, trial_process):
     objective = keras_tuner.Objective(hypermodel.objective, direction=hypermodel.direction)
     common = dict(hypermodel=hypermodel, objective=objective, seed=seed, directory=directory,
                   project_name=project_name, overwrite=overwrite,

@@ -1,5 +1,6 @@
 """Search spaces: declared as data, defaults from the apps' configs, `--space` fixes and narrows."""
 
+import collections
 import dataclasses
 
 import pytest
@@ -129,3 +130,30 @@ def test_declare_gives_keras_tuner_the_same_space():
     # A stepped float comes back as a person wrote it, not 0.30000000000000004.
     hp.values["dropout"] = 0.1 + 0.1 + 0.1
     assert space_module.declare(hp, "dropout", resolved["dropout"]) == 0.3
+
+
+def test_random_draws_spread_over_the_space():
+    """keras-tuner seeds draw k with seed + k, which repeats itself; ours spread."""
+    import types
+
+    import keras_tuner
+
+    from tuning import tuners
+
+    resolved, _ = space_module.resolve(registry.APPS["mnist"].space,
+                                       registry.APPS["mnist"].config_class())
+    oracle = keras_tuner.oracles.RandomSearchOracle(
+        objective=keras_tuner.Objective("val_accuracy", "max"), max_trials=20, seed=42)
+    hp = keras_tuner.HyperParameters()
+    for name, dimension in resolved.items():
+        space_module.declare(hp, name, dimension)
+    oracle.update_space(hp)
+    oracle._random_values = types.MethodType(tuners._spread_random_values, oracle)
+    draws = [oracle._random_values() for _ in range(8)]
+    # keras-tuner's own draws here: units 32 five times in 8, dropout 0.3 six times.
+    for name in ("units", "dropout", "batch_size"):
+        counts = collections.Counter(round(d[name], 6) for d in draws)
+        assert max(counts.values()) <= 4, (name, counts)
+    draws += [oracle._random_values() for _ in range(8)]
+    assert {d["units"] for d in draws} == {32, 64, 128, 256}
+    assert {round(d["dropout"], 6) for d in draws} == {0.0, 0.1, 0.2, 0.3}
