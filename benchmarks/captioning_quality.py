@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SUITES = {
     "shapes": dict(dataset="shapes", encoder="cnn", shapes_images=4000, shapes_max=3,
                    image_size=64, units=128, embedding_dim=64, attention_units=64,
-                   dropout=0.1, epochs=30, early_stopping=0, learning_rate_schedule="cosine"),
+                   dropout=0.1, epochs=12, early_stopping=0, learning_rate_schedule="cosine"),
     "flickr-lite0": dict(dataset="flickr8k", encoder="efficientnet_lite0", units=256,
                          embedding_dim=256, dropout=0.5, epochs=30, early_stopping=4),
     "flickr-cnn": dict(dataset="flickr8k", encoder="cnn", image_size=128, units=256,
@@ -78,12 +78,9 @@ def _train(args, name):
     return metrics
 
 
-def _format_seconds(seconds):
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
-
-
 def _rows(name, m):
+    from apps.common import training
+
     rows = []
     labels = [("greedy", f"model, greedy ({m['encoder']})"),
               ("beam", f"model, beam {m['beam_size']} ({m['encoder']})"),
@@ -100,7 +97,8 @@ def _rows(name, m):
         elif name == "shapes":
             row["exactly right"] = "-"
         row["epochs"] = str(m["epochs_done"]) if key in ("greedy", "beam") else ""
-        row["wall time"] = _format_seconds(m["benchmark_wall_seconds"]) if key == "greedy" else ""
+        row["wall time"] = (training.format_seconds(m["benchmark_wall_seconds"])
+                            if key == "greedy" else "")
         rows.append(row)
     return rows
 

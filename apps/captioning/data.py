@@ -935,7 +935,12 @@ def from_shapes(config, note=None):
     n_train = int(count * SHAPES_FRACTIONS[0])
     n_val = int(count * SHAPES_FRACTIONS[1])
     bounds = [(0, n_train), (n_train, n_train + n_val), (n_train + n_val, count)]
-    result = {split: CaptionSplit(names[a:b], [list(r) for r in references[a:b]])
+    # Training and validation keep the canonical wording only (left to right, top to
+    # bottom): taught both ends at once, the decoder's first look splits between the two
+    # end shapes and mixes their colours and kinds. The test split keeps every correct
+    # wording as a reference.
+    result = {split: CaptionSplit(names[a:b], [list(r) if split == "test" else [r[0]]
+                                               for r in references[a:b]])
               for split, (a, b) in zip(SPLITS, bounds)}
     description = (f"{note or 'generated shapes'} (seed {SHAPES_SEED}, {size}x{size}): "
                    f"{_counts(result)}")

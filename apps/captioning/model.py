@@ -353,13 +353,7 @@ class Captioner:
         """
         import tensorflow as tf
 
-        output_ids = [list(map(int, seq)) for seq in output_ids]
-        width = max(1, max(len(s) for s in output_ids))
-        labels = np.zeros((len(output_ids), width), np.int32)
-        for row, seq in enumerate(output_ids):
-            labels[row, :len(seq)] = seq
-        inputs = np.concatenate([np.full((len(labels), 1), teacher_forcing.START_ID, np.int32),
-                                 labels[:, :-1]], axis=1)
+        inputs, labels = teacher_forcing.forced_ids(output_ids)
         features = tf.constant(np.asarray(features, np.float32))
         embedded = self.parts.embedding(inputs)
         outputs, _ = self.parts.recurrent(embedded, initial_state=self.initial_states(features),
@@ -367,6 +361,4 @@ class Captioner:
         units = self.parts.units
         deep = (embedded + self.parts.deep_h(outputs[..., :units])
                 + self.parts.deep_z(outputs[..., units:]))
-        logp = tf.nn.log_softmax(self.parts.logits(deep), axis=-1).numpy()
-        picked = np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
-        return (picked * (labels != 0)).sum(axis=1)
+        return teacher_forcing.sequence_log_prob(self.parts.logits(deep), labels)

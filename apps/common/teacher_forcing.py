@@ -128,3 +128,35 @@ def tokens_to_words(ids, vocabulary):
             break
         words.append(str(vocabulary[i]))
     return words
+
+
+def forced_ids(output_ids):
+    """Output id sequences -> (decoder inputs, labels), int32 [B, T], to score them by teacher forcing.
+
+    Args:
+        output_ids: B sequences of ids (each ending with the end token if the
+            hypothesis finished); shorter ones are padded with 0.
+
+    Returns:
+        `(inputs, labels)`: inputs = [START, y1 .. y_{T-1}], labels = [y1 .. yT].
+    """
+    import numpy as np
+
+    output_ids = [list(map(int, seq)) for seq in output_ids]
+    width = max(1, max(len(s) for s in output_ids))
+    labels = np.zeros((len(output_ids), width), np.int32)
+    for row, seq in enumerate(output_ids):
+        labels[row, :len(seq)] = seq
+    inputs = np.concatenate([np.full((len(labels), 1), START_ID, np.int32), labels[:, :-1]],
+                            axis=1)
+    return inputs, labels
+
+
+def sequence_log_prob(logits, labels):
+    """Sum over the real positions (labels != 0) of log softmax(logits)[label]: [B] numpy."""
+    import numpy as np
+    import tensorflow as tf
+
+    logp = tf.nn.log_softmax(logits, axis=-1).numpy()
+    picked = np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
+    return (picked * (labels != 0)).sum(axis=1)

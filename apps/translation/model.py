@@ -28,7 +28,8 @@ from keras import ops
 import layers as rnn_layers
 from apps.common import recurrent_stack
 from apps.common.teacher_forcing import (  # noqa: F401 - teacher_forcing_ids, loss: the app's API
-    DecoderInputs, MaskedAccuracy, loss, teacher_forcing_ids, tokens_to_words)
+    DecoderInputs, MaskedAccuracy, forced_ids, loss, sequence_log_prob, teacher_forcing_ids,
+    tokens_to_words)
 from apps.translation import text
 
 PACKAGE = text.PACKAGE
@@ -361,16 +362,8 @@ class Translator:
         """
         import tensorflow as tf
 
-        output_ids = [list(map(int, seq)) for seq in output_ids]
-        width = max(1, max(len(s) for s in output_ids))
-        labels = np.zeros((len(output_ids), width), np.int32)
-        for row, seq in enumerate(output_ids):
-            labels[row, :len(seq)] = seq
-        inputs = np.concatenate([np.full((len(labels), 1), text.START_ID, np.int32),
-                                 labels[:, :-1]], axis=1)
+        inputs, labels = forced_ids(output_ids)
         memory, mask, states = encode(self.parts, self.source_ids(sentences), training=False)
         logits, _ = decode_sequence(self.parts, tf.constant(inputs), memory, mask, states,
                                     training=False)
-        logp = tf.nn.log_softmax(logits, axis=-1).numpy()
-        picked = np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
-        return (picked * (labels != 0)).sum(axis=1)
+        return sequence_log_prob(logits, labels)

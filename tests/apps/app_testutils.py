@@ -6,6 +6,11 @@ embedded scikit-learn digits otherwise; never the network (`--source`).
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import keras
 
@@ -45,3 +50,31 @@ class Interrupt(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.current == self.epoch and batch == self.batch:
             raise KeyboardInterrupt
+
+
+REPO_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def kill_after_first_epoch(app, args, cwd, timeout=180):
+    """Start `python -m apps.<app> ARGS` in `cwd`, SIGKILL it once an epoch is logged.
+
+    Returns:
+        The run folder (it holds `history.csv` with at least one epoch and no
+        `metrics.json`); fails the test if no epoch finished in `timeout` seconds.
+    """
+    process = subprocess.Popen([sys.executable, "-m", f"apps.{app}", *args], cwd=cwd,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "PYTHONPATH": REPO_ROOT})
+    deadline = time.monotonic() + timeout
+    history_csv = None
+    while time.monotonic() < deadline and process.poll() is None:
+        found = list(Path(cwd).glob(f"runs/{app}/*/history.csv"))
+        if found and len(found[0].read_text().strip().splitlines()) >= 2:
+            history_csv = found[0]
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert history_csv is not None, "training never finished an epoch"
+    assert not (history_csv.parent / "metrics.json").exists()
+    return history_csv.parent

@@ -1,13 +1,8 @@
 """An interrupted run, rerun with the same command, continues from its saved epoch."""
 
-from pathlib import Path
-
-from app_testutils import TINY, Interrupt, read_json, run_cli
+from app_testutils import TINY, Interrupt, kill_after_first_epoch, read_json, run_cli
 
 from apps.common import plots, training
-
-REPO_ROOT = str(Path(__file__).resolve().parents[2])
-
 
 def _interrupting(monkeypatch, epoch, batch):
     original = training.make_callbacks
@@ -66,29 +61,8 @@ def test_finished_run_dir_is_not_overwritten(trained_run, capsys):
 
 def test_killed_process_resumes(in_tmp, capsys):
     """A real kill -9 mid-training, then the same command again: it continues, nothing lost."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     args = ["mnist", "train", *TINY, "--epochs", "4", "--limit", "800", "--batch-size", "8"]
-    process = subprocess.Popen([sys.executable, "-m", "apps.mnist", *args[1:]], cwd=in_tmp,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "PYTHONPATH": REPO_ROOT})
-    deadline = time.monotonic() + 120
-    history_csv = None
-    while time.monotonic() < deadline and process.poll() is None:
-        found = list(in_tmp.glob("runs/mnist/*/history.csv"))
-        if found and len(found[0].read_text().strip().splitlines()) >= 2:
-            history_csv = found[0]
-            break
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert history_csv is not None, "training never finished an epoch"
-    run = history_csv.parent
-    assert not (run / "metrics.json").exists()
+    run = kill_after_first_epoch("mnist", args[1:], in_tmp)
 
     status, out, _ = run_cli(capsys, *args)
     assert status == 0

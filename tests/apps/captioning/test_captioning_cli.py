@@ -1,27 +1,13 @@
 """The captioning commands as a user runs them: frozen encoders and their cache, resuming, bad input."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from app_testutils import Interrupt, kill_after_first_epoch, run_cli
 from captioning_testutils import FROZEN, MIRROR, TINY, shapes_images, write_image
 
-from apps import cli
 from apps.common import plots, training
-
-REPO_ROOT = str(Path(__file__).resolve().parents[3])
-
-
-def run_cli(capsys, *args):
-    status = cli.main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def test_frozen_encoder_features_are_cached_and_the_model_keeps_its_encoder(
@@ -50,25 +36,12 @@ def test_frozen_encoder_features_are_cached_and_the_model_keeps_its_encoder(
     assert len(out.splitlines()) == 1  # one epoch may not say much: the line can be empty
 
 
-class _Interrupt(training.keras.callbacks.Callback):
-    def __init__(self, epoch, batch):
-        super().__init__()
-        self.epoch, self.batch, self.current = epoch, batch, None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.current = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.current == self.epoch and batch == self.batch:
-            raise KeyboardInterrupt
-
-
 def test_interrupted_frozen_run_resumes(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(training, "BACKUP_EVERY_BATCHES", 2)
     original = training.make_callbacks
     monkeypatch.setattr(training, "make_callbacks",
-                        lambda *a, **k: original(*a, **k) + [_Interrupt(1, 2)])
+                        lambda *a, **k: original(*a, **k) + [Interrupt(1, 2)])
     command = ["captioning", "train", *FROZEN, "--epochs", "3"]
     status, _, err = run_cli(capsys, *command)
     assert status == 130 and "rerun the same command" in err
@@ -87,22 +60,7 @@ def test_killed_process_resumes(tmp_path, capsys, monkeypatch):
     """A real kill -9 mid-training, then the same command again: it continues, nothing lost."""
     monkeypatch.chdir(tmp_path)
     args = ["captioning", "train", *TINY, "--epochs", "4", "--batch-size", "8"]
-    process = subprocess.Popen([sys.executable, "-m", "apps.captioning", *args[1:]],
-                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "PYTHONPATH": REPO_ROOT})
-    deadline = time.monotonic() + 180
-    history_csv = None
-    while time.monotonic() < deadline and process.poll() is None:
-        found = list(tmp_path.glob("runs/captioning/*/history.csv"))
-        if found and len(found[0].read_text().strip().splitlines()) >= 2:
-            history_csv = found[0]
-            break
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert history_csv is not None, "training never finished an epoch"
-    run = history_csv.parent
-    assert not (run / "metrics.json").exists()
+    run = kill_after_first_epoch("captioning", args[1:], tmp_path)
 
     status, out, err = run_cli(capsys, *args)
     assert status == 0, err

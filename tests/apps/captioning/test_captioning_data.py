@@ -530,3 +530,14 @@ def test_mirror_flickr8k_from_the_tar(capsys):
     pixels, skipped = corpus.store.load(corpus.test.names[:3], 64)
     assert pixels.shape == (3, 64, 64, 3) and pixels.dtype == np.uint8 and not skipped
     assert pixels.std() > 10  # real photos, not blank
+
+
+def test_shapes_train_on_the_canonical_wording_and_test_on_every_wording():
+    """One wording to learn (left to right, top to bottom); every correct wording scores."""
+    from apps.captioning import shapes
+
+    corpus = data.load(CaptioningConfig(dataset="shapes", shapes_images=60, shapes_max=3))
+    assert all(len(refs) == 1 for refs in corpus.train.captions + corpus.validation.captions)
+    assert any(len(refs) == 2 for refs in corpus.test.captions)
+    _, references = shapes.generate(60, image_size=64, max_shapes=3, seed=data.SHAPES_SEED)
+    assert [refs[0] for refs in corpus.train.captions] == [r[0] for r in references[:48]]
