@@ -121,10 +121,24 @@ def read_text(path, what="text file"):
                          f"0x{data[error.start]:02x} (save it as UTF-8)") from None
 
 
+def split_lines(text):
+    """`text` cut at "\n" (and "\r\n") only, without the line ends.
+
+    Not `str.splitlines`: it also cuts at U+0085, U+2028, U+2029, form feed
+    and other separators that occur inside real text (U+0085 is a common
+    leftover of Windows-1252), so outputs would stop lining up with the
+    input's lines. A final line end does not start another (empty) line.
+    """
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
 def read_lines(path, what="text file"):
-    """The lines of a UTF-8 text file (without line ends).
+    """The lines of a UTF-8 text file (without line ends), one per "\n" (see `split_lines`).
 
     Raises:
         UsageError: As `read_text`.
     """
-    return read_text(path, what).splitlines()
+    return split_lines(read_text(path, what))

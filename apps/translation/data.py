@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from apps.common import data_mirror
+from apps.common import text as common_text
 from apps.common.errors import UsageError
 from apps.translation import text
 
@@ -267,7 +268,7 @@ def _read_lines(path):
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
-            return [normalize(line) for line in handle.read().splitlines()]
+            return [normalize(line) for line in common_text.split_lines(handle.read())]
     except (OSError, EOFError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read {path}: {error}") from None
 
