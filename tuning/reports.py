@@ -176,7 +176,12 @@ def _against(ax, name, dimension, rows, scores, best, objective):
     if dimension.kind in ("int", "float"):
         x = np.array([np.nan if v is None else float(v) for v in values])
         if dimension.log:
+            from matplotlib.ticker import NullFormatter
+
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap
+        elif dimension.kind == "int" and dimension.max - dimension.min <= 10:
+            ax.set_xticks(range(int(dimension.min), int(dimension.max) + 1))
     else:
         labels = [str(v) for v in (dimension.values if dimension.kind == "choice"
                                    else (False, True))]
