@@ -16,6 +16,7 @@ import dataclasses
 import json
 import sys
 import time
+import typing
 from pathlib import Path
 
 from apps.common import config as config_module
@@ -184,55 +185,96 @@ def pipeline(model, array, split, input_name, batch_size, shuffle=False, seed=0)
         tf.data.AUTOTUNE)
 
 
+@dataclasses.dataclass
+class CaptionData:
+    """What training reads, loaded once (a tuner's trials share it): the corpus and its vocabulary."""
+
+    corpus: typing.Any
+    vocabulary: list
+
+
+def load_data(config):
+    """The corpus the settings ask for (`--limit` applied) and the training captions' vocabulary."""
+    from apps.captioning import data
+    from apps.captioning import model as model_module
+    from apps.common import teacher_forcing
+
+    corpus = data.load(config)
+    words = model_module.caption_words([c for refs in corpus.train.captions for c in refs])
+    return CaptionData(corpus, teacher_forcing.build_vocabulary(words, config.min_count))
+
+
+def build_training(config, caption_data):
+    """The captioner a config describes, compiled, with its training and validation pipelines.
+
+    The one place the model is built and compiled for training: `train` uses
+    it, and so does `rnn-suite tune`. With a frozen pretrained encoder the
+    model trained is the decoder, on cached features, and the model saved is
+    the whole captioner (`TrainingSetup.saved_model`). The test split is not touched.
+    """
+    from apps.captioning import encoders
+    from apps.captioning import model as model_module
+    from apps.common import teacher_forcing, training
+
+    corpus = caption_data.corpus
+    config = resolved(config, corpus.name)
+    encoder = encoders.build_encoder(config.encoder, config.image_size, _cache(config),
+                                     config.encoder_weights, config.seed)
+    model, decoder = model_module.build_model(config, caption_data.vocabulary, encoder)
+    frozen = frozen_encoder(config)
+    if encoders.is_pretrained(config.encoder):
+        encoders.set_trainable(encoder, not frozen)
+    trained, input_name = (decoder, "features") if frozen else (model, "image")
+    pipelines = []
+    for name in ("train", "validation"):
+        array, split, note = model_inputs(config, corpus, corpus.split(name), encoder)
+        print(f"{name}: {note}", flush=True)
+        pipelines.append(pipeline(trained, array, split, input_name, config.batch_size,
+                                  shuffle=name == "train", seed=config.seed))
+    training.compile_model(trained, config, loss=model_module.loss(),
+                           metrics=[teacher_forcing.MaskedAccuracy()], train_data=pipelines[0])
+    return training.TrainingSetup(trained, *pipelines, monitor="val_loss", mode="min",
+                                  saved_model=model if frozen else None)
+
+
 def train(config, extra_callbacks=()):
     """Train from a validated `CaptioningConfig`; returns the metrics written to `metrics.json`."""
     import numpy as np
 
-    from apps.captioning import data, encoders
-    from apps.captioning import model as model_module
     from apps.common import model_files, plots, teacher_forcing, training
 
     started = time.perf_counter()
     training.set_seed(config.seed)
-    corpus = data.load(config)  # --limit applied
+    caption_data = load_data(config)
+    corpus = caption_data.corpus
     print(f"data: {corpus.description}", flush=True)
     config = resolved(config, corpus.name)
-    words = model_module.caption_words([c for refs in corpus.train.captions for c in refs])
-    vocabulary = teacher_forcing.build_vocabulary(words, config.min_count)
+    frozen = frozen_encoder(config)
     print(f"encoder: {config.encoder} at {config.image_size} px "
-          f"({'frozen, features cached' if frozen_encoder(config) else 'trained'}); "
-          f"vocabulary {len(vocabulary) + teacher_forcing.SPECIAL_TOKENS:,} words (seen at "
+          f"({'frozen, features cached' if frozen else 'trained'}); vocabulary "
+          f"{len(caption_data.vocabulary) + teacher_forcing.SPECIAL_TOKENS:,} words (seen at "
           f"least {config.min_count} times in the training captions)", flush=True)
     run = run_dir_module.start_training_run(NAME, config)
     print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
     try:
-        encoder = encoders.build_encoder(config.encoder, config.image_size,
-                                         _cache(config), config.encoder_weights, config.seed)
-        model, decoder = model_module.build_model(config, vocabulary, encoder)
-        frozen = frozen_encoder(config)
-        if encoders.is_pretrained(config.encoder):
-            encoders.set_trainable(encoder, not frozen)
-        trained, input_name = (decoder, "features") if frozen else (model, "image")
-        train_array, train_split, note = model_inputs(config, corpus, corpus.train, encoder)
-        print(f"train: {note}", flush=True)
-        val_array, val_split, note = model_inputs(config, corpus, corpus.validation, encoder)
-        print(f"validation: {note}", flush=True)
-        train_data = pipeline(trained, train_array, train_split, input_name, config.batch_size,
-                              shuffle=True, seed=config.seed)
-        validation_data = pipeline(trained, val_array, val_split, input_name, config.batch_size)
-        training.compile_model(trained, config, loss=model_module.loss(),
-                               metrics=[teacher_forcing.MaskedAccuracy()], train_data=train_data)
-        result = training.fit(trained, train_data, validation_data, config, run,
-                              monitor="val_loss", mode="min", extra_callbacks=extra_callbacks,
-                              saved_model=model if frozen else None)
+        setup = build_training(config, caption_data)
+        model = setup.saved_model or setup.model
+        result = training.fit(setup.model, setup.train_data, setup.validation_data, config, run,
+                              monitor=setup.monitor, mode=setup.mode,
+                              extra_callbacks=extra_callbacks, saved_model=setup.saved_model)
         best = model_files.load_model(run.model_path, NAME) if run.model_path.exists() else model
         test = corpus.test.limited(config.eval_limit) if config.eval_limit else corpus.test
         evaluated = dataclasses.replace(corpus, test=test)
+        # The nearest-neighbour peer reads the training images' features: from the cache
+        # when the encoder is frozen, else from the trained encoder (in evaluate_model).
+        train_inputs = (model_inputs(config, corpus, corpus.train,
+                                     image_encoder(model))[:2] if frozen else None)
         report = evaluate_model(best, evaluated, config, run.path, batch_size=64,
-                                train_inputs=(train_array, train_split) if frozen else None)
+                                train_inputs=train_inputs)
         plots.learning_curves(run.file(run_dir_module.HISTORY_FILE), run.file(LEARNING_CURVES),
                               metrics=("loss", "masked_accuracy"))
         history = plots.read_history(run.file(run_dir_module.HISTORY_FILE))
+        train_split = corpus.train
         metrics = {
             "app": NAME,
             "dataset": corpus.name,
@@ -242,9 +284,10 @@ def train(config, extra_callbacks=()):
             "cell": config.cell, "units": config.units, "embedding_dim": config.embedding_dim,
             "parameters": int(model.count_params()),
             "trainable_parameters": int(sum(int(np.prod(w.shape))
-                                            for w in trained.trainable_weights)),
-            "train_images": len(train_split), "train_captions": sum(map(len, train_split.captions)),
-            "vocabulary": len(vocabulary) + teacher_forcing.SPECIAL_TOKENS,
+                                            for w in setup.model.trainable_weights)),
+            "train_images": len(train_split),
+            "train_captions": sum(map(len, train_split.captions)),
+            "vocabulary": len(caption_data.vocabulary) + teacher_forcing.SPECIAL_TOKENS,
             **report,
             "best_val_loss": float(history["val_loss"].min()) if history else None,
             "epochs_done": result.epochs_done,
@@ -262,6 +305,13 @@ def train(config, extra_callbacks=()):
                                 metrics["beam"]["CIDEr-D"], metrics["wall_seconds"], run.path),
           flush=True)
     return metrics
+
+
+def image_encoder(model):
+    """The image encoder inside a captioning model."""
+    from apps.captioning import encoders
+
+    return model.get_layer(encoders.NAME)
 
 
 def _cache(config):

@@ -246,6 +246,9 @@ class TrainingSetup:
         validation_data: The validation pipeline.
         monitor: The metric that picks the best epoch (e.g. "val_accuracy").
         mode: "max" or "min", the better direction of `monitor`.
+        saved_model: The model `model.keras` holds when it is not `model`
+            (captioning trains its decoder alone on cached features and
+            saves the whole captioner); None for `model` itself.
     """
 
     model: typing.Any
@@ -253,6 +256,7 @@ class TrainingSetup:
     validation_data: typing.Any
     monitor: str = "val_accuracy"
     mode: str = "max"
+    saved_model: typing.Any = None
 
 
 def fit(model, train_data, validation_data, config, run, monitor="val_accuracy", mode="max",
