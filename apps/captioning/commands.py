@@ -14,6 +14,7 @@ and score them beside the two peers (baselines.py) -> pictures.
 
 import dataclasses
 import json
+import shutil
 import sys
 import time
 import typing
@@ -257,7 +258,12 @@ def train(config, extra_callbacks=()):
     run = run_dir_module.start_training_run(NAME, config)
     print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
     try:
-        setup = build_training(config, caption_data)
+        try:
+            setup = build_training(config, caption_data)
+        except UsageError:
+            if not run.resumed:  # bad input (e.g. no encoder weights) leaves no run folder behind
+                shutil.rmtree(run.path, ignore_errors=True)
+            raise
         model = setup.saved_model or setup.model
         result = training.fit(setup.model, setup.train_data, setup.validation_data, config, run,
                               monitor=setup.monitor, mode=setup.mode,

@@ -138,6 +138,15 @@ def test_bad_flags_are_one_line_errors(tmp_path, capsys, monkeypatch, args, expe
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("model.keras"))
 
 
+def test_missing_encoder_weights_leave_no_run_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, _, err = run_cli(capsys, "captioning", "train", "--dataset", "shapes",
+                             "--shapes-images", "20", "--encoder", "mobilenet_v3_small",
+                             "--encoder-weights", tmp_path / "absent.h5")
+    assert status == 2 and "absent.h5 does not exist" in err
+    assert not list((tmp_path / "runs" / "captioning").iterdir())
+
+
 def test_flickr8k_asked_for_but_absent_names_the_files(tmp_path, capsys):
     status, _, err = run_cli(capsys, "captioning", "train", "--dataset", "flickr8k",
                              "--data-dir", tmp_path)
