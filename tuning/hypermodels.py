@@ -176,7 +176,8 @@ class AppHyperModel(keras_tuner.HyperModel):
             result = training.fit_from_epoch(
                 model, setup.train_data, setup.validation_data, config, run,
                 monitor=self.objective, mode=self.direction, extra_callbacks=extra,
-                metric_callbacks=self.metric_callbacks(config), initial_epoch=initial_epoch)
+                metric_callbacks=self.metric_callbacks(config), initial_epoch=initial_epoch,
+                saved_model=setup.saved_model)
             results = self._best_epoch(run)
             now, peak = memory_mb()
             results.update(epochs=float(result.epochs_done), seconds=round(result.wall_seconds, 2),
@@ -250,3 +251,13 @@ class TranslationHyperModel(AppHyperModel):
         from apps.translation.validation_bleu import ValidationBleu
 
         return [ValidationBleu(self.data().validation)]
+
+
+class CaptioningHyperModel(AppHyperModel):
+    """Captioning: `apps.captioning.commands.build_training`.
+
+    With a frozen pretrained encoder the trial trains the decoder on cached
+    image features and saves the whole captioner (`TrainingSetup.saved_model`).
+    """
+
+    commands = "apps.captioning.commands"

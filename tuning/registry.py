@@ -1,8 +1,8 @@
 """What `rnn-suite tune` knows about each app: its search space, objectives, flags, hyper-model.
 
-Adding an app (captioning, say) is one `AppTuning` entry here plus a small
-hyper-model class in `tuning/hypermodels.py` pointing at the app's
-`load_data` and `build_training`. Nothing here imports TensorFlow: the
+Adding an app is one `AppTuning` entry here plus a small hyper-model class in
+`tuning/hypermodels.py` pointing at the app's `load_data` and
+`build_training` (captioning came that way). Nothing here imports TensorFlow: the
 hyper-model and the config class are named as "module:attribute" and
 imported when a search runs.
 """
@@ -117,5 +117,29 @@ APPS = {
         objectives={"val_loss": "min", "val_bleu": "max", "val_masked_accuracy": "max"},
         data_flags=("source_lang", "target_lang", "dataset", "pairs", "skip_bad_lines",
                     "min_count", "max_vocab", "max_length", "data_dir", "limit", "seed"),
+    ),
+    "captioning": AppTuning(
+        name="captioning",
+        config="apps.captioning.config:CaptioningConfig",
+        hypermodel="tuning.hypermodels:CaptioningHyperModel",
+        space={
+            "cell": choice("lstm", "gru"),
+            "units": choice(128, 256, 512),
+            "embedding_dim": choice(64, 128, 256),
+            "attention_units": choice(0, 128, 256),  # 0: as many as --units
+            "attention_penalty": real(0.0, 2.0, step=0.5),
+            "context_gate": boolean(),
+            "dropout": real(0.0, 0.5, step=0.1),
+            "learning_rate": real(3e-4, 3e-3, log=True),
+            "learning_rate_schedule": choice("constant", "cosine"),
+            "batch_size": choice(32, 64, 128),
+        },
+        objectives={"val_loss": "min", "val_masked_accuracy": "max"},
+        # The encoder and the image size decide the (cached) image features, so they
+        # stay the same in every trial.
+        data_flags=("dataset", "data_dir", "csv", "karpathy_json", "images", "image_col",
+                    "caption_col", "skip_bad_lines", "shapes_images", "shapes_max", "encoder",
+                    "encoder_weights", "image_size", "fine_tune_encoder", "cache_dir",
+                    "min_count", "max_caption_length", "limit", "seed"),
     ),
 }

@@ -95,6 +95,10 @@ def main(argv=None):
         os.environ.pop(name, None)
     os.environ["KERASTUNER_TUNER_ID"] = TUNER_ID
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from apps import cli as apps_cli
+
+    # The same quiet start as the `rnn-suite` command (TensorFlow's start-up chatter held back).
+    apps_cli._import_tensorflow_quietly()
     from apps.common.errors import UsageError
     from tuning import search
     from tuning.hypermodels import TrialUsageError

@@ -4,11 +4,12 @@ import os
 
 import keras
 import pytest
-from tuning_testutils import (MNIST_DATA, MNIST_SPACE, SENTIMENT_SPACE, TRANSLATION_DATA,
-                              TRANSLATION_SPACE, read_json, read_trials, review_csv, run_cli,
-                              space)
+from tuning_testutils import (CAPTIONING_DATA, CAPTIONING_SPACE, MNIST_DATA, MNIST_SPACE,
+                              SENTIMENT_SPACE, TRANSLATION_DATA, TRANSLATION_SPACE, read_json,
+                              read_trials, review_csv, run_cli, space)
 
 from apps.common import plots
+from apps.captioning.config import CaptioningConfig
 from apps.common.config import build_config
 from apps.sentiment.config import SentimentConfig
 from apps.translation.config import TranslationConfig
@@ -119,6 +120,26 @@ def test_translation_search_by_validation_bleu(in_tmp, capsys):
         assert 0.0 <= float(trial["val_bleu"]) <= 100.0
     best = build_config(TranslationConfig, {}, project / "best.json")
     assert best.dataset == "generated" and best.units in (8, 12)
+
+
+def test_captioning_search_of_two_trials(in_tmp, capsys):
+    status, out, err = run_cli(capsys, "tune", "captioning", *CAPTIONING_DATA,
+                               "--tuner", "random", "--max-trials", "2", "--max-epochs", "1",
+                               "--in-process", "--objective", "val_masked_accuracy",
+                               "--space", space(CAPTIONING_SPACE))
+    assert status == 0, err
+    project = in_tmp / "runs" / "tune" / "captioning" / "random"
+    trials = read_trials(project)
+    assert len(trials) == 2 and all(t["status"] == "COMPLETED" for t in trials)
+    import apps.captioning.model  # noqa: F401 - registers its layers
+
+    for trial in trials:
+        model = keras.models.load_model(project / f"trial_{trial['trial_id']}" / "execution0" /
+                                        "model.keras")
+        decoder = model.get_layer("caption_decoder")
+        assert decoder.get_layer("init_h").units == int(trial["units"])
+    best = build_config(CaptioningConfig, {}, project / "best.json")
+    assert (best.dataset, best.image_size, best.embedding_dim) == ("shapes", 32, 16)
 
 
 class _StopInSecondEpoch(keras.callbacks.Callback):

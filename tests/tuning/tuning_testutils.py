@@ -25,6 +25,11 @@ TRANSLATION_DATA = ["--dataset", "generated", "--limit", "160", "--min-count", "
 TRANSLATION_SPACE = {"cell": "gru", "units": [8, 12], "layers": 1, "embedding_dim": 8,
                      "attention_units": 8, "batch_size": 32, "readout": False,
                      "learning_rate": 0.01, "dropout": 0.0, "bidirectional": False}
+# Generated shapes, one per 32-pixel image, and the small CNN encoder trained with the decoder.
+CAPTIONING_DATA = ["--dataset", "shapes", "--shapes-images", "200", "--shapes-max", "1",
+                   "--image-size", "32", "--seed", "3"]
+CAPTIONING_SPACE = {"cell": "lstm", "units": [16, 24], "embedding_dim": 16,
+                    "attention_units": 16, "batch_size": 32, "learning_rate": 0.003}
 POSITIVE = ["great", "wonderful", "superb", "loved", "brilliant"]
 NEGATIVE = ["awful", "boring", "dull", "hated", "terrible"]
 FILLER = ["the", "movie", "plot", "was", "and", "it", "a", "story", "actors", "music"]
