@@ -4,7 +4,9 @@ Whatever the source, the result is a `Corpus`: raw (untokenised, Unicode
 NFKC-normalised) source and target sentences for train / validation / test.
 Anki files have no official split; one is drawn with a fixed seed
 (`SPLIT_SEED`, not `--seed`), so `evaluate` sees the same test split as
-`train`. Multi30k uses its own train / val / test_2016_flickr.
+`train`. It is drawn by sentence, not by pair: pairs that share a sentence on
+either side stay in one split (`split_by_sentence`). Multi30k uses its own
+train / val / test_2016_flickr.
 """
 
 import gzip
@@ -213,20 +215,118 @@ def _anki_from_file(path, source, target, skip_bad_lines, origin):
         sources, targets = english, other
     else:
         sources, targets = other, english
-    order = np.random.default_rng(SPLIT_SEED).permutation(len(sources))
-    n_val = max(1, int(round(len(order) * ANKI_VALIDATION_FRACTION)))
-    n_test = max(1, int(round(len(order) * ANKI_TEST_FRACTION)))
-    if len(order) < n_val + n_test + 1:
-        raise UsageError(f"pairs file {path} has only {len(order)} pairs; need at least 3 "
-                         "(train, validation, test)")
+    train, validation, test = split_by_sentence(english, other, what=f"pairs file {path}")
     pick = lambda idx: ([sources[i] for i in idx], [targets[i] for i in idx])  # noqa: E731
-    test, validation, train = (order[:n_test], order[n_test:n_test + n_val],
-                               order[n_test + n_val:])
     description = (f"Anki pairs {path} ({origin}), {source}->{target}: {len(train):,} train / "
-                   f"{len(validation):,} validation / {len(test):,} test (split seed "
-                   f"{SPLIT_SEED}){f', {skipped} bad lines skipped' if skipped else ''}")
+                   f"{len(validation):,} validation / {len(test):,} test (split by sentence, "
+                   f"seed {SPLIT_SEED}){f', {skipped} bad lines skipped' if skipped else ''}")
     return Corpus("anki", description, source, target, pick(train), pick(validation),
                   pick(test))
+
+
+def _sentence_key(sentence):
+    """What counts as "the same sentence": NFKC, single spaces (done by `read_pairs`), any case.
+
+    Case is folded because the model lower-cases everything: "Go." and "go."
+    are one sentence to it.
+    """
+    return sentence.casefold()
+
+
+def sentence_groups(english, other):
+    """Pair indices grouped so that pairs sharing a sentence, on either side, share a group.
+
+    The groups are the connected components of the graph whose nodes are the
+    pairs and whose edges join two pairs with the same English or the same
+    other-language sentence (union-find). Anki files repeat both sides: one
+    English sentence with several Spanish translations ("Go." / "Ve.",
+    "Vete.", "Vaya."), and one Spanish sentence translating several English
+    ones. Grouping by one side only would still let the other side's
+    sentence sit in train and test (as a source in one, a target in the
+    other); grouping by both is the rule that leaves no sentence of either
+    side in two splits, whichever way the run translates.
+
+    Returns:
+        A list of lists of pair indices (ascending), ordered by their first index.
+    """
+    if len(english) != len(other):
+        raise ValueError(f"{len(english)} English sentences but {len(other)} others")
+    parent = list(range(len(english)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]  # path halving
+            i = parent[i]
+        return i
+
+    for side in (english, other):
+        first = {}
+        for index, sentence in enumerate(side):
+            seen = first.setdefault(_sentence_key(sentence), index)
+            if seen != index:
+                a, b = find(index), find(seen)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    groups = {}
+    for index in range(len(parent)):
+        groups.setdefault(find(index), []).append(index)
+    return list(groups.values())
+
+
+def split_by_sentence(english, other, seed=SPLIT_SEED,
+                      validation_fraction=ANKI_VALIDATION_FRACTION,
+                      test_fraction=ANKI_TEST_FRACTION, what="pairs file"):
+    """(train, validation, test) lists of pair indices, no sentence of either side in two splits.
+
+    The groups of `sentence_groups` are shuffled with `seed` and dealt out
+    whole: each goes to test if it still fits in test's share
+    (`test_fraction` of the pairs, at least 1), else to validation if it fits
+    there, else to train. Groups are small (at most 40 pairs in the Anki
+    spa-eng file, most are one pair), so the shares come out exact or within a
+    group of it, and which groups land in test does not depend on their size.
+    In a tiny file where a split would stay empty, the smallest group of the
+    split holding the most groups moves there. The pairs of each split are
+    shuffled too, so a `--limit` prefix is a random sample, not whole groups.
+
+    Raises:
+        UsageError: With fewer than 3 pairs, or fewer than 3 groups of pairs
+            that share no sentence (nothing to split three ways).
+    """
+    count = len(english)
+    n_val = max(1, int(round(count * validation_fraction)))
+    n_test = max(1, int(round(count * test_fraction)))
+    if count < n_val + n_test + 1:
+        raise UsageError(f"{what} has only {count} pairs; need at least 3 "
+                         "(train, validation, test)")
+    groups = sentence_groups(english, other)
+    if len(groups) < 3:
+        raise UsageError(f"{what} has {count} pairs but they share sentences so that only "
+                         f"{len(groups)} group(s) of pairs share none; need at least 3 to "
+                         "split train, validation and test without a sentence in two splits")
+    rng = np.random.default_rng(seed)
+    splits = {"test": [], "validation": [], "train": []}  # lists of group numbers
+    sizes = dict.fromkeys(splits, 0)
+    for number in rng.permutation(len(groups)):
+        size = len(groups[number])
+        if sizes["test"] + size <= n_test:
+            name = "test"
+        elif sizes["validation"] + size <= n_val:
+            name = "validation"
+        else:
+            name = "train"
+        splits[name].append(int(number))
+        sizes[name] += size
+    for name in ("test", "validation", "train"):
+        if not splits[name]:
+            donor = max(splits, key=lambda s: len(splits[s]))
+            smallest = min(splits[donor], key=lambda g: len(groups[g]))
+            splits[donor].remove(smallest)
+            splits[name].append(smallest)
+    result = []
+    for name in ("train", "validation", "test"):
+        members = [i for number in splits[name] for i in groups[number]]
+        result.append([int(i) for i in rng.permutation(members)])
+    return tuple(result)
 
 
 # --- Multi30k -------------------------------------------------------------------
