@@ -8,14 +8,15 @@ test. The model does its own scaling, so these arrays are also what
 
 import gzip
 import logging
-import socket
 import struct
+import zipfile
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from apps.common import data_mirror
+from apps.common import data_mirror, data_source
 from apps.common.errors import UsageError
 
 CLASS_NAMES = [str(d) for d in range(10)]
@@ -80,21 +81,20 @@ def load(source="auto", data_dir=None, limit=0, want=None):
     elif source == "tfds":
         data = _from_tfds(require=True)
     else:
-        root = data_mirror.data_root(data_dir)
-        if root is not None:
-            data = _from_files(root)
-        elif source == "files":
-            raise UsageError(f"--source files needs --data-dir or ${data_mirror.ENV_VAR} "
-                             f"(expected {NPZ} or the four IDX files there)")
-        else:
-            data = _from_tfds(require=False)
-            if data is None and want == "mnist":
-                raise UsageError(
-                    f"this run was trained on MNIST, which is not available here: pass --data-dir "
-                    f"or set ${data_mirror.ENV_VAR} to a folder holding {NPZ} or the four IDX files")
-            if data is None:
-                data = _sklearn_digits()
+        data = data_source.local_files_or(data_dir, source, _from_files,
+                                          f"{NPZ} or the four IDX files",
+                                          otherwise=lambda: _tfds_or_embedded(want))
     return data.limited(limit)
+
+
+def _tfds_or_embedded(want):
+    """No folder named: tfds MNIST if available, else the embedded digits (unless MNIST is a must)."""
+    data = _from_tfds(require=False)
+    if data is None and want == "mnist":
+        raise UsageError(
+            f"this run was trained on MNIST, which is not available here: pass --data-dir "
+            f"or set ${data_mirror.ENV_VAR} to a folder holding {NPZ} or the four IDX files")
+    return data if data is not None else _sklearn_digits()
 
 
 def _from_files(root):
@@ -104,7 +104,9 @@ def _from_files(root):
             arrays = _read_npz(str(paths[0]))
         else:
             arrays = tuple(_read_idx(str(p)) for p in paths)
-    except (OSError, ValueError, KeyError, EOFError, struct.error) as error:
+    # A truncated or damaged mnist.npz is a zip file that zipfile rejects.
+    except (OSError, ValueError, KeyError, EOFError, struct.error, zipfile.BadZipFile,
+            zlib.error) as error:
         raise UsageError(f"cannot read MNIST from {paths[0].parent}: {error} (expected {NPZ} "
                          "with x_train, y_train, x_test, y_test, or the official IDX files)")
     where = paths[0] if index == 0 else paths[0].parent
@@ -142,14 +144,6 @@ def _mnist(x_train, y_train, x_test, y_test, description):
                   x_train[cut:], y_train[cut:], x_test, y_test)
 
 
-def _download_possible(host="storage.googleapis.com", timeout=3.0):
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
 def _from_tfds(require):
     """MNIST through tensorflow-datasets, if it is prepared locally or can be downloaded.
 
@@ -164,7 +158,7 @@ def _from_tfds(require):
 
         builder = tfds.builder("mnist")
         prepared = builder.is_prepared()
-        if not prepared and not _download_possible():
+        if not prepared and not data_source.download_possible():
             if require:
                 raise UsageError("--source tfds: tfds 'mnist' is not prepared in "
                                  f"{builder.data_dir} and cannot be downloaded (no network)")

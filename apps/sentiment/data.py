@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from apps.common import data_mirror
+from apps.common import data_mirror, data_source
 from apps.common import text as text_module
 from apps.common.errors import UsageError
 
@@ -80,20 +80,21 @@ def load(source="auto", data_dir=None, limit=0, csv_path=None, text_col="text",
     elif source == "tfds":
         data = _from_tfds(require=True)
     else:
-        root = data_mirror.data_root(data_dir)
-        if root is not None:
-            data = _from_files(root)
-        elif source == "files":
-            raise UsageError(f"--source files needs --data-dir or ${data_mirror.ENV_VAR} "
-                             f"(expected {ARCHIVES[0]} or the extracted {FOLDER}/ folder there)")
-        else:
-            data = _from_tfds(require=False)
-            if data is None:
-                raise UsageError(
-                    f"no IMDB reviews found: pass --data-dir or set ${data_mirror.ENV_VAR} to a "
-                    f"folder holding imdb/{ARCHIVES[0]} (or the extracted {FOLDER}/ folder), "
-                    "prepare tfds 'imdb_reviews', or train on your own with --csv FILE")
+        data = data_source.local_files_or(data_dir, source, _from_files,
+                                          f"{ARCHIVES[0]} or the extracted {FOLDER}/ folder",
+                                          otherwise=_tfds_or_error)
     return data.limited(limit)
+
+
+def _tfds_or_error():
+    """No folder named: tfds `imdb_reviews` if prepared here; else say every way to give reviews."""
+    data = _from_tfds(require=False)
+    if data is None:
+        raise UsageError(
+            f"no IMDB reviews found: pass --data-dir or set ${data_mirror.ENV_VAR} to a "
+            f"folder holding imdb/{ARCHIVES[0]} (or the extracted {FOLDER}/ folder), "
+            "prepare tfds 'imdb_reviews', or train on your own with --csv FILE")
+    return data
 
 
 # ----------------------------------------------------------------- aclImdb files

@@ -11,13 +11,13 @@ train / val / test_2016_flickr.
 
 import gzip
 import logging
-import socket
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from apps.common import data_mirror
+from apps.common import data_mirror, data_source
 from apps.common import text as common_text
 from apps.common.errors import UsageError
 from apps.translation import text
@@ -140,17 +140,9 @@ def _anki(source, target, data_dir, skip_bad_lines):
     return _anki_from_file(path, source, target, skip_bad_lines, origin="download")
 
 
-def _download_possible(host="storage.googleapis.com", timeout=3.0):
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
 def _anki_download(other):
     """The TensorFlow tutorial's spa-eng file, downloaded once into the Keras cache; or None."""
-    if other != "spa" or not _download_possible():
+    if other != "spa" or not data_source.download_possible():
         return None
     try:
         import keras
@@ -200,7 +192,7 @@ def read_pairs(path, skip_bad_lines=False):
     except UnicodeDecodeError as error:
         raise UsageError(f"pairs file {path} is not valid UTF-8 ({error.reason}); save it as "
                          "UTF-8") from None
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error) as error:  # zlib.error: a damaged .gz
         raise UsageError(f"cannot read pairs file {path}: {error}") from None
     if not english:
         raise UsageError(f"pairs file {path} holds no pairs (expected English<TAB>Other lines)")
@@ -369,7 +361,7 @@ def _read_lines(path):
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
             return [normalize(line) for line in common_text.split_lines(handle.read())]
-    except (OSError, EOFError, UnicodeDecodeError) as error:
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as error:
         raise UsageError(f"cannot read {path}: {error}") from None
 
 
@@ -400,7 +392,7 @@ def _from_tfds():
 
         builder = tfds.builder(TED_NAME)
         if not builder.is_prepared():
-            if not _download_possible():
+            if not data_source.download_possible():
                 return None
             builder.download_and_prepare()
         splits = {}
