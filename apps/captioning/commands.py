@@ -14,7 +14,6 @@ and score them beside the two peers (baselines.py) -> pictures.
 
 import dataclasses
 import json
-import shutil
 import sys
 import time
 import typing
@@ -30,7 +29,6 @@ SUMMARY = "image captioning: CNN/EfficientNet features, an attentive LSTM/GRU de
 EVALUATION_FILE = "evaluation.json"
 CAPTIONS_FILE = "test_captions.tsv"
 GRID_FILE = "captions_grid.png"
-LEARNING_CURVES = "learning_curves.png"
 ATTENTION_FIGURES = 3
 GRID_IMAGES = 12
 
@@ -193,6 +191,14 @@ class CaptionData:
     corpus: typing.Any
     vocabulary: list
 
+    @property
+    def name(self):
+        return self.corpus.name
+
+    @property
+    def description(self):
+        return self.corpus.description
+
 
 def load_data(config):
     """The corpus the settings ask for (`--limit` applied) and the training captions' vocabulary."""
@@ -213,6 +219,8 @@ def build_training(config, caption_data):
     model trained is the decoder, on cached features, and the model saved is
     the whole captioner (`TrainingSetup.saved_model`). The test split is not touched.
     """
+    import numpy as np
+
     from apps.captioning import encoders
     from apps.captioning import model as model_module
     from apps.common import teacher_forcing, training
@@ -234,83 +242,51 @@ def build_training(config, caption_data):
                                   shuffle=name == "train", seed=config.seed))
     training.compile_model(trained, config, loss=model_module.loss(),
                            metrics=[teacher_forcing.MaskedAccuracy()], train_data=pipelines[0])
+    sizes = {"trainable_parameters": int(sum(int(np.prod(w.shape))
+                                             for w in trained.trainable_weights)),
+             "train_images": len(corpus.train),
+             "train_captions": sum(map(len, corpus.train.captions)),
+             "vocabulary": len(caption_data.vocabulary) + teacher_forcing.SPECIAL_TOKENS}
     return training.TrainingSetup(trained, *pipelines, monitor="val_loss", mode="min",
-                                  saved_model=model if frozen else None)
+                                  saved_model=model if frozen else None, sizes=sizes)
 
 
 def train(config, extra_callbacks=()):
     """Train from a validated `CaptioningConfig`; returns the metrics written to `metrics.json`."""
-    import numpy as np
+    from apps.common import training
 
-    from apps.common import model_files, plots, teacher_forcing, training
+    return training.run_training(training.TrainingStory(
+        NAME, load_data, build_training, evaluate=_evaluate_run, settings=_settings,
+        headline=lambda metrics: (f"test CIDEr-D (beam {metrics['beam_size']})",
+                                  metrics["beam"]["CIDEr-D"]),
+        describe=_describe, resolve=lambda config, data: resolved(config, data.name),
+        curves=("loss", "masked_accuracy")), config, extra_callbacks)
 
-    started = time.perf_counter()
-    training.set_seed(config.seed)
-    caption_data = load_data(config)
+
+def _describe(config, caption_data):
+    from apps.common import teacher_forcing
+
+    return (f"encoder: {config.encoder} at {config.image_size} px "
+            f"({'frozen, features cached' if frozen_encoder(config) else 'trained'}); "
+            f"vocabulary {len(caption_data.vocabulary) + teacher_forcing.SPECIAL_TOKENS:,} "
+            f"words (seen at least {config.min_count} times in the training captions)")
+
+
+def _settings(config, caption_data):
+    return {"encoder": config.encoder, "image_size": config.image_size,
+            "encoder_frozen": frozen_encoder(config), "cell": config.cell,
+            "units": config.units, "embedding_dim": config.embedding_dim}
+
+
+def _evaluate_run(model, config, caption_data, run):
     corpus = caption_data.corpus
-    print(f"data: {corpus.description}", flush=True)
-    config = resolved(config, corpus.name)
-    frozen = frozen_encoder(config)
-    print(f"encoder: {config.encoder} at {config.image_size} px "
-          f"({'frozen, features cached' if frozen else 'trained'}); vocabulary "
-          f"{len(caption_data.vocabulary) + teacher_forcing.SPECIAL_TOKENS:,} words (seen at "
-          f"least {config.min_count} times in the training captions)", flush=True)
-    run = run_dir_module.start_training_run(NAME, config)
-    print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
-    try:
-        try:
-            setup = build_training(config, caption_data)
-        except UsageError:
-            if not run.resumed:  # bad input (e.g. no encoder weights) leaves no run folder behind
-                shutil.rmtree(run.path, ignore_errors=True)
-            raise
-        model = setup.saved_model or setup.model
-        result = training.fit(setup.model, setup.train_data, setup.validation_data, config, run,
-                              monitor=setup.monitor, mode=setup.mode,
-                              extra_callbacks=extra_callbacks, saved_model=setup.saved_model)
-        best = model_files.load_model(run.model_path, NAME) if run.model_path.exists() else model
-        test = corpus.test.limited(config.eval_limit) if config.eval_limit else corpus.test
-        evaluated = dataclasses.replace(corpus, test=test)
-        # The nearest-neighbour peer reads the training images' features: from the cache
-        # when the encoder is frozen, else from the trained encoder (in evaluate_model).
-        train_inputs = (model_inputs(config, corpus, corpus.train,
-                                     image_encoder(model))[:2] if frozen else None)
-        report = evaluate_model(best, evaluated, config, run.path, batch_size=64,
-                                train_inputs=train_inputs)
-        plots.learning_curves(run.file(run_dir_module.HISTORY_FILE), run.file(LEARNING_CURVES),
-                              metrics=("loss", "masked_accuracy"))
-        history = plots.read_history(run.file(run_dir_module.HISTORY_FILE))
-        train_split = corpus.train
-        metrics = {
-            "app": NAME,
-            "dataset": corpus.name,
-            "dataset_description": corpus.description,
-            "encoder": config.encoder, "image_size": config.image_size,
-            "encoder_frozen": frozen,
-            "cell": config.cell, "units": config.units, "embedding_dim": config.embedding_dim,
-            "parameters": int(model.count_params()),
-            "trainable_parameters": int(sum(int(np.prod(w.shape))
-                                            for w in setup.model.trainable_weights)),
-            "train_images": len(train_split),
-            "train_captions": sum(map(len, train_split.captions)),
-            "vocabulary": len(caption_data.vocabulary) + teacher_forcing.SPECIAL_TOKENS,
-            **report,
-            "best_val_loss": float(history["val_loss"].min()) if history else None,
-            "epochs_done": result.epochs_done,
-            "epochs_requested": config.epochs,
-            "resumed_from_epoch": result.initial_epoch if run.resumed else None,
-            "stopped_by_time_limit": result.stopped_by_time,
-            "train_seconds": round(result.wall_seconds, 2),
-            "train_steps_per_second": round(result.steps_per_second, 3),
-            "wall_seconds": round(time.perf_counter() - started, 2),
-        }
-        training.write_metrics(run, metrics)
-    finally:
-        run.release()
-    print(training.summary_line(NAME, f"test CIDEr-D (beam {config.beam_size})",
-                                metrics["beam"]["CIDEr-D"], metrics["wall_seconds"], run.path),
-          flush=True)
-    return metrics
+    test = corpus.test.limited(config.eval_limit) if config.eval_limit else corpus.test
+    # The nearest-neighbour peer reads the training images' features: from the cache
+    # when the encoder is frozen, else from the trained encoder (in evaluate_model).
+    train_inputs = (model_inputs(config, corpus, corpus.train, image_encoder(model))[:2]
+                    if frozen_encoder(config) else None)
+    return evaluate_model(model, dataclasses.replace(corpus, test=test), config, run.path,
+                          batch_size=64, train_inputs=train_inputs)
 
 
 def image_encoder(model):
@@ -431,7 +407,12 @@ def _run_config(run):
     if not config_path.is_file():
         raise UsageError(f"{path.parent} has no {run_dir_module.CONFIG_FILE} (expected a run "
                          f"folder written by `rnn-suite {NAME} train`)")
-    return path, config_module.load_config(CaptioningConfig, config_path)
+    config = config_module.load_config(CaptioningConfig, config_path)
+    if config.encoder == "auto" or config.image_size < 1:  # train writes both, resolved
+        raise UsageError(f"{config_path} is not the config.json of a {NAME} run (it names no "
+                         f"encoder and image size; expected a run folder written by "
+                         f"`rnn-suite {NAME} train`)")
+    return path, config
 
 
 def _load_model(path):

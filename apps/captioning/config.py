@@ -1,15 +1,14 @@
 """The settings of `rnn-suite captioning train`."""
 
-import dataclasses
 import typing
 
-from apps.common.config import CommonConfig, setting
+from apps.common.config import CommonConfig, app_config, setting
 
 DATASETS = ("auto", "flickr8k", "csv", "karpathy", "coco", "shapes")
 ENCODERS = ("cnn", "efficientnet_lite0", "efficientnet_b0", "mobilenet_v3_small", "inception_v3")
 
 
-@dataclasses.dataclass
+@app_config(epochs=20, learning_rate=2e-3)
 class CaptioningConfig(CommonConfig):
     """Common settings (with captioning's defaults) plus data, encoder, decoder and decoding."""
 
@@ -20,9 +19,7 @@ class CaptioningConfig(CommonConfig):
     bidirectional: bool = setting(False, "not used: the decoder runs forwards", flag=False)
     dropout: float = setting(0.3, "dropout on the word embeddings and before the output layer",
                              minimum=0.0, below=1.0)
-    epochs: int = setting(20, "training epochs", minimum=1)
     batch_size: int = setting(64, "captions per training step", minimum=1)
-    learning_rate: float = setting(2e-3, "Adam learning rate", above=0.0)
     early_stopping: int = setting(
         4, "stop after this many epochs without a better validation loss (0: never)", minimum=0)
     embedding_dim: int = setting(128, "size of the word embeddings (and of the deep output "

@@ -37,6 +37,41 @@ def setting(default, help, *, choices=None, minimum=None, above=None, below=None
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 
 
+def app_config(**defaults):
+    """Make an app's config dataclass, with its own defaults for settings it inherits.
+
+    An app changes what a common setting defaults to in one line, without
+    declaring the setting again (its help, choices and bounds stay the
+    common ones)::
+
+        @app_config(cell="gru", units=64)
+        class SentimentConfig(CommonConfig):
+            vocab_size: int = setting(12000, "words in the vocabulary", minimum=3)
+
+    Raises:
+        TypeError: For a name that is not an inherited setting.
+    """
+
+    def make(cls):
+        inherited = {field.name: field for base in cls.__mro__[1:]
+                     if dataclasses.is_dataclass(base) for field in dataclasses.fields(base)}
+        own = dict(cls.__dict__.get("__annotations__", {}))
+        for name, value in defaults.items():
+            if name not in inherited:
+                raise TypeError(f"{cls.__name__}: {name!r} is not a setting of its base "
+                                f"config (known: {', '.join(sorted(inherited))})")
+            if name in own:
+                raise TypeError(f"{cls.__name__}: {name!r} is declared in the class and "
+                                "given a default by app_config; do one")
+            field = inherited[name]
+            setattr(cls, name, dataclasses.field(default=value, metadata=field.metadata))
+            own[name] = field.type
+        cls.__annotations__ = own
+        return dataclasses.dataclass(cls)
+
+    return make
+
+
 @dataclasses.dataclass
 class CommonConfig:
     """The settings every app's `train` shares (DESIGN.md: same flag, same meaning)."""
@@ -165,6 +200,10 @@ def read_json_settings(path):
         raise UsageError(f"config file {path} does not exist (expected a JSON file of settings)")
     except OSError as error:
         raise UsageError(f"cannot read config file {path}: {error.strerror}")
+    except UnicodeDecodeError as error:
+        line = error.object[:error.start].count(b"\n") + 1
+        raise UsageError(f"config file {path} is not valid UTF-8: line {line} has the byte "
+                         f"0x{error.object[error.start]:02x} (save it as UTF-8)") from None
     try:
         values = json.loads(text)
     except json.JSONDecodeError as error:

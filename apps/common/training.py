@@ -249,6 +249,8 @@ class TrainingSetup:
         saved_model: The model `model.keras` holds when it is not `model`
             (captioning trains its decoder alone on cached features and
             saves the whole captioner); None for `model` itself.
+        sizes: What `metrics.json` records about the data as the model sees
+            it, known only once it is built (e.g. vocabulary sizes).
     """
 
     model: typing.Any
@@ -257,6 +259,7 @@ class TrainingSetup:
     monitor: str = "val_accuracy"
     mode: str = "max"
     saved_model: typing.Any = None
+    sizes: dict = dataclasses.field(default_factory=dict)
 
 
 def fit(model, train_data, validation_data, config, run, monitor="val_accuracy", mode="max",
@@ -351,3 +354,116 @@ def summary_line(app, metric_name, value, wall_seconds, run_path):
     """The one line printed at the end of training."""
     return (f"{app}: {metric_name} {value:.4f} in {format_seconds(wall_seconds)} "
             f"(wall time); run written to {run_path}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingStory:
+    """An app's own pieces of `train`; `run_training` does the rest, the same for every app.
+
+    Attributes:
+        app: The app's name ("mnist"): the run folder's parent and the model's registry.
+        load_data: `load_data(config)` -> the app's data (with `.name` and
+            `.description`); all bad input must fail here, before a run folder exists.
+        build_training: `build_training(config, data)` -> a `TrainingSetup`
+            (the one builder `rnn-suite tune` calls too).
+        evaluate: `evaluate(best_model, config, data, run)` -> the test report
+            (a dict for `metrics.json`), pictures written into `run.path`.
+        settings: `settings(config, data)` -> what `metrics.json` says about
+            the model and data besides the report (cell, units, data sizes);
+            the setup's `sizes` join them.
+        headline: `headline(metrics)` -> `(name, value)` of the summary line.
+        describe: Optional `describe(config, data)` -> the line printed after
+            the data's description (how much of it is used, and how).
+        resolve: Optional `resolve(config, data)` -> the config with "auto"
+            settings made concrete, as `config.json` keeps them.
+        curves: The metrics drawn in `learning_curves.png`.
+    """
+
+    app: str
+    load_data: typing.Callable
+    build_training: typing.Callable
+    evaluate: typing.Callable
+    settings: typing.Callable
+    headline: typing.Callable
+    describe: typing.Optional[typing.Callable] = None
+    resolve: typing.Optional[typing.Callable] = None
+    curves: tuple = ("loss", "accuracy")
+
+
+LEARNING_CURVES_FILE = "learning_curves.png"
+
+
+def run_training(story, config, extra_callbacks=()):
+    """Train an app from a validated config and leave a complete run folder.
+
+    Seed -> load the data (bad input fails before anything is written) ->
+    start or resume the run folder -> build and compile the model -> fit with
+    the common callbacks -> evaluate the best saved model on the test split ->
+    learning curves -> `metrics.json` -> the one summary line.
+
+    Args:
+        story: The app's `TrainingStory`.
+        config: The app's validated config.
+        extra_callbacks: More Keras callbacks for `fit` (tests use them).
+
+    Returns:
+        The metrics written to `metrics.json`.
+    """
+    import shutil
+
+    from apps.common import errors, model_files, plots
+
+    started = time.perf_counter()
+    set_seed(config.seed)
+    data = story.load_data(config)
+    print(f"data: {data.description}", flush=True)
+    if story.resolve:
+        config = story.resolve(config, data)
+    if story.describe:
+        print(story.describe(config, data), flush=True)
+    run = run_dir_module.start_training_run(story.app, config)
+    print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
+    try:
+        try:
+            setup = story.build_training(config, data)
+        except errors.UsageError:
+            if not run.resumed:  # bad input found while building leaves no run folder behind
+                shutil.rmtree(run.path, ignore_errors=True)
+            raise
+        result = fit(setup.model, setup.train_data, setup.validation_data, config, run,
+                     monitor=setup.monitor, mode=setup.mode, extra_callbacks=extra_callbacks,
+                     saved_model=setup.saved_model)
+        model = setup.saved_model or setup.model
+        best = (model_files.load_model(run.model_path, story.app) if run.model_path.exists()
+                else model)
+        report = story.evaluate(best, config, data, run)
+        history_csv = run.file(run_dir_module.HISTORY_FILE)
+        plots.learning_curves(history_csv, run.file(LEARNING_CURVES_FILE), metrics=story.curves)
+        history = plots.read_history(history_csv)
+        best_value = history[setup.monitor] if history and setup.monitor in history else None
+        if best_value is not None:
+            best_value = float(best_value.max() if setup.mode == "max" else best_value.min())
+        metrics = {
+            "app": story.app,
+            "dataset": data.name,
+            "dataset_description": data.description,
+            **story.settings(config, data),
+            "parameters": int(model.count_params()),
+            **setup.sizes,
+            **report,
+            f"best_{setup.monitor}": best_value,
+            "epochs_done": result.epochs_done,
+            "epochs_requested": config.epochs,
+            "resumed_from_epoch": result.initial_epoch if run.resumed else None,
+            "stopped_by_time_limit": result.stopped_by_time,
+            "train_seconds": round(result.wall_seconds, 2),
+            "train_steps_per_second": round(result.steps_per_second, 3),
+            "train_examples_per_second": round(result.steps_per_second * config.batch_size, 1),
+            "wall_seconds": round(time.perf_counter() - started, 2),
+        }
+        write_metrics(run, metrics)
+    finally:
+        run.release()
+    label, value = story.headline(metrics)
+    print(summary_line(story.app, label, value, metrics["wall_seconds"], run.path), flush=True)
+    return metrics

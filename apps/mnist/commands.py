@@ -5,7 +5,6 @@ and flag errors answer at once.
 """
 
 import json
-import time
 from pathlib import Path
 
 from apps.common import config as config_module
@@ -18,7 +17,6 @@ GRID_DIGITS = 32
 FORMING_DIGITS = 4
 EVALUATION_FILE = "evaluation.json"
 PICTURES = {
-    "learning_curves": "learning_curves.png",
     "confusion_matrix": "confusion_matrix.png",
     "test_predictions": "test_predictions.png",
     "prediction_over_time": "prediction_over_time.png",
@@ -111,55 +109,29 @@ def build_training(config, digits):
 
 def train(config, extra_callbacks=()):
     """Train from a validated `MnistConfig`; returns the metrics written to `metrics.json`."""
-    from apps.common import model_files, plots, training
+    from apps.common import training
 
-    started = time.perf_counter()
-    training.set_seed(config.seed)
-    digits = load_data(config)
+    return training.run_training(training.TrainingStory(
+        NAME, load_data, build_training, evaluate=_evaluate_run, settings=_settings,
+        headline=lambda metrics: ("test accuracy", metrics["test_accuracy"]),
+        describe=_describe), config, extra_callbacks)
+
+
+def _describe(config, digits):
     steps, features = _sequence_shape(config.mode, digits.image_size)
-    print(f"data: {digits.description}", flush=True)
-    print(f"using {len(digits.x_train):,} train / {len(digits.x_val):,} validation / "
-          f"{len(digits.x_test):,} test images, as sequences of {steps} steps x {features} "
-          f"({config.mode} mode)", flush=True)
-    run = run_dir_module.start_training_run(NAME, config)
-    print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
-    try:
-        setup = build_training(config, digits)
-        model = setup.model
-        result = training.fit(model, setup.train_data, setup.validation_data, config, run,
-                              monitor=setup.monitor, mode=setup.mode,
-                              extra_callbacks=extra_callbacks)
-        best = (model_files.load_model(run.model_path, NAME) if run.model_path.exists()
-                else model)
-        report = evaluate_model(best, digits, run.path, config.batch_size)
-        plots.learning_curves(run.file(run_dir_module.HISTORY_FILE),
-                              run.file(PICTURES["learning_curves"]))
-        history = plots.read_history(run.file(run_dir_module.HISTORY_FILE))
-        metrics = {
-            "app": NAME,
-            "dataset": digits.name,
-            "dataset_description": digits.description,
-            "mode": config.mode, "cell": config.cell, "units": config.units,
+    return (f"using {len(digits.x_train):,} train / {len(digits.x_val):,} validation / "
+            f"{len(digits.x_test):,} test images, as sequences of {steps} steps x {features} "
+            f"({config.mode} mode)")
+
+
+def _settings(config, digits):
+    return {"mode": config.mode, "cell": config.cell, "units": config.units,
             "layers": config.layers, "bidirectional": config.bidirectional,
-            "parameters": int(model.count_params()),
-            "train_examples": len(digits.x_train),
-            **report,
-            "best_val_accuracy": float(history["val_accuracy"].max()) if history else None,
-            "epochs_done": result.epochs_done,
-            "epochs_requested": config.epochs,
-            "resumed_from_epoch": result.initial_epoch if run.resumed else None,
-            "stopped_by_time_limit": result.stopped_by_time,
-            "train_seconds": round(result.wall_seconds, 2),
-            "train_steps_per_second": round(result.steps_per_second, 3),
-            "train_examples_per_second": round(result.steps_per_second * config.batch_size, 1),
-            "wall_seconds": round(time.perf_counter() - started, 2),
-        }
-        training.write_metrics(run, metrics)
-    finally:
-        run.release()
-    print(training.summary_line(NAME, "test accuracy", metrics["test_accuracy"],
-                                metrics["wall_seconds"], run.path), flush=True)
-    return metrics
+            "train_examples": len(digits.x_train)}
+
+
+def _evaluate_run(model, config, digits, run):
+    return evaluate_model(model, digits, run.path, config.batch_size)
 
 
 def _sequence_shape(mode, size):

@@ -5,7 +5,6 @@ and flag errors answer at once.
 """
 
 import json
-import time
 from pathlib import Path
 
 from apps.common import config as config_module
@@ -21,7 +20,6 @@ EXPLAIN_EXAMPLES = 4  # right and wrong test reviews each
 PREDICT_BATCH = 64
 UNKNOWN_ID = 1  # TextVectorization's [UNK]
 PICTURES = {
-    "learning_curves": "learning_curves.png",
     "confusion_matrix": "confusion_matrix.png",
     "reliability": "reliability.png",
 }
@@ -135,60 +133,30 @@ def build_training(config, reviews):
 
 def train(config, extra_callbacks=()):
     """Train from a validated `SentimentConfig`; returns the metrics written to `metrics.json`."""
-    from apps.common import model_files, plots, training
+    from apps.common import training
 
-    started = time.perf_counter()
-    training.set_seed(config.seed)
-    reviews = load_data(config)
-    print(f"data: {reviews.description}", flush=True)
-    print(f"using {len(reviews.x_train):,} train / {len(reviews.x_val):,} validation / "
-          f"{len(reviews.x_test):,} test reviews, the first {config.max_length} words of each",
-          flush=True)
-    run = run_dir_module.start_training_run(NAME, config)
-    print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
-    try:
-        setup = build_training(config, reviews)
-        model = setup.model
-        result = training.fit(model, setup.train_data, setup.validation_data, config, run,
-                              monitor=setup.monitor, mode=setup.mode,
-                              extra_callbacks=extra_callbacks)
-        best = (model_files.load_model(run.model_path, NAME) if run.model_path.exists()
-                else model)
-        calibration = calibrate(best, reviews, config)
-        best.save(run.model_path)
-        report = evaluate_model(best, reviews, run.path, config.batch_size)
-        plots.learning_curves(run.file(run_dir_module.HISTORY_FILE),
-                              run.file(PICTURES["learning_curves"]))
-        history = plots.read_history(run.file(run_dir_module.HISTORY_FILE))
-        metrics = {
-            "app": NAME,
-            "dataset": reviews.name,
-            "dataset_description": reviews.description,
-            "cell": config.cell, "units": config.units, "layers": config.layers,
+    return training.run_training(training.TrainingStory(
+        NAME, load_data, build_training, evaluate=_calibrate_and_evaluate, settings=_settings,
+        headline=lambda metrics: ("test accuracy", metrics["test_accuracy"]),
+        describe=lambda config, reviews: (
+            f"using {len(reviews.x_train):,} train / {len(reviews.x_val):,} validation / "
+            f"{len(reviews.x_test):,} test reviews, the first {config.max_length} words of "
+            "each")), config, extra_callbacks)
+
+
+def _settings(config, reviews):
+    return {"cell": config.cell, "units": config.units, "layers": config.layers,
             "bidirectional": config.bidirectional, "pooling": config.pooling,
             "vocab_size": config.vocab_size, "max_length": config.max_length,
             "embedding_dim": config.embedding_dim,
-            "parameters": int(model.count_params()),
-            "train_examples": len(reviews.x_train),
-            "validation_examples": len(reviews.x_val),
-            **calibration,
-            **report,
-            "best_val_accuracy": float(history["val_accuracy"].max()) if history else None,
-            "epochs_done": result.epochs_done,
-            "epochs_requested": config.epochs,
-            "resumed_from_epoch": result.initial_epoch if run.resumed else None,
-            "stopped_by_time_limit": result.stopped_by_time,
-            "train_seconds": round(result.wall_seconds, 2),
-            "train_steps_per_second": round(result.steps_per_second, 3),
-            "train_examples_per_second": round(result.steps_per_second * config.batch_size, 1),
-            "wall_seconds": round(time.perf_counter() - started, 2),
-        }
-        training.write_metrics(run, metrics)
-    finally:
-        run.release()
-    print(training.summary_line(NAME, "test accuracy", metrics["test_accuracy"],
-                                metrics["wall_seconds"], run.path), flush=True)
-    return metrics
+            "train_examples": len(reviews.x_train), "validation_examples": len(reviews.x_val)}
+
+
+def _calibrate_and_evaluate(model, config, reviews, run):
+    """The best model's temperature, fitted and saved into `model.keras`, then its test report."""
+    calibration = calibrate(model, reviews, config)
+    model.save(run.model_path)
+    return {**calibration, **evaluate_model(model, reviews, run.path, config.batch_size)}
 
 
 def calibrate(model, reviews, config):

@@ -1,32 +1,18 @@
 """The settings of `rnn-suite sentiment train`."""
 
-import dataclasses
 import typing
 
-from apps.common.config import LEARNING_RATE_SCHEDULES, CommonConfig, setting
+from apps.common.config import CommonConfig, app_config, setting
 
 POOLINGS = ("last", "attention", "max")
 SOURCES = ("auto", "files", "tfds", "csv")
 
 
-@dataclasses.dataclass
+@app_config(cell="gru", units=64, bidirectional=True, dropout=0.2, epochs=3, batch_size=64,
+            learning_rate=2e-3, learning_rate_schedule="cosine")
 class SentimentConfig(CommonConfig):
     """Common settings (with defaults suited to reviews) plus the text and pooling settings."""
 
-    cell: str = setting(
-        "gru", "recurrent cell: rnn (IRNN: ReLU with identity recurrent init), gru or lstm",
-        choices=("rnn", "gru", "lstm"))
-    units: int = setting(64, "units in each recurrent layer", minimum=1)
-    bidirectional: bool = setting(True, "wrap each recurrent layer in Bidirectional")
-    dropout: float = setting(0.2, "dropout on the inputs of each recurrent layer", minimum=0.0,
-                             below=1.0)
-    epochs: int = setting(3, "training epochs", minimum=1)
-    batch_size: int = setting(64, "examples per training step", minimum=1)
-    learning_rate: float = setting(2e-3, "Adam learning rate (the start of the cosine decay)",
-                                   above=0.0)
-    learning_rate_schedule: str = setting(
-        "cosine", "constant, or cosine: decay the learning rate from --learning-rate to 0 "
-        "over all the epochs' steps", choices=LEARNING_RATE_SCHEDULES)
     vocab_size: int = setting(
         12000, "words in the vocabulary, counting padding and [UNK] (the most frequent words "
         "of the training split; rarer words, often names tied to one movie, become [UNK])",

@@ -29,7 +29,6 @@ SUMMARY = "translation: bidirectional encoder, Bahdanau-attention decoder, greed
 EVALUATION_FILE = "evaluation.json"
 TRANSLATIONS_FILE = "test_translations.tsv"
 ATTENTION_MAPS = 4
-LEARNING_CURVES = "learning_curves.png"
 WARM_UP_SENTENCES = 8
 
 
@@ -190,17 +189,16 @@ def pipeline(model, sources, targets, batch_size, shuffle=False, seed=0, lengths
         tf.data.AUTOTUNE)
 
 
-def build_training(config, corpus, prepared=None):
+def build_training(config, corpus):
     """The model a config describes, compiled, with its training and validation pipelines.
 
     The one place the model is built and compiled for training: `train` uses
-    it, and so does `rnn-suite tune`. The test split is not touched.
+    it, and so does `rnn-suite tune`. The vocabularies come from the training
+    split; the test split is not touched.
 
     Args:
         config: A `TranslationConfig`.
         corpus: The `data.Corpus` from `load_data`.
-        prepared: What `prepare_pairs(config, corpus)` returned, if already
-            computed (it is, when `train` printed the vocabulary sizes).
 
     Returns:
         A `training.TrainingSetup` (best epoch by validation loss).
@@ -209,7 +207,13 @@ def build_training(config, corpus, prepared=None):
     from apps.translation import model as model_module
 
     (sources, targets, lengths), source_vocabulary, target_vocabulary, longest = (
-        prepared or prepare_pairs(config, corpus))
+        prepare_pairs(config, corpus))
+    sizes = {"train_pairs": len(sources), "source_vocabulary": len(source_vocabulary) + 4,
+             "target_vocabulary": len(target_vocabulary) + 4}
+    print(f"using {len(sources):,} train / {len(corpus.validation[0]):,} validation / "
+          f"{len(corpus.test[0]):,} test pairs; vocabularies {sizes['source_vocabulary']:,} "
+          f"{corpus.source_lang} / {sizes['target_vocabulary']:,} {corpus.target_lang} words "
+          f"(seen at least {config.min_count} times in training)", flush=True)
     model = model_module.build_model(config, source_vocabulary, target_vocabulary, longest)
     train_data = pipeline(model, sources, targets, config.batch_size, shuffle=True,
                           seed=config.seed, lengths=lengths)
@@ -217,68 +221,29 @@ def build_training(config, corpus, prepared=None):
     training.compile_model(model, config, loss=model_module.loss(),
                            metrics=[model_module.MaskedAccuracy()], train_data=train_data)
     return training.TrainingSetup(model, train_data, validation_data, monitor="val_loss",
-                                  mode="min")
+                                  mode="min", sizes=sizes)
 
 
 def train(config, extra_callbacks=()):
     """Train from a validated `TranslationConfig`; returns the metrics written to `metrics.json`."""
-    from apps.common import model_files, plots, training
+    from apps.common import training
 
-    started = time.perf_counter()
-    training.set_seed(config.seed)
-    corpus = load_data(config)
-    prepared = prepare_pairs(config, corpus)
-    (sources, targets, lengths), source_vocabulary, target_vocabulary, longest = prepared
-    print(f"data: {corpus.description}", flush=True)
-    print(f"using {len(sources):,} train / {len(corpus.validation[0]):,} validation / "
-          f"{len(corpus.test[0]):,} test pairs; vocabularies {len(source_vocabulary) + 4:,} "
-          f"{corpus.source_lang} / {len(target_vocabulary) + 4:,} {corpus.target_lang} words "
-          f"(seen at least {config.min_count} times in training)", flush=True)
-    run = run_dir_module.start_training_run(NAME, config)
-    print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
-    try:
-        setup = build_training(config, corpus, prepared)
-        model = setup.model
-        result = training.fit(model, setup.train_data, setup.validation_data, config, run,
-                              monitor=setup.monitor, mode=setup.mode,
-                              extra_callbacks=extra_callbacks)
-        best = (model_files.load_model(run.model_path, NAME) if run.model_path.exists()
-                else model)
-        test = corpus.limited(config.eval_limit).test if config.eval_limit else corpus.test
-        report = evaluate_model(best, test, run.path, config.beam_size,
-                                config.max_output_length, config.length_alpha,
-                                batch_size=64, label=f"{corpus.name} test")
-        plots.learning_curves(run.file(run_dir_module.HISTORY_FILE), run.file(LEARNING_CURVES),
-                              metrics=("loss", "masked_accuracy"))
-        history = plots.read_history(run.file(run_dir_module.HISTORY_FILE))
-        metrics = {
-            "app": NAME,
-            "dataset": corpus.name,
-            "dataset_description": corpus.description,
-            "source_lang": corpus.source_lang, "target_lang": corpus.target_lang,
+    return training.run_training(training.TrainingStory(
+        NAME, load_data, build_training, evaluate=_evaluate_run, settings=_settings,
+        headline=lambda metrics: (f"test BLEU (beam {config.beam_size})", metrics["bleu_beam"]),
+        curves=("loss", "masked_accuracy")), config, extra_callbacks)
+
+
+def _settings(config, corpus):
+    return {"source_lang": corpus.source_lang, "target_lang": corpus.target_lang,
             "cell": config.cell, "units": config.units, "layers": config.layers,
-            "bidirectional": config.bidirectional, "embedding_dim": config.embedding_dim,
-            "parameters": int(model.count_params()),
-            "train_pairs": len(sources),
-            "source_vocabulary": len(source_vocabulary) + 4,
-            "target_vocabulary": len(target_vocabulary) + 4,
-            **report,
-            "best_val_loss": float(history["val_loss"].min()) if history else None,
-            "epochs_done": result.epochs_done,
-            "epochs_requested": config.epochs,
-            "resumed_from_epoch": result.initial_epoch if run.resumed else None,
-            "stopped_by_time_limit": result.stopped_by_time,
-            "train_seconds": round(result.wall_seconds, 2),
-            "train_steps_per_second": round(result.steps_per_second, 3),
-            "wall_seconds": round(time.perf_counter() - started, 2),
-        }
-        training.write_metrics(run, metrics)
-    finally:
-        run.release()
-    print(training.summary_line(NAME, f"test BLEU (beam {config.beam_size})",
-                                metrics["bleu_beam"], metrics["wall_seconds"], run.path),
-          flush=True)
-    return metrics
+            "bidirectional": config.bidirectional, "embedding_dim": config.embedding_dim}
+
+
+def _evaluate_run(model, config, corpus, run):
+    test = corpus.limited(config.eval_limit).test if config.eval_limit else corpus.test
+    return evaluate_model(model, test, run.path, config.beam_size, config.max_output_length,
+                          config.length_alpha, batch_size=64, label=f"{corpus.name} test")
 
 
 # --- evaluate ----------------------------------------------------------------------
@@ -388,9 +353,17 @@ def _decoding_settings(args, config):
     return beam, length, alpha
 
 
+def _check_decoding_flags(args):
+    """Check what argparse cannot in the decoding flags, before reading any file or model."""
+    if args.length_alpha is not None and not args.length_alpha >= 0:  # NaN too
+        raise UsageError(f"--length-alpha must be >= 0, got {args.length_alpha}")
+
+
 def evaluate_command(args):
     """`evaluate --run DIR`: BLEU/chrF, greedy and beam, on the run's test split."""
     import dataclasses
+
+    _check_decoding_flags(args)
 
     from apps.translation import data
 
@@ -418,6 +391,8 @@ def evaluate_command(args):
 def predict_command(args):
     """`predict --run DIR "Me gusta el café."`: one translation a line."""
     from apps.common import text as common_text
+
+    _check_decoding_flags(args)
 
     sentences = list(args.sentences)
     if args.file:

@@ -20,7 +20,6 @@ class TranslationConfig(CommonConfig):
     dropout: float = setting(0.2, "dropout on embeddings, encoder inputs and the output layer",
                              minimum=0.0, below=1.0)
     batch_size: int = setting(64, "sentence pairs per training step", minimum=1)
-    epochs: int = setting(10, "training epochs", minimum=1)
     embedding_dim: int = setting(256, "size of the word embeddings", minimum=1)
     readout: bool = setting(False, "a tanh layer of --embedding-dim units between the "
                             "decoder features and the softmax (cheaper softmax)")
