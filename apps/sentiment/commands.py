@@ -68,15 +68,23 @@ def add_commands(parser):
 
     predict = commands.add_parser(
         "predict", help="classify reviews given as text or in a file",
-        description="Classify reviews: each is printed with its label and P(positive). "
-                    "Give the texts as arguments or --file FILE (UTF-8, one review per line; "
-                    "blank lines are skipped).")
+        description="Classify reviews: each is printed on one line, tab-separated: its "
+                    "label, P(positive) and the start of the text (with --explain, a fourth "
+                    "column: the words the attention weighted most). Give the texts as "
+                    "arguments or --file FILE (UTF-8, one review per line, lines end at \\n "
+                    "only): the output has exactly one line per input line, in order; a line "
+                    "with no words (empty, spaces, or only punctuation) prints the placeholder "
+                    "'-<TAB>-<TAB>(empty line)' (or '(no words: ...)'), with a warning. An "
+                    "empty or wordless TEXT argument, or a file with no review at all, is an "
+                    "error.")
     run_dir_module.add_run_flag(predict, NAME)
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to classify")
     predict.add_argument("--file", default=None,
-                         help="a UTF-8 text file, one review per line")
+                         help="a UTF-8 text file, one review per line; one output line per "
+                              "input line (a line with no words gets a '-' placeholder)")
     predict.add_argument("--explain", action="store_true",
-                         help="also print the words the attention pooling weighted most")
+                         help="also print the words the attention pooling weighted most (a "
+                              "fourth column)")
     predict.add_argument("--top", type=config_module.positive_int, default=8,
                          help="how many words --explain prints per review (default: 8)")
     predict.set_defaults(handler=predict_command)
@@ -358,9 +366,16 @@ def _fmt(value):
 def read_reviews(args):
     """The reviews to classify, as (where, text) pairs; bad input fails here, before TensorFlow work.
 
+    Every line of `--file` is one review, kept in order, so that `predict`
+    prints exactly one line per input line: a line with no words (empty,
+    only spaces, or only punctuation and symbols) stays in the list, and
+    `predict` prints a placeholder for it. On the command line such a text is
+    an error instead (it can only be a slip).
+
     Raises:
-        UsageError: No reviews, an empty argument, a bad file, or a review with
-            no words (only punctuation or symbols).
+        UsageError: No reviews (no arguments, or a file with no line holding
+            a word), both arguments and a file, an empty or wordless
+            argument, a missing or non-UTF-8 file.
     """
     from apps.common import text as text_module
 
@@ -368,37 +383,59 @@ def read_reviews(args):
         raise UsageError("give reviews either as arguments or with --file, not both")
     if args.file:
         lines = text_module.read_lines(args.file, what="--file")
-        reviews = [(f"{args.file}:{n}", line) for n, line in enumerate(lines, 1)
-                   if line.strip()]
-        if not reviews:
+        reviews = [(f"{args.file}:{n}", line) for n, line in enumerate(lines, 1)]
+        if not any(_word_counts(reviews)):
             raise UsageError(f"--file {args.file} has no reviews (expected one review per line)")
-    else:
-        if not args.texts:
-            raise UsageError("no reviews to classify: give the text as an argument "
-                             "(in quotes) or --file FILE")
-        reviews = [(f"review {n}", text) for n, text in enumerate(args.texts, 1)]
-        for where, text in reviews:
-            if not text.strip():
-                raise UsageError(f"{where} is empty: nothing to classify")
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:  # undecodable bytes on the command line
-                raise UsageError(f"{where} is not valid UTF-8 text") from None
-    counts = [len(words) for words in text_module.words([t for _, t in reviews])]
-    for (where, text), count in zip(reviews, counts):
+        return reviews
+    if not args.texts:
+        raise UsageError("no reviews to classify: give the text as an argument "
+                         "(in quotes) or --file FILE")
+    reviews = [(f"review {n}", text) for n, text in enumerate(args.texts, 1)]
+    for where, text in reviews:
+        if not text.strip():
+            raise UsageError(f"{where} is empty: nothing to classify")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes on the command line
+            raise UsageError(f"{where} is not valid UTF-8 text") from None
+    for (where, text), count in zip(reviews, _word_counts(reviews)):
         if count == 0:
             raise UsageError(f"{where} has no words, only punctuation or symbols "
                              f"({_short(text, 30)!r}): nothing to classify")
     return reviews
 
 
+def _word_counts(reviews):
+    """How many words the model would read in each (where, text) review."""
+    from apps.common import text as text_module
+
+    if not reviews:
+        return []
+    return [len(words) for words in text_module.words([t for _, t in reviews])]
+
+
 def _short(text, width=60):
+    """`text` on one line (every kind of line break and space run becomes one space), cut."""
     text = " ".join(text.split())
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
+def _placeholder(text):
+    """What stands in the text column for a review line with no words."""
+    return "(empty line)" if not text.strip() else f"(no words: {_short(text, 30)!r})"
+
+
 def predict_command(args):
-    """`predict --run DIR "text" ...` or `--file FILE`: label and P(positive) of each review."""
+    """`predict --run DIR "text" ...` or `--file FILE`: label and P(positive) of each review.
+
+    One output line per review, in order (so per line of `--file`): label,
+    P(positive), the start of the text, tab-separated (with `--explain` a
+    fourth column of weighted words). A file line with no words prints
+    `-<TAB>-<TAB>(empty line)` or `-<TAB>-<TAB>(no words: '...')` instead, and
+    one warning on stderr names those lines.
+    """
+    import sys
+
     path = run_dir_module.find_model(NAME, args.run)
     reviews = read_reviews(args)
     path, model = _load_run_model(args.run)
@@ -408,20 +445,35 @@ def predict_command(args):
         raise UsageError(f"--explain needs a model with attention pooling; {path} was trained "
                          "with --pooling last or max")
     names = model_module.class_names(model)
-    texts = [t for _, t in reviews]
-    probabilities = data.predict_probabilities(model, texts, PREDICT_BATCH, _max_length(model))
-    explained = explain_texts(model, texts) if args.explain else [None] * len(texts)
+    has_words = [count > 0 for count in _word_counts(reviews)]
+    if not all(has_words):
+        numbers = [str(n) for n, ok in enumerate(has_words, 1) if not ok]
+        shown = ", ".join(numbers[:10]) + (f" and {len(numbers) - 10} more"
+                                           if len(numbers) > 10 else "")
+        print(f"warning: --file {args.file}: line(s) {shown} have no words (empty, or only "
+              "punctuation); each got a placeholder line starting with '-'", file=sys.stderr,
+              flush=True)
+    texts = [t for (_, t), ok in zip(reviews, has_words) if ok]
+    probabilities = iter(data.predict_probabilities(model, texts, PREDICT_BATCH,
+                                                    _max_length(model)))
+    explained = iter(explain_texts(model, texts) if args.explain else [None] * len(texts))
     results = []
-    for (where, text), probability, explanation in zip(reviews, probabilities, explained):
+    for (where, text), ok in zip(reviews, has_words):
+        if not ok:
+            print(f"-\t-\t{_placeholder(text)}" + ("\t-" if args.explain else ""), flush=True)
+            results.append({"where": where, "text": text, "label": None,
+                            "probability": None})
+            continue
+        probability, explanation = next(probabilities), next(explained)
         label = names[int(probability >= 0.5)]
-        print(f"{label}\tP({names[1]})={probability:.3f}\t{_short(text)}", flush=True)
+        line = f"{label}\tP({names[1]})={probability:.3f}\t{_short(text)}"
         result = {"where": where, "text": text, "label": label,
                   "probability": float(probability)}
         if explanation is not None:
             _, words, weights, _ = explanation
             ranked = sorted(range(len(words)), key=lambda i: -weights[i])[:args.top]
-            print("  words: " + ", ".join(f"{words[i]} {weights[i]:.2f}" for i in ranked),
-                  flush=True)
+            line += "\twords: " + ", ".join(f"{words[i]} {weights[i]:.2f}" for i in ranked)
             result["words"] = [(words[i], float(weights[i])) for i in ranked]
+        print(line, flush=True)
         results.append(result)
     return results

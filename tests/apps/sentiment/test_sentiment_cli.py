@@ -59,11 +59,40 @@ def test_predict_explain_lists_the_weighted_words(sentiment_run, capsys, tmp_pat
     status, out, err = run_cli(capsys, "sentiment", "predict", "--run", sentiment_run,
                                "--file", reviews, "--explain", "--top", "3")
     assert status == 0, err
-    lines = out.strip().splitlines()
-    assert len(lines) == 4  # two reviews (the blank line is skipped), each with its words
-    assert lines[1].startswith("  words: ")
-    words = [part.split()[0] for part in lines[1][len("  words: "):].split(", ")]
+    lines = out.split("\n")[:-1]
+    assert len(lines) == 3  # one a line of the file, the blank one too
+    assert lines[1] == "-\t-\t(empty line)\t-"
+    columns = lines[0].split("\t")
+    assert len(columns) == 4 and columns[3].startswith("words: ")
+    words = [part.split()[0] for part in columns[3][len("words: "):].split(", ")]
     assert len(words) == 3 and set(words) <= {"the", "plot", "was", "dull"}
+    assert lines[2].split("\t")[2] == "A brilliant film!"
+
+
+def test_predict_file_gives_one_line_per_input_line(sentiment_run, capsys, tmp_path):
+    reviews = tmp_path / "reviews.txt"
+    lines = ["A brilliant film, I loved it.", "", "Dull\u0085and boring, a waste.", "   ",
+             "Great\u2028acting, moving story.", "?!... ;-)", "Awful plot.\r", "\u2029",
+             "The last line has no line end"]
+    reviews.write_bytes("\n".join(lines).encode("utf-8"))
+    status, out, err = run_cli(capsys, "sentiment", "predict", "--run", sentiment_run,
+                               "--file", reviews)
+    assert status == 0, err
+    assert out.endswith("\n")
+    printed = out.split("\n")[:-1]
+    assert printed == out.splitlines()  # no stray line breaks inside a line
+    assert len(printed) == len(lines)
+    placeholders = {2: "(empty line)", 4: "(empty line)", 6: "(no words: '?!... ;-)')",
+                    8: "(empty line)"}
+    for number, (line, text) in enumerate(zip(printed, lines), 1):
+        label, probability, shown = line.split("\t")
+        if number in placeholders:
+            assert (label, probability, shown) == ("-", "-", placeholders[number])
+        else:
+            assert label in ("negative", "positive", "neg", "pos")
+            assert shown == " ".join(text.split())  # the text's own line, on one line
+    assert "line(s) 2, 4, 6, 8 have no words" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_evaluate_writes_metrics_pictures_and_explanations(sentiment_run, capsys, tmp_path):
@@ -116,9 +145,10 @@ def _tree(path):
     (["?!... ;-)"], None, "review 1 has no words, only punctuation"),
     (["bad \udcff bytes"], None, "review 1 is not valid UTF-8"),  # as Python decodes argv
     (["good"], b"good film\n", "either as arguments or with --file"),
-    ([], b"good film\n!!!\n", "reviews.txt:2 has no words, only punctuation"),
     ([], b"good film\nbad \xff\xfe film\n", "not valid UTF-8: line 2 has the byte 0xff"),
     ([], b"\n\n", "has no reviews"),
+    ([], b"", "has no reviews"),
+    ([], b" \n!!!\r\n\n", "has no reviews"),
     ([], None, "no reviews to classify"),
 ])
 def test_bad_predict_input_is_one_line_exit_2(sentiment_run, capsys, tmp_path, reviews,
