@@ -114,14 +114,15 @@ def run_search(plan):
     hypermodel = make_hypermodel(plan, trial_deadline)
     if role.kind == "worker":
         distributed.wait_for_chief(role, plan.chief_wait)
-    else:
-        if role.kind == "chief":
-            distributed.check_port_free(role.host, role.port)
+    elif role.kind == "chief":
+        distributed.check_port_free(role.host, role.port)
+    if role.kind != "chief":
+        # Bad data fails once, here, not in every trial; and before the search's folder is made.
+        _call(hypermodel.data, plan)
+    if role.kind != "worker":
         reports.claim_project(plan.project, reports.search_identity(
             plan.entry.name, plan.tuner, hypermodel, plan.max_epochs, plan.executions_per_trial),
             overwrite=plan.overwrite)
-    if role.kind != "chief":
-        _call(hypermodel.data, plan)  # bad data fails once, here, not in every trial
     runner = (None if plan.in_process or role.kind == "chief"
               else trial_process.TrialProcess(plan, trial_deadline))
     tuner = make_tuner(plan, hypermodel, trial_deadline,

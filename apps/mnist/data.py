@@ -115,6 +115,10 @@ def _from_files(root):
 
 @lru_cache(maxsize=2)
 def _read_npz(path):
+    # np.load takes any other file for a pickle and suggests allow_pickle: not the problem here.
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a complete .npz archive (truncated, or not written by "
+                         "numpy.savez)")
     with np.load(path) as archive:
         return (archive["x_train"], archive["y_train"], archive["x_test"], archive["y_test"])
 
