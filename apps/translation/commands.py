@@ -68,14 +68,17 @@ def add_commands(parser):
 
     predict = commands.add_parser(
         "predict", help="translate sentences with a trained run",
-        description="Translate sentences given on the command line or in a file (one a "
-                    "line); prints one translation a line. Empty sentences give empty lines; "
-                    "unknown words become [UNK].")
+        description="Translate sentences given on the command line or in a file (UTF-8, "
+                    "one a line, lines end at \\n only); prints exactly one translation line "
+                    "per sentence, in order, so the output lines up with the file's lines. An "
+                    "empty line (or one with only spaces) prints an empty line, with a "
+                    "warning; unknown words become [UNK].")
     run_dir_module.add_run_flag(predict, NAME)
     predict.add_argument("sentences", nargs="*", metavar="SENTENCE",
                          help="sentences to translate (raw text)")
     predict.add_argument("--file", default=None,
-                         help="a UTF-8 text file of sentences, one a line")
+                         help="a UTF-8 text file of sentences, one a line; one output line per "
+                              "input line (an empty line gives an empty line)")
     _add_decoding_flags(predict)
     predict.add_argument("--show-attention", default=None, metavar="OUT.png",
                          help="draw the attention map of each sentence into this PNG")
@@ -389,7 +392,11 @@ def evaluate_command(args):
 # --- predict -----------------------------------------------------------------------
 
 def predict_command(args):
-    """`predict --run DIR "Me gusta el café."`: one translation a line."""
+    """`predict --run DIR "Me gusta el café."`: one translation a line.
+
+    Exactly one output line per sentence (per line of `--file`, cut at "\\n"
+    only), in order; an empty or blank sentence prints an empty line.
+    """
     from apps.common import text as common_text
 
     _check_decoding_flags(args)
@@ -425,7 +432,7 @@ def predict_command(args):
         if result["source_words"] and not result["finished"]:
             warn(f"sentence {number}: the output stopped at --max-output-length before the "
                  "end token")
-        print(result["translation"], flush=True)
+        print(" ".join(result["translation"].split()), flush=True)  # always one line
     if args.show_attention:
         written = pictures.attention_map(results, args.show_attention)
         print(f"attention map written to {written}", file=sys.stderr, flush=True)

@@ -42,6 +42,24 @@ def test_predict_from_file_with_attention_map(translation_run, tmp_path, capsys)
         assert min(image.size) > 100
 
 
+def test_predict_file_gives_one_line_per_input_line(translation_run, tmp_path, capsys):
+    first, second, third = OTHER_SENTENCES
+    lines = [SENTENCE, "", f"{first[:-1]}\u0085{first[-1]}", "   ", f"{second}\u2028{third}",
+             f"{third}\r", "\u2029", "?!", SENTENCE]
+    sentences = tmp_path / "in.txt"
+    sentences.write_bytes("\n".join(lines).encode("utf-8"))  # no line end after the last
+    status, out, err = run_cli(capsys, "translation", "predict", "--run", translation_run,
+                               "--file", sentences, "--beam-size", "1")
+    assert status == 0, err
+    printed = out.split("\n")[:-1]
+    assert out.endswith("\n") and printed == out.splitlines()
+    assert len(printed) == len(lines)
+    assert [n for n, line in enumerate(printed, 1) if not line] == [2, 4, 7]
+    assert printed[0] == printed[-1]  # the same sentence, the same translation, in order
+    for number in (2, 4, 7):
+        assert f"sentence {number} is empty" in err
+
+
 def test_predict_unknown_characters_and_a_very_long_sentence(translation_run, capsys):
     long_sentence = " ".join([SENTENCE] * 12)
     status, out, err = run_cli(capsys, "translation", "predict", "--run", translation_run,
