@@ -19,6 +19,7 @@ import time
 import typing
 from pathlib import Path
 
+from apps.common import app_commands
 from apps.common import config as config_module
 from apps.common import run_dir as run_dir_module
 from apps.common.errors import UsageError
@@ -35,51 +36,36 @@ GRID_IMAGES = 12
 
 def add_commands(parser):
     """Add `train`, `evaluate` and `predict` under the app's parser."""
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    train = commands.add_parser(
-        "train", help="train a model; writes a run folder (runs/captioning/<timestamp>/)",
-        description="Train an image captioner: an image encoder and a decoder that attends "
-                    "over the image's feature grid at every word. Writes config.json, "
-                    "model.keras (best by validation loss; vocabulary and image preprocessing "
-                    "inside), history.csv, metrics.json (BLEU-1..4, ROUGE-L, CIDEr-D, greedy and "
-                    "beam, beside the most-frequent and nearest-neighbour captions), "
-                    "test_captions.tsv, TensorBoard logs, captions_grid.png and attention "
-                    "figures. Interrupted? Rerun the same command: it resumes.")
-    config_module.add_flags(train, CaptioningConfig)
-    train.set_defaults(handler=train_command)
-
-    evaluate = commands.add_parser(
-        "evaluate", help="BLEU-1..4, ROUGE-L, CIDEr-D of a trained run, beside the peers",
+    commands = app_commands.add_train(
+        parser, NAME, CaptioningConfig, train,
+        "Train an image captioner: an image encoder and a decoder that attends over the "
+        "image's feature grid at every word. Writes config.json, model.keras (best by "
+        "validation loss; vocabulary and image preprocessing inside), history.csv, "
+        "metrics.json (BLEU-1..4, ROUGE-L, CIDEr-D, greedy and beam, beside the most-frequent "
+        "and nearest-neighbour captions), test_captions.tsv, TensorBoard logs, "
+        "captions_grid.png and attention figures.")
+    evaluate = app_commands.add_evaluate(
+        commands, NAME, evaluate_command,
+        help="BLEU-1..4, ROUGE-L, CIDEr-D of a trained run, beside the peers",
         description="Caption the test images of the run's dataset with greedy and beam "
                     "search; score them (pycocoevalcap) against all references, beside the most "
                     "frequent and the nearest-neighbour training caption; write "
-                    "evaluation.json, test_captions.tsv, captions_grid.png and attention figures.")
-    run_dir_module.add_run_flag(evaluate, NAME)
-    evaluate.add_argument("--data-dir", default=None,
-                          help="folder with the dataset (default: the run's, then $RNN_SUITE_DATA)")
-    evaluate.add_argument("--limit", type=config_module.non_negative_int, default=0,
-                          help="caption at most this many test images (default: 0, all)")
-    evaluate.add_argument("--batch-size", type=config_module.positive_int, default=64,
-                          help="images per decoding batch (default: 64)")
+                    "evaluation.json, test_captions.tsv, captions_grid.png and attention figures.",
+        data_help="folder with the dataset (default: the run's, then $RNN_SUITE_DATA)",
+        items="test images", batch_size=64)
     _add_decoding_flags(evaluate)
     evaluate.add_argument("--meteor", choices=("auto", "off"), default=None,
                           help="also score METEOR (needs Java; default: the run's setting)")
-    evaluate.add_argument("--output", default=None,
-                          help="folder for the results (default: the run folder)")
-    evaluate.set_defaults(handler=evaluate_command)
 
-    predict = commands.add_parser(
-        "predict", help="caption image files with a trained run",
+    predict = app_commands.add_predict(
+        commands, NAME, predict_command, help="caption image files with a trained run",
         description="Caption image files (PNG, JPEG, ...: any mode and size; converted to RGB "
                     "and resized); prints one caption a line, in the order given.")
-    run_dir_module.add_run_flag(predict, NAME)
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files to caption")
     _add_decoding_flags(predict)
     predict.add_argument("--show-attention", default=None, metavar="OUT.png",
                          help="also draw each word's attention over the image (one figure per "
                               "image: OUT.png, OUT_2.png, ...)")
-    predict.set_defaults(handler=predict_command)
 
 
 def _add_decoding_flags(parser):
@@ -87,11 +73,6 @@ def _add_decoding_flags(parser):
                         help="beam width (1: greedy; default: the run's)")
     parser.add_argument("--max-output-length", type=config_module.positive_int, default=None,
                         help="at most this many words per caption (default: the run's)")
-
-
-def train_command(args):
-    config = config_module.config_from_args(CaptioningConfig, args)
-    train(config)
 
 
 def warn(message):

@@ -7,6 +7,7 @@ and flag errors answer at once.
 import json
 from pathlib import Path
 
+from apps.common import app_commands
 from apps.common import config as config_module
 from apps.common import run_dir as run_dir_module
 from apps.mnist.config import MnistConfig
@@ -25,53 +26,30 @@ PICTURES = {
 
 def add_commands(parser):
     """Add `train`, `evaluate` and `predict` under the app's parser."""
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    train = commands.add_parser(
-        "train", help="train a model; writes a run folder (runs/mnist/<timestamp>/)",
-        description="Train a recurrent classifier on digits read pixel by pixel (or row by "
-                    "row). Writes config.json, model.keras (best by validation accuracy), "
-                    "history.csv, metrics.json, TensorBoard logs and pictures to the run "
-                    "folder. Killed or interrupted? Rerun the same command: it resumes.")
-    config_module.add_flags(train, MnistConfig)
-    train.set_defaults(handler=train_command)
-
-    evaluate = commands.add_parser(
-        "evaluate", help="test accuracy, confusion matrix and pictures of a trained run",
+    commands = app_commands.add_train(
+        parser, NAME, MnistConfig, train,
+        "Train a recurrent classifier on digits read pixel by pixel (or row by row). Writes "
+        "config.json, model.keras (best by validation accuracy), history.csv, metrics.json, "
+        "TensorBoard logs and pictures to the run folder.")
+    app_commands.add_evaluate(
+        commands, NAME, evaluate_command,
+        help="test accuracy, confusion matrix and pictures of a trained run",
         description="Evaluate a run's model on the test split of the dataset it was trained on "
                     "(MNIST or the 8x8 digits) and draw the confusion matrix, a grid of test "
                     "digits with predicted and true labels, and how the prediction forms "
-                    "while the pixels arrive.")
-    run_dir_module.add_run_flag(evaluate, NAME)
-    evaluate.add_argument("--data-dir", default=None,
-                          help="folder with MNIST (default: $RNN_SUITE_DATA, then tfds)")
-    evaluate.add_argument("--limit", type=config_module.non_negative_int, default=0,
-                          help="evaluate on at most this many test images (default: 0, all)")
-    evaluate.add_argument("--batch-size", type=config_module.positive_int, default=256,
-                          help="images per prediction batch (default: 256)")
-    evaluate.add_argument("--output", default=None,
-                          help="folder for evaluation.json and the pictures "
-                               "(default: the run folder)")
-    evaluate.set_defaults(handler=evaluate_command)
-
-    predict = commands.add_parser(
-        "predict", help="classify image files with a trained run",
+                    "while the pixels arrive.",
+        data_help="folder with MNIST (default: $RNN_SUITE_DATA, then tfds)",
+        items="test images", batch_size=256)
+    predict = app_commands.add_predict(
+        commands, NAME, predict_command, help="classify image files with a trained run",
         description="Classify image files (PNG, JPEG, ...; grayscale or colour, any size). "
                     "Each is turned into the MNIST convention (white digit on black, inverted "
                     "if the background is light, centred, resized to the model's 28x28 or "
                     "8x8) and the class and top probabilities are printed.")
-    run_dir_module.add_run_flag(predict, NAME)
     predict.add_argument("images", nargs="+", metavar="IMAGE",
                          help="image files to classify")
     predict.add_argument("--top", type=config_module.positive_int, default=3,
                          help="how many of the most probable classes to print (default: 3)")
-    predict.set_defaults(handler=predict_command)
-
-
-def train_command(args):
-    """Train, evaluate the best model on the test split, and leave a complete run folder."""
-    config = config_module.config_from_args(MnistConfig, args)
-    return train(config)
 
 
 def load_data(config):

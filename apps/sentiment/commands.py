@@ -7,6 +7,7 @@ and flag errors answer at once.
 import json
 from pathlib import Path
 
+from apps.common import app_commands
 from apps.common import config as config_module
 from apps.common import run_dir as run_dir_module
 from apps.common.errors import UsageError
@@ -27,47 +28,32 @@ PICTURES = {
 
 def add_commands(parser):
     """Add `train`, `evaluate` and `predict` under the app's parser."""
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    train = commands.add_parser(
-        "train", help="train a model; writes a run folder (runs/sentiment/<timestamp>/)",
-        description="Train a recurrent classifier on movie reviews (IMDB, or your own CSV). "
-                    "Writes config.json, model.keras (best by validation accuracy, text "
-                    "preprocessing inside, temperature fitted on the validation split), "
-                    "history.csv, metrics.json, TensorBoard logs and pictures to the run "
-                    "folder. Killed or interrupted? Rerun the same command: it resumes.")
-    config_module.add_flags(train, SentimentConfig)
-    train.set_defaults(handler=train_command)
-
-    evaluate = commands.add_parser(
-        "evaluate", help="test accuracy, precision/recall/F1, ROC AUC, confusion matrix, "
-                         "reliability plot",
+    commands = app_commands.add_train(
+        parser, NAME, SentimentConfig, train,
+        "Train a recurrent classifier on movie reviews (IMDB, or your own CSV). Writes "
+        "config.json, model.keras (best by validation accuracy, text preprocessing inside, "
+        "temperature fitted on the validation split), history.csv, metrics.json, TensorBoard "
+        "logs and pictures to the run folder.")
+    evaluate = app_commands.add_evaluate(
+        commands, NAME, evaluate_command,
+        help="test accuracy, precision/recall/F1, ROC AUC, confusion matrix, reliability plot",
         description="Evaluate a run's model on the test split of the data it was trained on "
                     "(IMDB's official 25k test reviews, or the split carved from its CSV). "
                     "With --explain, also write an HTML page per review for a few right and "
-                    "wrong test reviews, words tinted by attention weight.")
-    run_dir_module.add_run_flag(evaluate, NAME)
-    evaluate.add_argument("--data-dir", default=None,
-                          help="folder with the IMDB reviews (default: the run's, then "
-                               "$RNN_SUITE_DATA, then tfds)")
+                    "wrong test reviews, words tinted by attention weight.",
+        data_help="folder with the IMDB reviews (default: the run's, then $RNN_SUITE_DATA, "
+                  "then tfds)",
+        items="test reviews", batch_size=128)
     evaluate.add_argument("--csv", default=None,
                           help="evaluate on the test split carved from this CSV instead "
                                "(default: the run's --csv, if it was trained on one)")
-    evaluate.add_argument("--limit", type=config_module.non_negative_int, default=0,
-                          help="evaluate on at most this many test reviews (default: 0, all)")
-    evaluate.add_argument("--batch-size", type=config_module.positive_int, default=128,
-                          help="reviews per prediction batch (default: 128)")
     evaluate.add_argument("--explain", action="store_true",
                           help=f"write {EXPLAIN_FOLDER}/*.html: {EXPLAIN_EXAMPLES} right and "
                                f"{EXPLAIN_EXAMPLES} wrong test reviews, words tinted by "
                                "attention weight (attention pooling only)")
-    evaluate.add_argument("--output", default=None,
-                          help="folder for evaluation.json and the pictures "
-                               "(default: the run folder)")
-    evaluate.set_defaults(handler=evaluate_command)
 
-    predict = commands.add_parser(
-        "predict", help="classify reviews given as text or in a file",
+    predict = app_commands.add_predict(
+        commands, NAME, predict_command, help="classify reviews given as text or in a file",
         description="Classify reviews: each is printed on one line, tab-separated: its "
                     "label, P(positive) and the start of the text (with --explain, a fourth "
                     "column: the words the attention weighted most). Give the texts as "
@@ -77,7 +63,6 @@ def add_commands(parser):
                     "'-<TAB>-<TAB>(empty line)' (or '(no words: ...)'), with a warning. An "
                     "empty or wordless TEXT argument, or a file with no review at all, is an "
                     "error.")
-    run_dir_module.add_run_flag(predict, NAME)
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to classify")
     predict.add_argument("--file", default=None,
                          help="a UTF-8 text file, one review per line; one output line per "
@@ -87,15 +72,9 @@ def add_commands(parser):
                               "fourth column)")
     predict.add_argument("--top", type=config_module.positive_int, default=8,
                          help="how many words --explain prints per review (default: 8)")
-    predict.set_defaults(handler=predict_command)
 
 
 # ----------------------------------------------------------------- train
-
-def train_command(args):
-    """Train, calibrate, evaluate the best model on the test split, leave a complete run folder."""
-    config = config_module.config_from_args(SentimentConfig, args)
-    return train(config)
 
 
 def load_reviews(config):

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from apps.common import app_commands
 from apps.common import config as config_module
 from apps.common import run_dir as run_dir_module
 from apps.common.errors import UsageError
@@ -34,46 +35,31 @@ WARM_UP_SENTENCES = 8
 
 def add_commands(parser):
     """Add `train`, `evaluate` and `predict` under the app's parser."""
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    train = commands.add_parser(
-        "train", help="train a model; writes a run folder (runs/translation/<timestamp>/)",
-        description="Train an encoder-decoder with Bahdanau attention on sentence pairs "
-                    "(Anki/Tatoeba, Multi30k, TED or your own --pairs file). Writes "
-                    "config.json, model.keras (best by validation loss, vocabularies inside), "
-                    "history.csv, metrics.json (BLEU and chrF, greedy and beam, on the test "
-                    "split), test_translations.tsv, TensorBoard logs, learning curves and "
-                    "attention maps to the run folder. Interrupted? Rerun the same command: "
-                    "it resumes.")
-    config_module.add_flags(train, TranslationConfig)
-    train.set_defaults(handler=train_command)
-
-    evaluate = commands.add_parser(
-        "evaluate", help="BLEU and chrF (sacrebleu), greedy and beam, of a trained run",
+    commands = app_commands.add_train(
+        parser, NAME, TranslationConfig, train,
+        "Train an encoder-decoder with Bahdanau attention on sentence pairs (Anki/Tatoeba, "
+        "Multi30k, TED or your own --pairs file). Writes config.json, model.keras (best by "
+        "validation loss, vocabularies inside), history.csv, metrics.json (BLEU and chrF, "
+        "greedy and beam, on the test split), test_translations.tsv, TensorBoard logs, "
+        "learning curves and attention maps to the run folder.")
+    evaluate = app_commands.add_evaluate(
+        commands, NAME, evaluate_command,
+        help="BLEU and chrF (sacrebleu), greedy and beam, of a trained run",
         description="Translate the test split of the run's dataset with greedy and beam "
                     "search; print BLEU and chrF (sacrebleu, detokenised, with signatures) "
                     "and the speed of both, write test_translations.tsv, evaluation.json and "
-                    "attention maps.")
-    run_dir_module.add_run_flag(evaluate, NAME)
-    evaluate.add_argument("--data-dir", default=None,
-                          help="folder with the dataset (default: $RNN_SUITE_DATA)")
-    evaluate.add_argument("--limit", type=config_module.non_negative_int, default=0,
-                          help="translate at most this many test sentences (default: 0, all)")
-    evaluate.add_argument("--batch-size", type=config_module.positive_int, default=64,
-                          help="sentences per decoding batch (default: 64)")
+                    "attention maps.",
+        data_help="folder with the dataset (default: $RNN_SUITE_DATA)",
+        items="test sentences", batch_size=64)
     _add_decoding_flags(evaluate)
-    evaluate.add_argument("--output", default=None,
-                          help="folder for the results (default: the run folder)")
-    evaluate.set_defaults(handler=evaluate_command)
 
-    predict = commands.add_parser(
-        "predict", help="translate sentences with a trained run",
+    predict = app_commands.add_predict(
+        commands, NAME, predict_command, help="translate sentences with a trained run",
         description="Translate sentences given on the command line or in a file (UTF-8, "
                     "one a line, lines end at \\n only); prints exactly one translation line "
                     "per sentence, in order, so the output lines up with the file's lines. An "
                     "empty line (or one with only spaces) prints an empty line, with a "
                     "warning; unknown words become [UNK].")
-    run_dir_module.add_run_flag(predict, NAME)
     predict.add_argument("sentences", nargs="*", metavar="SENTENCE",
                          help="sentences to translate (raw text)")
     predict.add_argument("--file", default=None,
@@ -84,7 +70,6 @@ def add_commands(parser):
                          help="draw the attention map of each sentence into this PNG")
     predict.add_argument("--batch-size", type=config_module.positive_int, default=64,
                          help="sentences per decoding batch (default: 64)")
-    predict.set_defaults(handler=predict_command)
 
 
 def _add_decoding_flags(parser):
@@ -103,11 +88,6 @@ def warn(message):
 
 
 # --- train -----------------------------------------------------------------------
-
-def train_command(args):
-    """Train, evaluate the best model on the test split, and leave a complete run folder."""
-    config = config_module.config_from_args(TranslationConfig, args)
-    return train(config)
 
 
 def load_data(config):
