@@ -32,6 +32,7 @@ CAPTIONS_FILE = "test_captions.tsv"
 GRID_FILE = "captions_grid.png"
 ATTENTION_FIGURES = 3
 GRID_IMAGES = 12
+TEST_IMAGE_CHECK_SIZE = 8
 
 
 def add_commands(parser):
@@ -188,6 +189,10 @@ def load_data(config):
     from apps.common import teacher_forcing
 
     corpus = data.load(config)
+    if not config.skip_bad_lines:
+        # The test images are read only after training: an unreadable one must stop the
+        # run now, not after every epoch. A tiny size keeps this cheap (JPEG draft mode).
+        corpus.store.load(corpus.test.names, TEST_IMAGE_CHECK_SIZE)
     words = model_module.caption_words([c for refs in corpus.train.captions for c in refs])
     return CaptionData(corpus, teacher_forcing.build_vocabulary(words, config.min_count))
 

@@ -10,6 +10,8 @@ import dataclasses
 import datetime
 import json
 import os
+import shutil
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,9 @@ class TrainingRun:
 
     path: Path
     resumed: bool
+    # The outermost folder this run made (the run folder, or e.g. runs/ itself on
+    # a first run): what `discard` removes.
+    created: typing.Optional[Path] = None
 
     def file(self, name):
         return self.path / name
@@ -43,6 +48,14 @@ class TrainingRun:
     @property
     def backup_dir(self):
         return self.path / BACKUP_FOLDER
+
+    def discard(self):
+        """Remove a new run's folder, and the parents it made, after bad input stopped it.
+
+        A resumed run is never removed: it holds earlier epochs.
+        """
+        if not self.resumed and self.created is not None:
+            shutil.rmtree(self.created, ignore_errors=True)
 
     def release(self):
         """Drop the lock so that a later command may resume this run."""
@@ -120,10 +133,11 @@ def start_training_run(app, config):
         path, resumed = _resumable_run(app, settings)
         if path is None:
             path = _new_run_path(app)
+    created = next((p for p in reversed((path, *path.parents)) if not p.exists()), None)
     path.mkdir(parents=True, exist_ok=True)
     config_module.save_config(dataclasses.replace(config, run_dir=str(path)), path / CONFIG_FILE)
     (path / LOCK_FILE).write_text(str(os.getpid()))
-    return TrainingRun(path=path, resumed=resumed)
+    return TrainingRun(path=path, resumed=resumed, created=created)
 
 
 def _resumable_run(app, settings):

@@ -409,8 +409,6 @@ def run_training(story, config, extra_callbacks=()):
     Returns:
         The metrics written to `metrics.json`.
     """
-    import shutil
-
     from apps.common import errors, model_files, plots
 
     started = time.perf_counter()
@@ -427,8 +425,7 @@ def run_training(story, config, extra_callbacks=()):
         try:
             setup = story.build_training(config, data)
         except errors.UsageError:
-            if not run.resumed:  # bad input found while building leaves no run folder behind
-                shutil.rmtree(run.path, ignore_errors=True)
+            run.discard()  # bad input found while building leaves no new run folder behind
             raise
         result = fit(setup.model, setup.train_data, setup.validation_data, config, run,
                      monitor=setup.monitor, mode=setup.mode, extra_callbacks=extra_callbacks,

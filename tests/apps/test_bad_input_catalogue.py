@@ -588,17 +588,12 @@ CATALOGUE = [
                              "empty"], "--images empty holds no images", "caption_csv+empty_dir"),
     ("karpathy-not-json", ["captioning", "train", "--karpathy-json", "karpathy.json",
                            "--images", "imgs"], "is not valid JSON", "karpathy_not_json"),
-    xfail("training.run_training removes the run folder when building fails on bad input, "
-          "but not the runs/captioning/ it made for it",
-          "training-image-is-text", ["captioning", "train", *TINY_CAPTIONER, "--csv",
-                                     "captions.csv", "--images", "imgs"],
-          "imgs/1.png is not an image Pillow can read", "caption_csv_text_png_train"),
-    xfail("captioning reads the test split's images only in story.evaluate, after training, "
-          "so a bad one fails after all the epochs and leaves the run folder behind (decode "
-          "them before training.run_training starts the run)",
-          "test-image-is-text", ["captioning", "train", *TINY_CAPTIONER, "--csv", "captions.csv",
-                                 "--images", "imgs"],
-          "imgs/2.png is not an image Pillow can read", "caption_csv_text_png_test"),
+    ("training-image-is-text", ["captioning", "train", *TINY_CAPTIONER, "--csv",
+                                "captions.csv", "--images", "imgs"],
+     "imgs/1.png is not an image Pillow can read", "caption_csv_text_png_train"),
+    ("test-image-is-text", ["captioning", "train", *TINY_CAPTIONER, "--csv", "captions.csv",
+                            "--images", "imgs"],
+     "imgs/2.png is not an image Pillow can read", "caption_csv_text_png_test"),
     # --- a run folder to train into that cannot be used
     ("run-dir-locked", ["mnist", "train", *DIGITS, "--run-dir", "run"],
      "--run-dir run is being trained by process", "locked_run"),
