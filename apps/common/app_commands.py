@@ -3,13 +3,19 @@
 An app's `add_commands(parser)` calls these with its own words and handlers
 and adds only the flags that are its own, so a flag that means the same in
 every app (`--run`, `--data-dir`, `--limit`, `--batch-size`, `--output`, and
-every training setting) is written in one place.
+every training setting) is written in one place. Every `evaluate` also ends
+the same way: `write_evaluation` records the model and the data in
+`evaluation.json` and prints the summary line.
 """
+
+import json
+from pathlib import Path
 
 from apps.common import config as config_module
 from apps.common import run_dir as run_dir_module
 
 RESUME_NOTE = " Interrupted? Rerun the same command: it resumes."
+EVALUATION_FILE = "evaluation.json"
 
 
 def add_train(parser, app, config_class, train, description):
@@ -66,6 +72,21 @@ def add_evaluate(commands, app, handler, help, description, *, data_help, items,
     return command
 
 
+def add_column_flags(command, columns):
+    """`evaluate`'s column flags of `--csv` (`--text-col`, ...), named as `train`'s.
+
+    Each defaults to None: the command then takes the run's own setting.
+
+    Args:
+        command: The `evaluate` sub-parser.
+        columns: (flag, what the column holds, the setting's default) triples.
+    """
+    for flag, holding, fallback in columns:
+        command.add_argument(flag, default=None,
+                             help=f"the --csv column holding {holding} (default: the run's "
+                                  f"{flag}, else {fallback!r})")
+
+
 def add_predict(commands, app, handler, help, description):
     """`predict --run DIR ...`; the app adds what it reads (texts, images, a file).
 
@@ -76,3 +97,58 @@ def add_predict(commands, app, handler, help, description):
     run_dir_module.add_run_flag(command, app)
     command.set_defaults(handler=handler)
     return command
+
+
+def evaluation_folder(args, model_path):
+    """Where `evaluate` writes: `--output`, else the run folder (the model's)."""
+    return Path(args.output) if args.output else Path(model_path).parent
+
+
+def split_test_data(description):
+    """`test_data` of `evaluation.json` for the test split of the run's own dataset."""
+    return {"split": "test", "description": description}
+
+
+def file_test_data(description, files, settings=None):
+    """`test_data` of `evaluation.json` for the user's own files, by their absolute paths.
+
+    Args:
+        description: What was read (the `data:` line).
+        files: Flag name -> a path or a list of paths (None: left out).
+        settings: Other choices that say how the files were read (column names).
+    """
+    def absolute(value):
+        if isinstance(value, (list, tuple)):
+            return [absolute(v) for v in value]
+        return str(Path(value).expanduser().resolve())
+
+    data = {"files": {name: absolute(value) for name, value in files.items()
+                      if value is not None},
+            "description": description}
+    if settings:
+        data["settings"] = dict(settings)
+    return data
+
+
+def write_evaluation(out, report, model_path, dataset, test_data, summary, written):
+    """The end of every `evaluate`: `evaluation.json` written into `out`, one summary line printed.
+
+    Args:
+        out: The output folder (the app's evaluation has made it).
+        report: The app's metrics; `model`, `dataset` and `test_data` are added.
+        model_path: The model evaluated.
+        dataset: The name of the data ("mnist", "csv", "files", ...).
+        test_data: Which data it was: `split_test_data(...)` or `file_test_data(...)`.
+        summary: The line's headline, e.g. "mnist: test accuracy 0.9871 on 10,000 ...".
+        written: The other files written, for the line: ["pictures"], or
+            ["test_translations.tsv", "attention maps"].
+
+    Returns:
+        `report`.
+    """
+    out = Path(out)
+    report.update(model=str(model_path), dataset=dataset, test_data=test_data)
+    (out / EVALUATION_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    files = [EVALUATION_FILE, *written]
+    print(f"{summary}; {', '.join(files[:-1])} and {files[-1]} in {out}", flush=True)
+    return report

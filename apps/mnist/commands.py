@@ -4,7 +4,6 @@ TensorFlow is imported inside the commands, not at the top, so that `--help`
 and flag errors answer at once.
 """
 
-import json
 from pathlib import Path
 
 from apps.common import app_commands
@@ -16,7 +15,7 @@ NAME = "mnist"
 SUMMARY = "pixel-by-pixel MNIST: classify a digit read one pixel (or one row) per step"
 GRID_DIGITS = 32
 FORMING_DIGITS = 4
-EVALUATION_FILE = "evaluation.json"
+EVALUATION_FILE = app_commands.EVALUATION_FILE
 PICTURES = {
     "confusion_matrix": "confusion_matrix.png",
     "test_predictions": "test_predictions.png",
@@ -177,14 +176,12 @@ def evaluate_command(args):
     digits = data.load(data_dir=args.data_dir, limit=args.limit,
                        want="digits" if size == 8 else "mnist")
     print(f"data: {digits.description}", flush=True)
-    out = Path(args.output) if args.output else path.parent
+    out = app_commands.evaluation_folder(args, path)
     report = evaluate_model(model, digits, out, args.batch_size)
-    report.update(model=str(path), dataset=digits.name)
-    (out / EVALUATION_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    print(f"{NAME}: test accuracy {report['test_accuracy']:.4f} on {report['test_examples']:,} "
-          f"{digits.name} test images (loss {report['test_loss']:.4f}); "
-          f"pictures and {EVALUATION_FILE} in {out}", flush=True)
-    return report
+    return app_commands.write_evaluation(
+        out, report, path, digits.name, app_commands.split_test_data(digits.description),
+        f"{NAME}: test accuracy {report['test_accuracy']:.4f} on {report['test_examples']:,} "
+        f"{digits.name} test images (loss {report['test_loss']:.4f})", ["pictures"])
 
 
 def predict_command(args):
