@@ -14,7 +14,6 @@ Decisions on awkward input (also in the README):
   unless `--skip-bad-lines` (then the count of skipped lines is printed).
 """
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from apps.translation.config import TranslationConfig
 
 NAME = "translation"
 SUMMARY = "translation: bidirectional encoder, Bahdanau-attention decoder, greedy and beam search"
-EVALUATION_FILE = "evaluation.json"
+EVALUATION_FILE = app_commands.EVALUATION_FILE
 TRANSLATIONS_FILE = "test_translations.tsv"
 ATTENTION_MAPS = 4
 WARM_UP_SENTENCES = 8
@@ -45,13 +44,23 @@ def add_commands(parser):
     evaluate = app_commands.add_evaluate(
         commands, NAME, evaluate_command,
         help="BLEU and chrF (sacrebleu), greedy and beam, of a trained run",
-        description="Translate the test split of the run's dataset with greedy and beam "
-                    "search; print BLEU and chrF (sacrebleu, detokenised, with signatures) "
+        description="Translate the test split of the run's dataset, or your own test set "
+                    "(--source-file with one or more line-aligned --reference-file), with "
+                    "greedy and beam search; print BLEU and chrF (sacrebleu, detokenised, "
+                    "with signatures; several reference files give multi-reference scores) "
                     "and the speed of both, write test_translations.tsv, evaluation.json and "
                     "attention maps.",
         data_help="folder with the dataset (default: $RNN_SUITE_DATA)",
         items="test sentences", batch_size=64)
     _add_decoding_flags(evaluate)
+    evaluate.add_argument("--source-file", default=None, metavar="FILE",
+                          help="evaluate on your own test set instead of the run's test split: "
+                               "sentences in the source language, UTF-8, one a line (lines "
+                               "end at \\n only); needs --reference-file")
+    evaluate.add_argument("--reference-file", action="append", default=None, metavar="FILE",
+                          help="the reference translations of --source-file, line n for line "
+                               "n (the same number of lines); give it again for several "
+                               "references per sentence (multi-reference BLEU and chrF)")
 
     predict = app_commands.add_predict(
         commands, NAME, predict_command, help="translate sentences with a trained run",
@@ -254,6 +263,8 @@ def evaluate_model(model, test_pairs, out_dir, beam_size, max_output_length, len
     from apps.translation import pictures
 
     sources, references = list(test_pairs[0]), list(test_pairs[1])
+    # One reference per sentence (a string), or several (a list each).
+    reference_lists = [[r] if isinstance(r, str) else list(r) for r in references]
     if not sources:
         raise UsageError("the test split is empty; nothing to evaluate")
     translator = model_module.Translator(model)
@@ -269,9 +280,13 @@ def evaluate_model(model, test_pairs, out_dir, beam_size, max_output_length, len
     scores_beam_lc = bleu.corpus_scores(beam_text, references, lowercase=True)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    most = max(map(len, reference_lists))
     with open(out / TRANSLATIONS_FILE, "w", encoding="utf-8") as handle:
-        handle.write("source\treference\tgreedy\tbeam\n")
-        for row in zip(sources, references, greedy_text, beam_text):
+        # More references than one go into reference_2, ... after the first four columns.
+        handle.write("\t".join(["source", "reference", "greedy", "beam",
+                                *(f"reference_{n}" for n in range(2, most + 1))]) + "\n")
+        for source, refs, g, b in zip(sources, reference_lists, greedy_text, beam_text):
+            row = [source, refs[0], g, b, *refs[1:], *[""] * (most - len(refs))]
             handle.write("\t".join(cell.replace("\t", " ") for cell in row) + "\n")
     shown = translator.translate(sources[:ATTENTION_MAPS], beam_size=beam_size,
                                  greedy=beam_size == 1, with_attention=True, **decoding)
@@ -283,6 +298,7 @@ def evaluate_model(model, test_pairs, out_dir, beam_size, max_output_length, len
         names.append(name)
     report = {
         "test_sentences": len(sources),
+        "references_per_sentence": most,
         "beam_size": beam_size,
         "length_alpha": length_alpha,
         "bleu_greedy": scores_greedy["bleu"],
@@ -342,31 +358,92 @@ def _check_decoding_flags(args):
         raise UsageError(f"--length-alpha must be >= 0, got {args.length_alpha}")
 
 
+def read_test_files(args):
+    """Your own test set: `--source-file` and its `--reference-file`s, or None when not given.
+
+    Returns:
+        None, or `(sources, references, description)`: `references` holds one
+        string per sentence (one reference file) or one list per sentence
+        (several); `--limit` applied.
+
+    Raises:
+        UsageError: One flag without the other, `--data-dir` beside them, a
+            missing, non-UTF-8 or empty file, or files of different lengths.
+    """
+    from apps.common import text as common_text
+
+    source_file, reference_files = args.source_file, args.reference_file or []
+    if source_file is None and not reference_files:
+        return None
+    if source_file is None:
+        raise UsageError("--reference-file needs --source-file FILE: the sentences to "
+                         "translate, one a line, line-aligned with the references")
+    if not reference_files:
+        raise UsageError(f"--source-file {source_file} needs --reference-file FILE: its "
+                         "reference translations, one a line (repeat the flag for several)")
+    if args.data_dir:
+        raise UsageError("--data-dir and --source-file name two different test sets; drop one")
+    sources = common_text.read_lines(source_file, what="--source-file")
+    if not any(line.strip() for line in sources):
+        raise UsageError(f"--source-file {source_file} is empty (expected one sentence per "
+                         "line)")
+    references = []
+    for name in reference_files:
+        lines = common_text.read_lines(name, what="--reference-file")
+        if not any(line.strip() for line in lines):
+            raise UsageError(f"--reference-file {name} is empty (expected one reference "
+                             "translation per line)")
+        if len(lines) != len(sources):
+            raise UsageError(f"--source-file {source_file} has {_lines(len(sources))} but "
+                             f"--reference-file {name} has {_lines(len(lines))}; they must be "
+                             "line-aligned (line n of each is the same sentence)")
+        references.append(lines)
+    count = min(args.limit, len(sources)) if args.limit else len(sources)
+    per_sentence = (references[0][:count] if len(references) == 1
+                    else [list(refs) for refs in zip(*references)][:count])
+    description = (f"{count:,} sentences of --source-file {source_file}"
+                   + (f" (--limit {args.limit} of {len(sources):,})" if count < len(sources)
+                      else "")
+                   + f", {len(references)} reference{'s' if len(references) > 1 else ''} "
+                   f"each ({', '.join(reference_files)})")
+    return sources[:count], per_sentence, description
+
+
+def _lines(count):
+    return f"{count:,} line{'' if count == 1 else 's'}"
+
+
 def evaluate_command(args):
-    """`evaluate --run DIR`: BLEU/chrF, greedy and beam, on the run's test split."""
+    """`evaluate --run DIR`: BLEU/chrF, greedy and beam, on the run's test split or your files."""
     import dataclasses
 
     _check_decoding_flags(args)
-
-    from apps.translation import data
-
     path = run_dir_module.find_model(NAME, args.run)
     config = _run_config(path)
-    config = dataclasses.replace(config, data_dir=args.data_dir or config.data_dir, limit=0)
-    corpus = data.load(config, config.data_dir).limited(args.limit)
-    print(f"data: {corpus.description}", flush=True)
+    own = read_test_files(args)
+    if own is None:
+        from apps.translation import data
+
+        config = dataclasses.replace(config, data_dir=args.data_dir or config.data_dir, limit=0)
+        corpus = data.load(config, config.data_dir).limited(args.limit)
+        test, dataset, description = corpus.test, corpus.name, corpus.description
+        label, test_data = f"{corpus.name} test", app_commands.split_test_data(description)
+    else:
+        sources, references, description = own
+        test, dataset, label = (sources, references), "files", Path(args.source_file).name
+        test_data = app_commands.file_test_data(description, {
+            "source_file": args.source_file, "reference_file": args.reference_file})
+    print(f"data: {description}", flush=True)
     path, model = _load_run_model(str(path))
     beam, length, alpha = _decoding_settings(args, config)
-    out = Path(args.output) if args.output else path.parent
-    report = evaluate_model(model, corpus.test, out, beam, length, alpha,
-                            batch_size=args.batch_size, label=f"{corpus.name} test")
-    report.update(model=str(path), dataset=corpus.name)
-    (out / EVALUATION_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    print(f"{NAME}: test BLEU {report['bleu_beam']:.2f} (beam {beam}), "
-          f"{report['bleu_greedy']:.2f} (greedy) on {report['test_sentences']:,} "
-          f"{corpus.name} test sentences; {TRANSLATIONS_FILE}, {EVALUATION_FILE} and "
-          f"attention maps in {out}", flush=True)
-    return report
+    out = app_commands.evaluation_folder(args, path)
+    report = evaluate_model(model, test, out, beam, length, alpha,
+                            batch_size=args.batch_size, label=label)
+    return app_commands.write_evaluation(
+        out, report, path, dataset, test_data,
+        f"{NAME}: test BLEU {report['bleu_beam']:.2f} (beam {beam}), "
+        f"{report['bleu_greedy']:.2f} (greedy) on {report['test_sentences']:,} {label} "
+        "sentences", [TRANSLATIONS_FILE, "attention maps"])
 
 
 # --- predict -----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import gzip
 import json
 
+import pytest
 from app_testutils import run_cli
 from PIL import Image
 from translation_testutils import OTHER_SENTENCES, SENTENCE, TINY
@@ -145,3 +146,61 @@ def test_missing_data_says_what_was_expected(in_tmp, capsys, monkeypatch):
     _assert_usage_error(status, err, "lacks the data", "train.de")
     status, _, err = run_cli(capsys, "translation", "train", "--data-dir", in_tmp / "data")
     _assert_usage_error(status, err, "spa.txt")
+
+
+def _tsv_rows(path):
+    from apps.common import text
+
+    header, *rows = text.split_lines(path.read_text(encoding="utf-8"))
+    return header.split("\t"), [row.split("\t") for row in rows]
+
+
+def test_evaluate_on_your_own_files_with_two_references(translation_run, tmp_path, capsys):
+    import sacrebleu
+
+    # Sentences the run knows the language of: its own test split, as files.
+    _, rows = _tsv_rows(translation_run / "test_translations.tsv")
+    rows = rows[:15]
+    sources = [row[0] for row in rows]
+    first = [row[1] for row in rows]
+    second = [" ".join(reversed(row[1].split())) for row in rows]  # another reference
+    files = {}
+    for name, lines in (("test.src", sources), ("test.ref1", first), ("test.ref2", second)):
+        files[name] = tmp_path / name
+        files[name].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out_dir = tmp_path / "eval"
+    status, out, err = run_cli(capsys, "translation", "evaluate", "--run", translation_run,
+                               "--source-file", files["test.src"],
+                               "--reference-file", files["test.ref1"],
+                               "--reference-file", files["test.ref2"],
+                               "--beam-size", "2", "--output", out_dir)
+    assert status == 0, err
+    assert "nrefs:2" in out and "15 test.src sentences" in out
+    report = json.loads((out_dir / "evaluation.json").read_text())
+    assert report["test_sentences"] == 15 and report["references_per_sentence"] == 2
+    assert report["dataset"] == "files"
+    assert report["test_data"]["files"] == {
+        "source_file": str(files["test.src"].resolve()),
+        "reference_file": [str(files["test.ref1"].resolve()), str(files["test.ref2"].resolve())]}
+    header, written = _tsv_rows(out_dir / "test_translations.tsv")
+    assert header == ["source", "reference", "greedy", "beam", "reference_2"]
+    assert [row[0] for row in written] == sources
+    assert [row[4] for row in written] == second
+    for column, search in ((2, "greedy"), (3, "beam")):
+        outputs = [row[column] for row in written]
+        bleu = sacrebleu.corpus_bleu(outputs, [first, second])
+        chrf = sacrebleu.corpus_chrf(outputs, [first, second])
+        assert report[f"bleu_{search}"] == pytest.approx(bleu.score, abs=1e-9)
+        assert report[f"chrf_{search}"] == pytest.approx(chrf.score, abs=1e-9)
+    assert (out_dir / "attention_1.png").is_file()
+
+
+def test_evaluate_files_that_do_not_line_up(translation_run, tmp_path, capsys):
+    (tmp_path / "test.src").write_text("ba ko.\nmi tu.\nze lo.\n", encoding="utf-8")
+    (tmp_path / "test.ref").write_text("ko ba.\ntu mi.\n", encoding="utf-8")
+    status, _, err = run_cli(capsys, "translation", "evaluate", "--run", translation_run,
+                             "--source-file", tmp_path / "test.src", "--reference-file",
+                             tmp_path / "test.ref", "--output", tmp_path / "eval")
+    _assert_usage_error(status, err, f"--source-file {tmp_path / 'test.src'} has 3 lines",
+                        f"--reference-file {tmp_path / 'test.ref'} has 2 lines")
+    assert not (tmp_path / "eval").exists()
