@@ -15,7 +15,7 @@ from apps.sentiment.config import SentimentConfig
 
 NAME = "sentiment"
 SUMMARY = "IMDB sentiment: raw review text in, calibrated P(positive) out, with the words that decided it"
-EVALUATION_FILE = "evaluation.json"
+EVALUATION_FILE = app_commands.EVALUATION_FILE
 EXPLAIN_FOLDER = "explain"
 EXPLAIN_EXAMPLES = 4  # right and wrong test reviews each
 PREDICT_BATCH = 64
@@ -38,15 +38,22 @@ def add_commands(parser):
         commands, NAME, evaluate_command,
         help="test accuracy, precision/recall/F1, ROC AUC, confusion matrix, reliability plot",
         description="Evaluate a run's model on the test split of the data it was trained on "
-                    "(IMDB's official 25k test reviews, or the split carved from its CSV). "
-                    "With --explain, also write an HTML page per review for a few right and "
-                    "wrong test reviews, words tinted by attention weight.",
+                    "(IMDB's official 25k test reviews, or the split carved from its CSV), or "
+                    "on your own test set: every row of --csv FILE, whose labels must be the "
+                    "run's two classes. With --explain, also write an HTML page per review "
+                    "for a few right and wrong test reviews, words tinted by attention weight.",
         data_help="folder with the IMDB reviews (default: the run's, then $RNN_SUITE_DATA, "
                   "then tfds)",
         items="test reviews", batch_size=128)
     evaluate.add_argument("--csv", default=None,
-                          help="evaluate on the test split carved from this CSV instead "
-                               "(default: the run's --csv, if it was trained on one)")
+                          help="evaluate on every row of this CSV (header row; see --text-col, "
+                               "--label-col), labelled with the run's two classes (default: "
+                               "the run's test split, carved from its --csv if it was trained "
+                               "on one)")
+    app_commands.add_column_flags(evaluate, [
+        ("--text-col", "the review text", SentimentConfig.text_col),
+        ("--label-col", "the label: the run's class names (or 0/1, neg/pos, ... for a "
+                        "negative/positive run)", SentimentConfig.label_col)])
     evaluate.add_argument("--explain", action="store_true",
                           help=f"write {EXPLAIN_FOLDER}/*.html: {EXPLAIN_EXAMPLES} right and "
                                f"{EXPLAIN_EXAMPLES} wrong test reviews, words tinted by "
@@ -301,39 +308,60 @@ def _load_run_model(run):
 
 
 def evaluate_command(args):
-    """`evaluate --run DIR`: metrics and pictures for a trained run (nothing written on bad input)."""
+    """`evaluate --run DIR`: metrics and pictures for a trained run (nothing written on bad input).
+
+    On the test split of the run's own data, or with `--csv FILE` on every row
+    of that file (read before the model loads; its labels are checked against
+    the model's class names once it has).
+    """
     path = run_dir_module.find_model(NAME, args.run)
     saved = _run_data_settings(path)
     from apps.sentiment import data
 
+    own = None
     if args.csv:
-        source, data_dir, csv_path = "csv", None, args.csv
-    elif args.data_dir:
-        source, data_dir, csv_path = "auto", args.data_dir, None
-    elif saved.get("csv"):
-        source, data_dir, csv_path = "csv", None, saved["csv"]
+        if args.data_dir:
+            raise UsageError("--csv and --data-dir name two different test sets; drop one")
+        text_col = args.text_col or saved.get("text_col") or "text"
+        label_col = args.label_col or saved.get("label_col") or "label"
+        own = data.read_test_csv(args.csv, text_col, label_col)
+    elif args.text_col or args.label_col:
+        raise UsageError("--text-col and --label-col name the columns of --csv FILE; give "
+                         "--csv too")
     else:
-        source = saved.get("source") if saved.get("source") in ("files", "tfds") else "auto"
-        data_dir, csv_path = saved.get("data_dir"), None
-    reviews = data.load(source, data_dir=data_dir, limit=args.limit, csv_path=csv_path,
-                        text_col=saved.get("text_col", "text"),
-                        label_col=saved.get("label_col", "label"))
+        if args.data_dir:
+            source, data_dir, csv_path = "auto", args.data_dir, None
+        elif saved.get("csv"):
+            source, data_dir, csv_path = "csv", None, saved["csv"]
+        else:
+            source = saved.get("source") if saved.get("source") in ("files", "tfds") else "auto"
+            data_dir, csv_path = saved.get("data_dir"), None
+        reviews = data.load(source, data_dir=data_dir, limit=args.limit, csv_path=csv_path,
+                            text_col=saved.get("text_col", "text"),
+                            label_col=saved.get("label_col", "label"))
     path, model = _load_run_model(args.run)
     from apps.sentiment import model as model_module
 
     if args.explain and not model_module.has_attention(model):
         raise UsageError(f"--explain needs a model with attention pooling; {path} was trained "
                          "with --pooling last or max")
+    if own is None:
+        label, test_data = f"{reviews.name} test", app_commands.split_test_data(
+            reviews.description)
+    else:
+        reviews = data.reviews_from_test_csv(args.csv, *own, model_module.class_names(model),
+                                    label_col, limit=args.limit)
+        label = Path(args.csv).name
+        test_data = app_commands.file_test_data(reviews.description, {"csv": args.csv},
+                                                {"text_col": text_col, "label_col": label_col})
     print(f"data: {reviews.description}", flush=True)
-    out = Path(args.output) if args.output else path.parent
+    out = app_commands.evaluation_folder(args, path)
     report = evaluate_model(model, reviews, out, args.batch_size, explain=args.explain)
-    report.update(model=str(path), dataset=reviews.name)
-    (out / EVALUATION_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    print(f"{NAME}: test accuracy {report['test_accuracy']:.4f} on {report['test_examples']:,} "
-          f"{reviews.name} test reviews (F1 {report['test_f1']:.4f}, ROC AUC "
-          f"{_fmt(report['test_roc_auc'])}, ECE {report['test_ece']:.4f}); pictures and "
-          f"{EVALUATION_FILE} in {out}", flush=True)
-    return report
+    return app_commands.write_evaluation(
+        out, report, path, reviews.name, test_data,
+        f"{NAME}: test accuracy {report['test_accuracy']:.4f} on {report['test_examples']:,} "
+        f"{label} reviews (F1 {report['test_f1']:.4f}, ROC AUC "
+        f"{_fmt(report['test_roc_auc'])}, ECE {report['test_ece']:.4f})", ["pictures"])
 
 
 def _fmt(value):

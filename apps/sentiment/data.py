@@ -241,6 +241,81 @@ def from_csv(path, text_col="text", label_col="label"):
                    [texts[i] for i in test], labels[test], class_names)
 
 
+def read_test_csv(path, text_col="text", label_col="label"):
+    """Every row of a CSV, for `evaluate --csv`: (texts, raw label values, rows skipped).
+
+    The same reader as training's (`from_csv`); the labels are mapped onto a
+    model's classes by `reviews_from_test_csv`, once the model is loaded.
+
+    Raises:
+        UsageError: Missing file or columns, bad UTF-8, an empty label, or no
+            row with a text.
+    """
+    texts, labels, skipped = _read_csv(Path(path), text_col, label_col)
+    if not texts:
+        raise UsageError(f"--csv {path} has no reviews (expected a header row with columns "
+                         f"{text_col!r} and {label_col!r}, then one row per review)")
+    return texts, labels, skipped
+
+
+def reviews_from_test_csv(path, texts, raw_labels, skipped, class_names, label_col="label",
+                          limit=0):
+    """The whole CSV read by `read_test_csv` as the test split (no train or validation).
+
+    Args:
+        class_names: The model's (label 0, label 1).
+        limit: Keep the first this many rows (0: all).
+
+    Raises:
+        UsageError: Label values that are not the model's classes (`labels_onto`).
+    """
+    labels = labels_onto(raw_labels, class_names, path, label_col)
+    if limit:
+        texts, labels = texts[:limit], labels[:limit]
+    counts = np.bincount(labels, minlength=2)
+    note = f", {skipped} rows with empty text skipped" if skipped else ""
+    kept = (f" (--limit {limit} of {len(raw_labels):,})" if len(texts) < len(raw_labels)
+            else "")
+    description = (f"CSV {path} as the test set: {len(texts):,} reviews{kept}, "
+                   f"{counts[0]:,} {class_names[0]} and {counts[1]:,} {class_names[1]}{note}")
+    empty = np.zeros((0,), np.int64)
+    return Reviews("csv", description, [], empty, [], empty, list(texts), labels,
+                   tuple(class_names))
+
+
+def labels_onto(raw_labels, class_names, path, label_col="label"):
+    """A test CSV's label values as 0/1 labels of a model whose classes are `class_names`.
+
+    A value names a class (case aside). When the classes are one of the pairs
+    whose order is known (`KNOWN_LABELS`: negative/positive, neg/pos, 0/1,
+    ...), any one of those pairs may spell them instead, in its order: a model
+    trained on IMDB reads a CSV labelled 0/1 or neg/pos. One class alone is
+    fine (a test set of positive reviews).
+
+    Raises:
+        UsageError: Naming the values found and the classes expected.
+    """
+    names = [str(n) for n in class_names]
+    values = sorted(set(raw_labels))
+    by_name = {n.lower(): i for i, n in enumerate(names)}
+    index = None
+    if all(v.lower() in by_name for v in values):
+        index = {v: by_name[v.lower()] for v in values}
+    polar = tuple(n.lower() for n in names) in KNOWN_LABELS
+    if index is None and polar:
+        for known in KNOWN_LABELS:
+            if all(v.lower() in known for v in values):
+                index = {v: known.index(v.lower()) for v in values}
+                break
+    if index is None:
+        shown = ", ".join(repr(v) for v in values[:6]) + (", ..." if len(values) > 6 else "")
+        spellings = (" (or one of the pairs " + ", ".join("/".join(k) for k in KNOWN_LABELS)
+                     + ")" if polar else "")
+        raise UsageError(f"--csv {path}: column {label_col!r} holds {shown}, not the run's "
+                         f"classes {names[0]!r} and {names[1]!r}{spellings}")
+    return np.array([index[v] for v in raw_labels], np.int64)
+
+
 def _read_csv(path, text_col, label_col):
     if not path.is_file():
         raise UsageError(f"--csv {path} does not exist (expected a CSV file with a header row "

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from app_testutils import Interrupt, read_json, run_cli
-from sentiment_testutils import MIRROR, MODEL_FLAGS, data_flags, generated_csv
+from sentiment_testutils import (MIRROR, MODEL_FLAGS, data_flags, generated_csv,
+                                 generated_reviews, write_csv)
 
 from apps.sentiment import model as model_module
 
@@ -111,6 +112,58 @@ def test_evaluate_writes_metrics_pictures_and_explanations(sentiment_run, capsys
     assert pages and len(pages) == len(report["explanations"]) <= 8
     page = pages[0].read_text(encoding="utf-8")
     assert "<span" in page and "background:rgb(" in page and "Prediction:" in page
+
+
+def test_evaluate_on_every_row_of_your_own_csv(sentiment_run, capsys, tmp_path):
+    texts, labels = generated_reviews(50, seed=5)  # neg/pos: a spelling of any polar run's classes
+    path = write_csv(tmp_path / "held_out.csv", texts, labels, text_col="comment",
+                     label_col="verdict")
+    out_dir = tmp_path / "eval"
+    status, out, err = run_cli(capsys, "sentiment", "evaluate", "--run", sentiment_run,
+                               "--csv", path, "--text-col", "comment", "--label-col", "verdict",
+                               "--output", out_dir)
+    assert status == 0, err
+    assert "50 held_out.csv reviews" in out
+    report = read_json(out_dir / "evaluation.json")
+    assert report["test_examples"] == 50 and report["dataset"] == "csv"
+    assert report["test_data"]["files"] == {"csv": str(path.resolve())}
+    assert report["test_data"]["settings"] == {"text_col": "comment", "label_col": "verdict"}
+    assert (out_dir / "confusion_matrix.png").is_file()
+    # The same texts through predict: its labels give the same accuracy.
+    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    status, out, err = run_cli(capsys, "sentiment", "predict", "--run", sentiment_run,
+                               "--file", tmp_path / "texts.txt")
+    assert status == 0, err
+    predicted = [line.split("\t")[0] for line in out.strip().splitlines()]
+    assert len(predicted) == 50
+    names = report["class_names"]
+    truth = [1 if label == "pos" else 0 for label in labels]
+    accuracy = np.mean([names.index(p) == t for p, t in zip(predicted, truth)])
+    assert report["test_accuracy"] == pytest.approx(accuracy, abs=1e-12)
+
+
+def test_evaluate_csv_columns_default_to_the_runs(sentiment_run, capsys, tmp_path):
+    saved = read_json(sentiment_run / "config.json")
+    texts, labels = generated_reviews(12, seed=6)
+    path = write_csv(tmp_path / "mine.csv", texts, labels, text_col=saved["text_col"],
+                     label_col=saved["label_col"])
+    status, out, err = run_cli(capsys, "sentiment", "evaluate", "--run", sentiment_run,
+                               "--csv", path, "--output", tmp_path / "eval", "--limit", "10")
+    assert status == 0, err
+    assert read_json(tmp_path / "eval" / "evaluation.json")["test_examples"] == 10
+
+
+def test_evaluate_csv_whose_labels_are_not_the_runs_classes(sentiment_run, capsys, tmp_path):
+    texts, _ = generated_reviews(12, seed=6)
+    path = write_csv(tmp_path / "mine.csv", texts, ["meh", "wow"] * 6, text_col="text",
+                     label_col="label")
+    status, out, err = run_cli(capsys, "sentiment", "evaluate", "--run", sentiment_run,
+                               "--csv", path, "--text-col", "text", "--label-col", "label",
+                               "--output", tmp_path / "eval")
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "column 'label' holds 'meh', 'wow', not the run's classes" in err
+    assert not (tmp_path / "eval").exists()
 
 
 def test_csv_training_and_its_class_names(tmp_path, capsys, monkeypatch):

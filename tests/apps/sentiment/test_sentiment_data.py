@@ -1,5 +1,7 @@
 """Loading reviews: the aclImdb archive and folder, CSV files and their errors, batching."""
 
+import re
+
 import numpy as np
 import pytest
 from sentiment_testutils import MIRROR, generated_reviews, write_csv
@@ -100,6 +102,41 @@ def test_csv_with_bad_utf8_names_the_line(tmp_path):
     path.write_bytes(b"text,label\ngood,1\nbad \xe9t\xe9,0\n")
     with pytest.raises(UsageError, match="not valid UTF-8: line 3 has the byte 0xe9"):
         data.from_csv(path, "text", "label")
+
+
+@pytest.mark.parametrize("values, names, expected", [
+    (["Pos", "neg", "pos"], ("neg", "pos"), [1, 0, 1]),
+    (["1", "0"], ("negative", "positive"), [1, 0]),  # another spelling of a polar pair
+    (["bad", "good"], ("neg", "pos"), [0, 1]),
+    (["positive"], ("negative", "positive"), [1]),  # one class alone is a test set too
+    (["dog", "cat"], ("cat", "dog"), [1, 0]),
+])
+def test_a_test_csvs_labels_map_onto_the_runs_classes(values, names, expected):
+    assert data.labels_onto(values, names, "t.csv").tolist() == expected
+
+
+@pytest.mark.parametrize("values, names, message", [
+    (["0", "1"], ("cat", "dog"), "holds '0', '1', not the run's classes 'cat' and 'dog'"),
+    (["0", "neg"], ("negative", "positive"), "holds '0', 'neg', not the run's classes "
+                                             "'negative' and 'positive' (or one of the pairs"),
+    (["pos", "meh"], ("neg", "pos"), "holds 'meh', 'pos'"),
+])
+def test_a_test_csvs_labels_that_are_not_the_runs_classes(values, names, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        data.labels_onto(values, names, "t.csv")
+
+
+def test_a_whole_csv_as_the_test_set(tmp_path):
+    texts, labels = generated_reviews(30, seed=2)
+    path = write_csv(tmp_path / "t.csv", texts, labels)
+    read = data.read_test_csv(path, "review", "sentiment")
+    reviews = data.reviews_from_test_csv(path, *read, ("neg", "pos"), "sentiment", limit=20)
+    assert reviews.x_test == texts[:20] and not reviews.x_train and not len(reviews.y_val)
+    assert reviews.y_test.tolist() == [int(label == "pos") for label in labels[:20]]
+    assert "as the test set: 20 reviews (--limit 20 of 30), " in reviews.description
+    (tmp_path / "header.csv").write_text("review,sentiment\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="has no reviews"):
+        data.read_test_csv(tmp_path / "header.csv", "review", "sentiment")
 
 
 def test_pipeline_batches_every_review_once_in_length_sorted_chunks():
