@@ -13,7 +13,6 @@ and score them beside the two peers (baselines.py) -> pictures.
 """
 
 import dataclasses
-import json
 import sys
 import time
 import typing
@@ -27,7 +26,7 @@ from apps.captioning.config import CaptioningConfig
 
 NAME = "captioning"
 SUMMARY = "image captioning: CNN/EfficientNet features, an attentive LSTM/GRU decoder (Show, Attend and Tell)"
-EVALUATION_FILE = "evaluation.json"
+EVALUATION_FILE = app_commands.EVALUATION_FILE
 CAPTIONS_FILE = "test_captions.tsv"
 GRID_FILE = "captions_grid.png"
 ATTENTION_FIGURES = 3
@@ -48,15 +47,31 @@ def add_commands(parser):
     evaluate = app_commands.add_evaluate(
         commands, NAME, evaluate_command,
         help="BLEU-1..4, ROUGE-L, CIDEr-D of a trained run, beside the peers",
-        description="Caption the test images of the run's dataset with greedy and beam "
-                    "search; score them (pycocoevalcap) against all references, beside the most "
-                    "frequent and the nearest-neighbour training caption; write "
+        description="Caption the test images of the run's dataset, or of your own test set "
+                    "(--csv or --captions, with --images: every image in it), with greedy and "
+                    "beam search; score them (pycocoevalcap) against all references, beside "
+                    "the most frequent and the nearest-neighbour training caption (the run's "
+                    "training data; left out, with a warning, when it cannot be read); write "
                     "evaluation.json, test_captions.tsv, captions_grid.png and attention figures.",
         data_help="folder with the dataset (default: the run's, then $RNN_SUITE_DATA)",
         items="test images", batch_size=64)
     _add_decoding_flags(evaluate)
     evaluate.add_argument("--meteor", choices=("auto", "off"), default=None,
                           help="also score METEOR (needs Java; default: the run's setting)")
+    evaluate.add_argument("--csv", default=None,
+                          help="evaluate on every image of this CSV instead of the run's test "
+                               "split (header row, one row per caption, several rows per "
+                               "image: several references; see --image-col, --caption-col); "
+                               "needs --images")
+    evaluate.add_argument("--captions", default=None, metavar="FILE",
+                          help="or a captions file in the Flickr8k.token.txt format "
+                               "('<image>#<n><TAB><caption>' lines); needs --images")
+    evaluate.add_argument("--images", default=None, metavar="DIR_OR_TAR",
+                          help="the folder (or .tar/.zip) holding the images of --csv or "
+                               "--captions")
+    app_commands.add_column_flags(evaluate, [
+        ("--image-col", "the image file name", CaptioningConfig.image_col),
+        ("--caption-col", "the caption", CaptioningConfig.caption_col)])
 
     predict = app_commands.add_predict(
         commands, NAME, predict_command, help="caption image files with a trained run",
@@ -316,8 +331,8 @@ def evaluate_model(model, corpus, config, out_dir, batch_size=64, beam_size=None
     test = corpus.test
     if not len(test):
         raise UsageError("the test split is empty; nothing to evaluate")
-    pixels, skipped = corpus.store.load(test.names, config.image_size,
-                                        skip_bad=config.skip_bad_lines)
+    pixels, skipped = corpus.test_images().load(test.names, config.image_size,
+                                                skip_bad=config.skip_bad_lines)
     if skipped:
         warn(f"{len(skipped)} test images could not be read and are left out")
         kept = [i for i, n in enumerate(test.names) if n not in set(skipped)]
@@ -333,7 +348,9 @@ def evaluate_model(model, corpus, config, out_dir, batch_size=64, beam_size=None
     beam = captioner.caption_features(features, beam_size=beam_size, greedy=False, **search)
     beam_speed = len(features) / max(time.perf_counter() - timed, 1e-9)
 
-    if train_inputs is None:
+    if not len(corpus.train):
+        train_features, train_split = None, None  # no training data at hand: no peers
+    elif train_inputs is None:
         train_pixels, _ = corpus.store.load(corpus.train.names, config.image_size,
                                             skip_bad=True)
         train_features, train_split = captioner.encode(train_pixels), corpus.train
@@ -341,7 +358,8 @@ def evaluate_model(model, corpus, config, out_dir, batch_size=64, beam_size=None
             train_split = None  # unreadable training images: no neighbour peer
     else:
         train_features, train_split = train_inputs
-    peers = {"most_frequent": [baselines.most_frequent_caption(corpus.train.captions)] * len(test)}
+    peers = ({"most_frequent": [baselines.most_frequent_caption(corpus.train.captions)]
+              * len(test)} if len(corpus.train) else {})
     if train_split is not None:
         peers["nearest_neighbour"] = baselines.nearest_neighbour_captions(
             train_features, train_split.captions, features)
@@ -408,27 +426,69 @@ def _load_model(path):
     return model_files.load_model(path, NAME)
 
 
+def user_test_set(args, config):
+    """Your own test set (`--csv` or `--captions`, with `--images`), or None; bad input fails."""
+    from apps.captioning import data
+
+    if not (args.csv or args.captions or args.images):
+        if args.image_col or args.caption_col:
+            raise UsageError("--image-col and --caption-col name the columns of --csv FILE; "
+                             "give --csv and --images too")
+        return None
+    if (args.image_col or args.caption_col) and not args.csv:
+        raise UsageError("--image-col and --caption-col name the columns of --csv FILE, not of "
+                         "--captions; drop them")
+    return data.user_test_set(args.images, csv_path=args.csv, captions_path=args.captions,
+                              image_col=args.image_col or config.image_col,
+                              caption_col=args.caption_col or config.caption_col,
+                              skip_bad_lines=config.skip_bad_lines)
+
+
 def evaluate_command(args):
-    """`evaluate --run DIR`: scores of greedy and beam captions on the run's test split."""
+    """`evaluate --run DIR`: scores of greedy and beam captions on the run's test split.
+
+    With `--csv` or `--captions` (and `--images`), every image of that file is
+    the test split instead (read before the model loads); the peers still come
+    from the run's training data, and are left out with a warning if it
+    cannot be read.
+    """
     from apps.captioning import data
 
     path, config = _run_config(args.run)
-    model = _load_model(path)
-    # The run's own data (its --limit included), so the peers see what the model saw.
     config = dataclasses.replace(config, data_dir=args.data_dir or config.data_dir,
                                  meteor=args.meteor or config.meteor)
-    corpus = data.load(config)
-    corpus = dataclasses.replace(corpus, test=corpus.test.limited(args.limit))
+    own = user_test_set(args, config)
+    model = _load_model(path)
+    if own is None:
+        # The run's own data (its --limit included), so the peers see what the model saw.
+        corpus = data.load(config)
+        corpus = dataclasses.replace(corpus, test=corpus.test.limited(args.limit))
+        label, test_data = f"{corpus.name} test", app_commands.split_test_data(
+            corpus.description)
+    else:
+        try:
+            run_corpus = data.load(config)
+            train, store = run_corpus.train, run_corpus.store
+        except UsageError as error:
+            warn(f"the run's training data cannot be read, so the peers (most frequent and "
+                 f"nearest-neighbour training caption) are left out: {error}")
+            train, store = data.CaptionSplit([], []), own.store
+        corpus = data.CaptionCorpus(own.name, own.description, train, data.CaptionSplit([], []),
+                                    own.split.limited(args.limit), store, own.store)
+        label = Path(args.csv or args.captions).name
+        test_data = app_commands.file_test_data(
+            own.description, {"csv": args.csv, "captions": args.captions, "images": args.images},
+            {"image_col": args.image_col or config.image_col,
+             "caption_col": args.caption_col or config.caption_col} if args.csv else None)
     print(f"data: {corpus.description}", flush=True)
-    out = Path(args.output) if args.output else path.parent
+    out = app_commands.evaluation_folder(args, path)
     report = evaluate_model(model, corpus, config, out, batch_size=args.batch_size,
                             beam_size=args.beam_size, max_output_length=args.max_output_length)
-    report.update(model=str(path), dataset=corpus.name)
-    (out / EVALUATION_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    print(f"{NAME}: test CIDEr-D {report['beam']['CIDEr-D']:.1f} (beam {report['beam_size']}), "
-          f"BLEU-4 {report['beam']['BLEU-4']:.1f} on {report['test_images']:,} {corpus.name} "
-          f"test images; {CAPTIONS_FILE}, {EVALUATION_FILE} and pictures in {out}", flush=True)
-    return report
+    return app_commands.write_evaluation(
+        out, report, path, corpus.name, test_data,
+        f"{NAME}: test CIDEr-D {report['beam']['CIDEr-D']:.1f} (beam {report['beam_size']}), "
+        f"BLEU-4 {report['beam']['BLEU-4']:.1f} on {report['test_images']:,} {label} images",
+        [CAPTIONS_FILE, "pictures"])
 
 
 # --- predict -----------------------------------------------------------------------

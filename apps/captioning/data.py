@@ -99,6 +99,8 @@ class CaptionCorpus:
     validation: CaptionSplit
     test: CaptionSplit
     store: "ImageStore"
+    # Where the test images are when they are not in `store` (a test set of your own).
+    test_store: "ImageStore" = None
 
     def limited(self, limit):
         """At most `limit` images of each split (all if `limit` is 0)."""
@@ -106,7 +108,11 @@ class CaptionCorpus:
             return self
         return CaptionCorpus(self.name, f"{self.description}; --limit {limit} images per split",
                              self.train.limited(limit), self.validation.limited(limit),
-                             self.test.limited(limit), self.store)
+                             self.test.limited(limit), self.store, self.test_store)
+
+    def test_images(self):
+        """The `ImageStore` holding the test split's images."""
+        return self.test_store or self.store
 
     def split(self, which):
         """The split called "train", "validation" or "test"."""
@@ -615,7 +621,7 @@ def from_flickr8k(config, require=True):
                          splits["test"], store)
 
 
-def read_flickr_tokens(path, skip_bad_lines=False):
+def read_flickr_tokens(path, skip_bad_lines=False, what="captions file"):
     """{image name: [captions]} from a `Flickr8k.token.txt` (`name.jpg#k<TAB>caption`).
 
     Raises:
@@ -624,7 +630,7 @@ def read_flickr_tokens(path, skip_bad_lines=False):
             one warning).
     """
     captions, bad = {}, []
-    for number, line in enumerate(text_module.read_lines(path, "captions file"), 1):
+    for number, line in enumerate(text_module.read_lines(path, what), 1):
         if not line.strip():
             continue
         key, tab, caption = line.partition("\t")
@@ -636,14 +642,14 @@ def read_flickr_tokens(path, skip_bad_lines=False):
         if problem:
             bad.append(f"line {number} {problem}")
             if not skip_bad_lines:
-                raise UsageError(f"captions file {path}: line {number} {problem} (expected "
+                raise UsageError(f"{what} {path}: line {number} {problem} (expected "
                                  "'<image>.jpg#<n><TAB><caption>'; --skip-bad-lines skips such "
                                  "lines)")
             continue
         captions.setdefault(name, []).append(caption)
     _warn_bad_lines(bad, path)
     if not captions:
-        raise UsageError(f"captions file {path} holds no captions (expected lines "
+        raise UsageError(f"{what} {path} holds no captions (expected lines "
                          "'<image>.jpg#<n><TAB><caption>')")
     return captions
 
@@ -683,13 +689,38 @@ def from_csv(config):
                          f"{config.image_col!r} and {config.caption_col!r}) and --images "
                          "DIR_OR_TAR")
     path = Path(config.csv).expanduser()
-    if not config.images:
+    captions, store = read_csv_captions(path, config.images, config.image_col,
+                                        config.caption_col, config.skip_bad_lines)
+    names = list(captions)
+    if len(names) < 3:
+        raise UsageError(f"--csv {path} names {len(names)} image(s) found in "
+                         f"{store.describe()}; need at least 3 to split train, validation and "
+                         "test by image")
+    splits = dict(zip(SPLITS, split_by_image(names)))
+    result = {s: CaptionSplit(n, [captions[i] for i in n]) for s, n in splits.items()}
+    return CaptionCorpus("csv", f"CSV {path}, images from {store.describe()}: "
+                         f"{_counts(result)} (split by image, seed {SPLIT_SEED})",
+                         result["train"], result["validation"], result["test"], store)
+
+
+def read_csv_captions(path, images, image_col="image", caption_col="caption",
+                      skip_bad_lines=False):
+    """`({image name: [captions]}, store)` from a CSV (several rows per image) and its images.
+
+    Images the store lacks are left out with one warning (`_drop_missing`).
+
+    Raises:
+        UsageError: Missing `images` or columns, an empty file, rows with an
+            empty image or caption (line numbers; `skip_bad_lines`), bad UTF-8,
+            or no image left.
+    """
+    path = Path(path).expanduser()
+    if not images:
         raise UsageError(f"--csv {path} needs --images DIR_OR_TAR: the folder (or .tar/.zip) "
                          "holding the images it names")
-    image_col, caption_col = config.image_col, config.caption_col
     columns = f"columns {image_col!r} and {caption_col!r}"
     text = text_module.read_text(path, "--csv")
-    store = open_store(config.images)
+    store = open_store(images)
     if not text.strip():
         raise UsageError(f"--csv {path} is empty (expected a header row with {columns}, then "
                          "one row per caption)")
@@ -718,7 +749,7 @@ def from_csv(config):
                        else f"has an empty {caption_col!r}" if not caption else None)
             if problem:
                 bad.append(f"line {reader.line_num} {problem}")
-                if not config.skip_bad_lines:
+                if not skip_bad_lines:
                     raise UsageError(f"--csv {path}: line {reader.line_num} {problem} (every "
                                      f"row needs an image and a caption; --skip-bad-lines "
                                      "skips such rows)")
@@ -732,16 +763,55 @@ def from_csv(config):
         raise UsageError(f"--csv {path} has no rows with an image and a caption (expected a "
                          f"header row with {columns}, then one row per caption)")
     _drop_missing(captions, store, path)
-    names = list(captions)
-    if len(names) < 3:
-        raise UsageError(f"--csv {path} names {len(names)} image(s) found in "
-                         f"{store.describe()}; need at least 3 to split train, validation and "
-                         "test by image")
-    splits = dict(zip(SPLITS, split_by_image(names)))
-    result = {s: CaptionSplit(n, [captions[i] for i in n]) for s, n in splits.items()}
-    return CaptionCorpus("csv", f"CSV {path}, images from {store.describe()}: "
-                         f"{_counts(result)} (split by image, seed {SPLIT_SEED})",
-                         result["train"], result["validation"], result["test"], store)
+    return captions, store
+
+
+@dataclass
+class UserTestSet:
+    """A test set of your own (`evaluate --csv` or `--captions`): every image, and its store."""
+
+    name: str  # "csv" or "captions"
+    description: str
+    split: CaptionSplit
+    store: "ImageStore"
+
+
+def user_test_set(images, csv_path=None, captions_path=None, image_col="image",
+                  caption_col="caption", skip_bad_lines=False):
+    """Every captioned image of a CSV or a Flickr8k-style captions file, as one test split.
+
+    Args:
+        images: The folder or .tar/.zip of the images (`--images`).
+        csv_path: A CSV with a header row, one row per caption (`--csv`).
+        captions_path: Or lines `<image>#<n><TAB><caption>` (`--captions`,
+            the format of Flickr8k.token.txt).
+
+    Raises:
+        UsageError: As `read_csv_captions` and `read_flickr_tokens`; both
+            files or neither, or no `--images`.
+    """
+    if csv_path and captions_path:
+        raise UsageError("--csv and --captions name two different test sets; give one")
+    if not csv_path and not captions_path:
+        raise UsageError(f"--images {images} needs its captions: --csv FILE or --captions FILE")
+    if csv_path:
+        path = Path(csv_path).expanduser()
+        captions, store = read_csv_captions(path, images, image_col, caption_col,
+                                            skip_bad_lines)
+        name, what = "csv", f"CSV {path}"
+    else:
+        path = Path(captions_path).expanduser()
+        if not images:
+            raise UsageError(f"--captions {path} needs --images DIR_OR_TAR: the folder (or "
+                             ".tar/.zip) holding the images it names")
+        captions = read_flickr_tokens(path, skip_bad_lines, what="--captions")
+        store = open_store(images)
+        _drop_missing(captions, store, path)
+        name, what = "captions", f"captions file {path}"
+    split = CaptionSplit(list(captions), list(captions.values()))
+    count = sum(map(len, split.captions))
+    return UserTestSet(name, f"{what} as the test set, images from {store.describe()}: "
+                             f"{len(split):,} images ({count:,} captions)", split, store)
 
 
 def split_by_image(names):

@@ -116,3 +116,49 @@ def test_evaluate_writes_scores_and_pictures(shapes_run, tmp_path, capsys):
     assert rows[0] == "image\tgreedy\tbeam\treferences" and len(rows) == 21
     assert (out_dir / "captions_grid.png").is_file() and (out_dir / "attention_1.png").is_file()
     assert "test CIDEr-D" in out
+def test_evaluate_on_your_own_csv_and_images_folder(shapes_run, tmp_path, capsys):
+    import csv
+
+    pixels, references = shapes_images(6, seed=21, size=32)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    with open(tmp_path / "mine.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["picture", "text"])
+        for index, (image, refs) in enumerate(zip(pixels, references)):
+            write_image(folder / f"shape_{index}.png", image)
+            for caption in refs[:3]:  # several rows per image: several references
+                writer.writerow([f"shape_{index}.png", caption])
+    out_dir = tmp_path / "evaluation"
+    status = cli.main(["captioning", "evaluate", "--run", str(shapes_run), "--csv",
+                       str(tmp_path / "mine.csv"), "--images", str(folder), "--image-col",
+                       "picture", "--caption-col", "text", "--output", str(out_dir),
+                       "--beam-size", "2"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert "on 6 mine.csv images" in out
+    report = json.loads((out_dir / "evaluation.json").read_text())
+    assert report["test_images"] == 6 and report["dataset"] == "csv"
+    assert report["test_data"]["files"] == {"csv": str((tmp_path / "mine.csv").resolve()),
+                                            "images": str(folder.resolve())}
+    assert report["test_data"]["settings"] == {"image_col": "picture", "caption_col": "text"}
+    for label in ("greedy", "beam", "most_frequent", "nearest_neighbour"):  # peers: the run's
+        assert set(report[label]) >= {"BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr-D"}
+    rows = (out_dir / "test_captions.tsv").read_text().strip().splitlines()
+    assert len(rows) == 7
+    assert rows[1].split("\t")[0] == "shape_0.png"
+    assert rows[1].split("\t")[3] == " | ".join(references[0][:3])
+    # The same images as a Flickr8k-style captions file (name#n<TAB>caption).
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("".join(f"shape_{index}.png#{k}\t{caption}\n"
+                              for index, refs in enumerate(references)
+                              for k, caption in enumerate(refs[:2])), encoding="utf-8")
+    status = cli.main(["captioning", "evaluate", "--run", str(shapes_run), "--captions",
+                       str(tokens), "--images", str(folder), "--limit", "4",
+                       "--output", str(tmp_path / "again")])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    report = json.loads((tmp_path / "again" / "evaluation.json").read_text())
+    assert report["test_images"] == 4 and report["dataset"] == "captions"
+
+
