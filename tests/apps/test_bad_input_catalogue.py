@@ -272,6 +272,49 @@ def setup_karpathy_not_json(work, live_pid):
     _write(work / "karpathy.json", '{"images": [{"filename": "0.png", ')
 
 
+def setup_caption_csv_empty(work, live_pid):
+    setup_images(work, live_pid)
+    _write(work / "captions.csv", "")
+
+
+def setup_captions_tokens(work, live_pid):
+    setup_images(work, live_pid)
+    _write(work / "tokens.txt", "0.png#0\ta picture\n1.png#0\tanother picture\n")
+
+
+def setup_captions_tokens_no_tab(work, live_pid):
+    setup_images(work, live_pid)
+    _write(work / "tokens.txt", "0.png#0 a picture without a tab\n")
+
+
+def setup_csv_header_only(work, live_pid):
+    _write(work / "reviews.csv", "text,label\n")
+
+
+def setup_csv_other_labels(work, live_pid):
+    _write(work / "reviews.csv", "text,label\n" + "".join(
+        f"review number {i},{['meh', 'wow'][i % 2]}\n" for i in range(6)))
+
+
+def setup_sentiment_tiny_run(work, live_pid):
+    """A real (untrained) sentiment model whose classes are neg and pos: labels are checked."""
+    from apps.sentiment import model as model_module
+    from apps.sentiment.config import SentimentConfig
+
+    config = SentimentConfig(vocab_size=4, max_length=4, embedding_dim=2, units=2,
+                             attention_units=2, layers=1)
+    model = model_module.build_model(config, ["", "[UNK]", "good", "bad"], ("neg", "pos"))
+    _run(work / "run", {"text_col": "text", "label_col": "label"}, model=None)
+    model.save(work / "run" / "model.keras")
+
+
+def setup_test_sentences(work, live_pid):
+    _write(work / "test.src", "ba ko.\nmi tu.\nze lo.\n")
+    _write(work / "test.ref", "ko ba.\ntu mi.\nlo ze.\n")
+    _write(work / "short.ref", "ko ba.\ntu mi.\n")
+    _write(work / "empty.src", "\n\n")
+
+
 def setup_text_file(work, live_pid):
     _write(work / "notes.txt", "just some notes\n")
 
@@ -594,6 +637,107 @@ CATALOGUE = [
     ("test-image-is-text", ["captioning", "train", *TINY_CAPTIONER, "--csv", "captions.csv",
                             "--images", "imgs"],
      "imgs/2.png is not an image Pillow can read", "caption_csv_text_png_test"),
+    # --- evaluate on your own test data: the files, their lines, columns and labels
+    ("evaluate-source-without-reference", ["translation", "evaluate", "--run", "run",
+                                           "--source-file", "test.src"],
+     "--source-file test.src needs --reference-file FILE",
+     "translation_garbage_run+test_sentences"),
+    ("evaluate-reference-without-source", ["translation", "evaluate", "--run", "run",
+                                           "--reference-file", "test.ref"],
+     "--reference-file needs --source-file FILE", "translation_garbage_run+test_sentences"),
+    ("evaluate-source-file-missing", ["translation", "evaluate", "--run", "run", "--source-file",
+                                      "nowhere.src", "--reference-file", "test.ref"],
+     "--source-file nowhere.src does not exist", "translation_garbage_run+test_sentences"),
+    ("evaluate-reference-file-missing", ["translation", "evaluate", "--run", "run",
+                                         "--source-file", "test.src", "--reference-file",
+                                         "nowhere.ref"],
+     "--reference-file nowhere.ref does not exist", "translation_garbage_run+test_sentences"),
+    ("evaluate-source-file-empty", ["translation", "evaluate", "--run", "run", "--source-file",
+                                    "empty.src", "--reference-file", "test.ref"],
+     "--source-file empty.src is empty", "translation_garbage_run+test_sentences"),
+    ("evaluate-reference-file-empty", ["translation", "evaluate", "--run", "run",
+                                       "--source-file", "test.src", "--reference-file",
+                                       "empty.src"],
+     "--reference-file empty.src is empty", "translation_garbage_run+test_sentences"),
+    ("evaluate-line-counts-differ", ["translation", "evaluate", "--run", "run", "--source-file",
+                                     "test.src", "--reference-file", "test.ref",
+                                     "--reference-file", "short.ref"],
+     "--source-file test.src has 3 lines but --reference-file short.ref has 2 lines",
+     "translation_garbage_run+test_sentences"),
+    ("evaluate-source-file-latin1", ["translation", "evaluate", "--run", "run", "--source-file",
+                                     "input.txt", "--reference-file", "test.ref"],
+     "--source-file input.txt is not valid UTF-8", "translation_garbage_run+test_sentences+"
+                                                   "latin1_txt"),
+    ("evaluate-source-file-and-data-dir", ["translation", "evaluate", "--run", "run",
+                                           "--source-file", "test.src", "--reference-file",
+                                           "test.ref", "--data-dir", "empty"],
+     "--data-dir and --source-file name two different test sets",
+     "translation_garbage_run+test_sentences+empty_dir"),
+    ("evaluate-reviews-csv-missing", ["sentiment", "evaluate", "--run", "run", "--csv",
+                                      "nowhere.csv"], "--csv nowhere.csv does not exist",
+     "sentiment_garbage_run"),
+    ("evaluate-reviews-csv-no-text-column", ["sentiment", "evaluate", "--run", "run", "--csv",
+                                             "reviews.csv"], "has no column 'text'",
+     "sentiment_garbage_run+csv_no_text_column"),
+    ("evaluate-reviews-csv-wrong-label-col", ["sentiment", "evaluate", "--run", "run", "--csv",
+                                              "reviews.csv", "--label-col", "stars"],
+     "--csv reviews.csv has no column 'stars'", "sentiment_garbage_run"),
+    ("evaluate-reviews-csv-empty", ["sentiment", "evaluate", "--run", "run", "--csv",
+                                    "reviews.csv"], "(the file is empty)",
+     "sentiment_garbage_run+csv_empty"),
+    ("evaluate-reviews-csv-header-only", ["sentiment", "evaluate", "--run", "run", "--csv",
+                                          "reviews.csv"], "--csv reviews.csv has no reviews",
+     "sentiment_garbage_run+csv_header_only"),
+    ("evaluate-reviews-csv-latin1", ["sentiment", "evaluate", "--run", "run", "--csv",
+                                     "reviews.csv"], "--csv reviews.csv is not valid UTF-8",
+     "sentiment_garbage_run+csv_latin1"),
+    ("evaluate-reviews-csv-and-data-dir", ["sentiment", "evaluate", "--run", "run", "--csv",
+                                           "reviews.csv", "--data-dir", "empty"],
+     "--csv and --data-dir name two different test sets", "sentiment_garbage_run+empty_dir"),
+    ("evaluate-text-col-without-csv", ["sentiment", "evaluate", "--run", "run", "--text-col",
+                                       "review"], "name the columns of --csv FILE",
+     "sentiment_garbage_run"),
+    ("evaluate-reviews-csv-other-labels", ["sentiment", "evaluate", "--run", "run", "--csv",
+                                           "reviews.csv"],
+     "column 'label' holds 'meh', 'wow', not the run's classes 'neg' and 'pos'",
+     "sentiment_tiny_run+csv_other_labels"),
+    ("evaluate-caption-csv-without-images", ["captioning", "evaluate", "--run", "run", "--csv",
+                                             "captions.csv"],
+     "--csv captions.csv needs --images DIR_OR_TAR", "captioning_garbage_run+caption_csv"),
+    ("evaluate-images-without-captions", ["captioning", "evaluate", "--run", "run", "--images",
+                                          "imgs"], "--images imgs needs its captions",
+     "captioning_garbage_run+images"),
+    ("evaluate-caption-csv-and-captions", ["captioning", "evaluate", "--run", "run", "--csv",
+                                           "captions.csv", "--captions", "tokens.txt",
+                                           "--images", "imgs"],
+     "--csv and --captions name two different test sets",
+     "captioning_garbage_run+caption_csv+captions_tokens"),
+    ("evaluate-caption-csv-no-caption-column", ["captioning", "evaluate", "--run", "run",
+                                                "--csv", "captions.csv", "--images", "imgs"],
+     "has no column 'caption'", "captioning_garbage_run+caption_csv_no_caption_column"),
+    ("evaluate-caption-csv-wrong-image-col", ["captioning", "evaluate", "--run", "run", "--csv",
+                                              "captions.csv", "--images", "imgs",
+                                              "--image-col", "photo"],
+     "--csv captions.csv has no column 'photo'", "captioning_garbage_run+caption_csv+images"),
+    ("evaluate-caption-csv-unknown-images", ["captioning", "evaluate", "--run", "run", "--csv",
+                                             "captions.csv", "--images", "imgs"],
+     "none of the 3 images named in captions.csv",
+     "captioning_garbage_run+caption_csv_unknown_images"),
+    ("evaluate-caption-csv-empty", ["captioning", "evaluate", "--run", "run", "--csv",
+                                    "captions.csv", "--images", "imgs"],
+     "--csv captions.csv is empty", "captioning_garbage_run+caption_csv_empty"),
+    ("evaluate-test-images-missing", ["captioning", "evaluate", "--run", "run", "--csv",
+                                      "captions.csv", "--images", "nowhere"],
+     "--images nowhere does not exist", "captioning_garbage_run+caption_csv"),
+    ("evaluate-captions-missing", ["captioning", "evaluate", "--run", "run", "--captions",
+                                   "nowhere.txt", "--images", "imgs"],
+     "--captions nowhere.txt does not exist", "captioning_garbage_run+images"),
+    ("evaluate-captions-no-tab", ["captioning", "evaluate", "--run", "run", "--captions",
+                                  "tokens.txt", "--images", "imgs"],
+     "--captions tokens.txt: line 1 has no tab", "captioning_garbage_run+captions_tokens_no_tab"),
+    ("evaluate-image-col-without-csv", ["captioning", "evaluate", "--run", "run",
+                                        "--image-col", "photo"],
+     "name the columns of --csv FILE", "captioning_garbage_run"),
     # --- a run folder to train into that cannot be used
     ("run-dir-locked", ["mnist", "train", *DIGITS, "--run-dir", "run"],
      "--run-dir run is being trained by process", "locked_run"),
