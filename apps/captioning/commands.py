@@ -22,6 +22,7 @@ from apps.common import app_commands
 from apps.common import config as config_module
 from apps.common import run_dir as run_dir_module
 from apps.common.errors import UsageError
+from apps.captioning import serving
 from apps.captioning.config import CaptioningConfig
 
 NAME = "captioning"
@@ -82,6 +83,8 @@ def add_commands(parser):
     predict.add_argument("--show-attention", default=None, metavar="OUT.png",
                          help="also draw each word's attention over the image (one figure per "
                               "image: OUT.png, OUT_2.png, ...)")
+    export = app_commands.add_export(commands, NAME, export_command, serving.SIGNATURE)
+    _add_decoding_flags(export)
 
 
 def _add_decoding_flags(parser):
@@ -98,10 +101,15 @@ def warn(message):
 # --- train -------------------------------------------------------------------------
 
 def resolved(config, corpus_name):
-    """The config with `--encoder auto` and `--image-size 0` made concrete (as config.json keeps it)."""
+    """The config with `--dataset auto`, `--encoder auto` and `--image-size 0` made concrete.
+
+    `config.json` keeps these, so `evaluate` reads the same dataset again (or
+    says it is missing) rather than falling back to generated shapes.
+    """
     from apps.captioning import encoders
 
-    name, size = encoders.resolve(dataclasses.replace(config, dataset=corpus_name))
+    config = dataclasses.replace(config, dataset=corpus_name)
+    name, size = encoders.resolve(config)
     return dataclasses.replace(config, encoder=name, image_size=size)
 
 
@@ -527,3 +535,22 @@ def predict_command(args):
                                        title=Path(name).name)
             print(f"attention figure written to {path}", file=sys.stderr, flush=True)
     return results
+
+
+# --- export ------------------------------------------------------------------------
+
+def export_command(args):
+    """`export --run DIR [--output DIR]`: a SavedModel captioning image bytes (see serving.py).
+
+    Images are made the run's `--image-size`; the search uses the run's
+    decoding settings, or the flags (as `predict`).
+    """
+    from apps.common import serving as common_serving
+
+    path, config = _run_config(args.run)
+    beam = args.beam_size or config.beam_size
+    length = args.max_output_length or config.max_output_length
+    return common_serving.export_run(
+        NAME, str(path), args.output, _load_model,
+        lambda model, model_path: serving.endpoints(model, model_path, config.image_size, beam,
+                                                    length, config.length_alpha))
