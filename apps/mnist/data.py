@@ -18,6 +18,7 @@ import numpy as np
 
 from apps.common import data_mirror, data_source
 from apps.common.errors import UsageError
+from apps.common.splits import LabelledSplits
 
 CLASS_NAMES = [str(d) for d in range(10)]
 NPZ = "mnist.npz"
@@ -36,30 +37,12 @@ DIGITS_SPLIT_SEED = 0  # fixed, so that evaluate sees the same test split as tra
 
 
 @dataclass
-class Digits:
-    """A labelled dataset split three ways, and what it is."""
-
-    name: str  # "mnist" or "digits"
-    description: str
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
+class Digits(LabelledSplits):
+    """Digit images [N, size, size] and labels split three ways (name: "mnist" or "digits")."""
 
     @property
     def image_size(self):
         return self.x_train.shape[1]
-
-    def limited(self, limit):
-        """At most `limit` examples of each split (all if `limit` is 0)."""
-        if not limit:
-            return self
-        return Digits(self.name, self.description,
-                      self.x_train[:limit], self.y_train[:limit],
-                      self.x_val[:limit], self.y_val[:limit],
-                      self.x_test[:limit], self.y_test[:limit])
 
 
 def load(source="auto", data_dir=None, limit=0, want=None):

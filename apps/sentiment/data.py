@@ -24,6 +24,7 @@ import numpy as np
 from apps.common import data_mirror, data_source
 from apps.common import text as text_module
 from apps.common.errors import UsageError
+from apps.common.splits import LabelledSplits
 
 ARCHIVES = ["aclImdb_v1_labeled.tar.gz", "aclImdb_v1.tar.gz"]
 FOLDER = "aclImdb"
@@ -39,27 +40,10 @@ KNOWN_LABELS = [("0", "1"), ("neg", "pos"), ("negative", "positive"), ("false", 
 
 
 @dataclass
-class Reviews:
-    """Texts and 0/1 labels split three ways, and what they are."""
+class Reviews(LabelledSplits):
+    """Review texts and 0/1 labels split three ways, and what they are (name: "imdb" or "csv")."""
 
-    name: str  # "imdb" or "csv"
-    description: str
-    x_train: list
-    y_train: np.ndarray
-    x_val: list
-    y_val: np.ndarray
-    x_test: list
-    y_test: np.ndarray
     class_names: tuple = CLASS_NAMES
-
-    def limited(self, limit):
-        """At most `limit` examples of each split (all if `limit` is 0); splits are pre-shuffled."""
-        if not limit:
-            return self
-        return Reviews(self.name, self.description,
-                       self.x_train[:limit], self.y_train[:limit],
-                       self.x_val[:limit], self.y_val[:limit],
-                       self.x_test[:limit], self.y_test[:limit], self.class_names)
 
 
 def load(source="auto", data_dir=None, limit=0, csv_path=None, text_col="text",
