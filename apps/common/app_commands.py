@@ -1,4 +1,4 @@
-"""The sub-commands every app offers, `train`, `evaluate` and `predict`, declared once.
+"""The sub-commands every app offers, `train`, `evaluate`, `predict` and `export`, declared once.
 
 An app's `add_commands(parser)` calls these with its own words and handlers
 and adds only the flags that are its own, so a flag that means the same in
@@ -95,6 +95,34 @@ def add_predict(commands, app, handler, help, description):
     """
     command = commands.add_parser("predict", help=help, description=description)
     run_dir_module.add_run_flag(command, app)
+    command.set_defaults(handler=handler)
+    return command
+
+
+def add_export(commands, app, handler, signature):
+    """`export --run DIR [--output DIR]`: the run's model as a SavedModel for TensorFlow Serving.
+
+    Args:
+        commands: The group `add_train` returned.
+        app: The app's name.
+        handler: `handler(args)`, the export (see `apps.common.serving.export_run`).
+        signature: What the `serving_default` signature takes and gives, for `--help`.
+
+    Returns:
+        The sub-parser.
+    """
+    command = commands.add_parser(
+        "export", help="write the run's model as a TensorFlow SavedModel (for TensorFlow "
+                       "Serving), raw input in",
+        description="Write the run's model as a TensorFlow SavedModel whose serving_default "
+                    f"signature takes what a user has: {signature}. Serve it with "
+                    "TensorFlow Serving (mount the folder as version 1: /models/"
+                    f"{app}/1) or load it with tf.saved_model.load; no rnn-suite code is "
+                    "needed. An existing file or non-empty folder is never overwritten.")
+    run_dir_module.add_run_flag(command, app)
+    command.add_argument("--output", default=None, metavar="DIR",
+                         help="a new (or empty) folder for the SavedModel (default: "
+                              "<run>/export/)")
     command.set_defaults(handler=handler)
     return command
 
