@@ -11,6 +11,7 @@ from apps.common import app_commands
 from apps.common import config as config_module
 from apps.common import run_dir as run_dir_module
 from apps.common.errors import UsageError
+from apps.sentiment import serving
 from apps.sentiment.config import SentimentConfig
 
 NAME = "sentiment"
@@ -79,6 +80,7 @@ def add_commands(parser):
                               "fourth column)")
     predict.add_argument("--top", type=config_module.positive_int, default=8,
                          help="how many words --explain prints per review (default: 8)")
+    app_commands.add_export(commands, NAME, export_command, serving.SIGNATURE)
 
 
 # ----------------------------------------------------------------- train
@@ -484,3 +486,14 @@ def predict_command(args):
         print(line, flush=True)
         results.append(result)
     return results
+
+
+# ----------------------------------------------------------------- export
+
+def export_command(args):
+    """`export --run DIR [--output DIR]`: the run's model as a SavedModel (see serving.py)."""
+    from apps.common import serving as common_serving
+
+    return common_serving.export_run(NAME, args.run, args.output,
+                                     lambda path: _load_run_model(str(path))[1],
+                                     serving.endpoints)
