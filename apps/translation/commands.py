@@ -22,6 +22,7 @@ from apps.common import app_commands
 from apps.common import config as config_module
 from apps.common import run_dir as run_dir_module
 from apps.common.errors import UsageError
+from apps.translation import serving
 from apps.translation.config import TranslationConfig
 
 NAME = "translation"
@@ -79,6 +80,8 @@ def add_commands(parser):
                          help="draw the attention map of each sentence into this PNG")
     predict.add_argument("--batch-size", type=config_module.positive_int, default=64,
                          help="sentences per decoding batch (default: 64)")
+    export = app_commands.add_export(commands, NAME, export_command, serving.SIGNATURE)
+    _add_decoding_flags(export)
 
 
 def _add_decoding_flags(parser):
@@ -494,3 +497,23 @@ def predict_command(args):
         written = pictures.attention_map(results, args.show_attention)
         print(f"attention map written to {written}", file=sys.stderr, flush=True)
     return results
+
+
+# --- export ------------------------------------------------------------------------
+
+def export_command(args):
+    """`export --run DIR [--output DIR]`: a SavedModel translating raw text (see serving.py).
+
+    The search inside it uses the run's decoding settings, or the flags (as `predict`).
+    """
+    from apps.common import serving as common_serving
+
+    _check_decoding_flags(args)
+    path = run_dir_module.find_model(NAME, args.run)
+    config_path = path.parent / run_dir_module.CONFIG_FILE
+    config = (config_module.load_config(TranslationConfig, config_path)
+              if config_path.is_file() else None)
+    beam, length, alpha = _decoding_settings(args, config)
+    return common_serving.export_run(
+        NAME, str(path), args.output, lambda model_path: _load_run_model(str(model_path))[1],
+        lambda model, model_path: serving.endpoints(model, model_path, beam, length, alpha))
