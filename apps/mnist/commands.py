@@ -9,6 +9,7 @@ from pathlib import Path
 from apps.common import app_commands
 from apps.common import config as config_module
 from apps.common import run_dir as run_dir_module
+from apps.mnist import serving
 from apps.mnist.config import MnistConfig
 
 NAME = "mnist"
@@ -49,6 +50,7 @@ def add_commands(parser):
                          help="image files to classify")
     predict.add_argument("--top", type=config_module.positive_int, default=3,
                          help="how many of the most probable classes to print (default: 3)")
+    app_commands.add_export(commands, NAME, export_command, serving.SIGNATURE)
 
 
 def load_data(config):
@@ -205,3 +207,12 @@ def predict_command(args):
         results.append({"image": str(name), "class": int(ranked[0]),
                         "probabilities": [float(p) for p in probs]})
     return results
+
+
+def export_command(args):
+    """`export --run DIR [--output DIR]`: a SavedModel classifying image bytes (see serving.py)."""
+    from apps.common import serving as common_serving
+
+    return common_serving.export_run(NAME, args.run, args.output,
+                                     lambda path: _load_run_model(str(path))[1],
+                                     serving.endpoints)
