@@ -340,6 +340,10 @@ def setup_empty_txt(work, live_pid):
     _write(work / "input.txt", "\n\n")
 
 
+def setup_old_export(work, live_pid):
+    _write(work / "run" / "export" / "saved_model.pb", _random_bytes(64))
+
+
 def setup_config_only_run(work, live_pid):
     _run(work / "run", {"units": 8}, model=None)
 
@@ -781,6 +785,21 @@ CATALOGUE = [
      "config file run/config.json is not valid JSON", "captioning_run_bad_config+image"),
     ("other-apps-run-captioning", ["captioning", "predict", "--run", "run", "digit.png"],
      "is not the config.json of a captioning run", "mnist_run_for_captioning+image"),
+    # --- export: a run without a usable model, an output folder that is taken
+    ("export-no-runs-yet", ["sentiment", "export"], "no trained run under runs/sentiment/",
+     None),
+    ("export-run-without-model", ["mnist", "export", "--run", "run"],
+     "--run run has no model.keras", "config_only_run"),
+    ("export-garbage-model", ["captioning", "export", "--run", "run", "--output", "out"],
+     "it is not a Keras model file", "captioning_garbage_run"),
+    ("export-output-not-empty", ["translation", "export", "--run", "run", "--output", "run"],
+     "--output run is not empty", "translation_garbage_run"),
+    ("export-default-output-not-empty", ["mnist", "export", "--run", "run"],
+     "the export folder run/export is not empty", "mnist_garbage_run+old_export"),
+    ("export-output-is-a-file", ["sentiment", "export", "--run", "run", "--output", "notes.txt"],
+     "--output notes.txt is a file", "sentiment_garbage_run+text_file"),
+    ("export-beam-size-0", ["translation", "export", "--beam-size", "0"],
+     "expected a positive integer, got '0'", None),
     # --- what predict reads: images that are not images, undecodable or empty text
     ("image-missing-mnist", ["mnist", "predict", "--run", "run", "nowhere.png"],
      "image nowhere.png does not exist", "mnist_garbage_run"),
