@@ -16,6 +16,7 @@ A cell offers two ways in:
 """
 
 import keras
+import tensorflow as tf
 from keras import activations, constraints, initializers, ops, regularizers
 
 # Keras's mixin that caches one dropout mask per sequence and lets
@@ -25,6 +26,14 @@ from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 from layers.validation import check_positive_int, check_rate
 
 PACKAGE = "rnn_suite"
+
+
+def _replica_in_sync():
+    """This replica's id under a `tf.distribute` strategy of several replicas, else None."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    return context.replica_id_in_sync_group
 
 
 class _GatedCell(keras.layers.Layer, DropoutRNNCell):
@@ -146,16 +155,35 @@ class _GatedCell(keras.layers.Layer, DropoutRNNCell):
                 self._input_bias(), self.gate_count
             )
         if training and self.dropout > 0:
-            constants["input_mask"] = keras.random.dropout(
-                ops.ones_like(inputs), rate=self.dropout, seed=self.seed_generator
-            )
+            constants["input_mask"] = self._dropout_mask(inputs, self.dropout)
         if training and self.recurrent_dropout > 0:
-            constants["recurrent_mask"] = keras.random.dropout(
-                ops.ones_like(states[0]),
-                rate=self.recurrent_dropout,
-                seed=self.seed_generator,
+            constants["recurrent_mask"] = self._dropout_mask(
+                states[0], self.recurrent_dropout
             )
         return constants
+
+    def _dropout_mask(self, like, rate):
+        """A dropout mask shaped like `like` (0, or 1 / (1 - rate)): one per sequence.
+
+        Under a `tf.distribute` strategy with several replicas the seed
+        generator's state is mirrored, so every replica would draw the same
+        seed, and the i-th example of each replica's slice of the batch the
+        same mask. The replica's id is folded into the seed instead: each
+        replica draws its own masks, as one device does for the whole batch.
+        Without a strategy (one replica) the masks are Keras's own draw.
+        """
+        replica = _replica_in_sync()
+        if replica is None:
+            return keras.random.dropout(
+                ops.ones_like(like), rate=rate, seed=self.seed_generator
+            )
+        seed = ops.cast(
+            ops.mod(self.seed_generator.next(), 2**31 - 2), "int32"
+        )  # as keras.random casts its seeds
+        seed = tf.random.experimental.stateless_fold_in(seed, replica)
+        return tf.nn.experimental.stateless_dropout(
+            ops.ones_like(like), rate=rate, seed=seed
+        )
 
     def _input_bias(self):
         return self.bias
