@@ -109,6 +109,23 @@ class CommonConfig:
     run_dir: typing.Optional[str] = setting(
         None, "where to write the run (default: runs/<app>/<timestamp>/, or the interrupted "
         "run with the same settings, which is resumed)")
+    distribute: str = setting(
+        "none", "train on: none (one device), mirrored (tf.distribute.MirroredStrategy over "
+        "this machine's GPUs, or --devices N logical CPU devices without a GPU), multi-worker "
+        "(tf.distribute.MultiWorkerMirroredStrategy over the machines in TF_CONFIG or "
+        "--workers). --batch-size is the global batch, split over all replicas; "
+        "--learning-rate is used as given, not rescaled for the number of replicas",
+        choices=("none", "mirrored", "multi-worker"))
+    devices: int = setting(
+        0, "with --distribute mirrored: how many devices (0: every GPU); on a machine without "
+        "a GPU, N splits the CPU into N logical devices (for testing, not speed)", minimum=0)
+    workers: typing.Optional[str] = setting(
+        None, "with --distribute multi-worker: every worker's HOST:PORT, comma-separated, the "
+        "same list on every worker; it builds TF_CONFIG (default: none, TF_CONFIG names the "
+        "cluster)")
+    worker_index: typing.Optional[int] = setting(
+        None, "with --workers: this worker's position in the list (0 is the chief, the one "
+        "that writes the run folder)", minimum=0)
 
     def to_dict(self):
         """The settings as a plain dict, as written to `config.json`."""
@@ -116,8 +133,12 @@ class CommonConfig:
 
 
 # Settings that do not change what is trained, so a rerun that differs only in
-# them still resumes the interrupted run.
-NOT_PART_OF_THE_EXPERIMENT = frozenset({"run_dir", "time_limit", "jit", "data_dir", "cache_dir"})
+# them still resumes the interrupted run. Where training runs is one of them:
+# the global batch and the learning rate are the same on one device or many,
+# and a backup holds plain weights and optimizer state, so a run interrupted
+# on two GPUs can be finished on one (and a worker's index is its own anyway).
+NOT_PART_OF_THE_EXPERIMENT = frozenset({"run_dir", "time_limit", "jit", "data_dir", "cache_dir",
+                                        "distribute", "devices", "workers", "worker_index"})
 
 
 def _flag(name):

@@ -101,13 +101,47 @@ def _same_experiment(path, settings):
             == config_module.experiment_settings(settings))
 
 
-def start_training_run(app, config):
+def _checked_run_dir(path, settings, check_lock=True):
+    """Whether `--run-dir` `path` holds an interrupted run to resume; `UsageError` if unusable."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--run-dir {path} is a file (expected a folder for the run)")
+    if (path / METRICS_FILE).exists():
+        raise UsageError(f"--run-dir {path} already holds a finished run (it has "
+                         f"{METRICS_FILE}); choose a new folder")
+    if check_lock and _locked_by_another_process(path):
+        raise UsageError(f"--run-dir {path} is being trained by process "
+                         f"{_lock_owner(path / LOCK_FILE)}")
+    resumed = _is_unfinished(path)
+    if resumed and not _same_experiment(path, settings):
+        raise UsageError(f"--run-dir {path} holds an interrupted run with other settings "
+                         f"(see its {CONFIG_FILE}); rerun with those to resume it, or choose "
+                         "a new folder")
+    return resumed
+
+
+def interrupted_run_dir(config):
+    """The `--run-dir` folder when it holds an interrupted run with these settings, else None.
+
+    Reads only (no lock, nothing written): a multi-worker run's other workers
+    resume from the backup the chief keeps there.
+
+    Raises:
+        UsageError: As `start_training_run` does for an unusable `--run-dir`
+            (but for its lock, which the chief holds).
+    """
+    if not config.run_dir:
+        return None
+    path = Path(config.run_dir)
+    return path if _checked_run_dir(path, config.to_dict(), check_lock=False) else None
+
+
+def start_training_run(app, config, find_interrupted=True):
     """Choose and prepare the directory a `train` command writes to.
 
     With `--run-dir`: that folder (resumed if it holds an interrupted run with
     the same settings). Without: the newest interrupted run of `app` under
-    `runs/` with the same settings, or a new `runs/<app>/<timestamp>/`.
-    Writes `config.json` and takes the lock.
+    `runs/` with the same settings (unless `find_interrupted` is false), or a
+    new `runs/<app>/<timestamp>/`. Writes `config.json` and takes the lock.
 
     Raises:
         UsageError: If `--run-dir` holds a finished run, a run with other
@@ -116,21 +150,9 @@ def start_training_run(app, config):
     settings = config.to_dict()
     if config.run_dir:
         path = Path(config.run_dir)
-        if path.exists() and not path.is_dir():
-            raise UsageError(f"--run-dir {path} is a file (expected a folder for the run)")
-        if (path / METRICS_FILE).exists():
-            raise UsageError(f"--run-dir {path} already holds a finished run (it has "
-                             f"{METRICS_FILE}); choose a new folder")
-        if _locked_by_another_process(path):
-            raise UsageError(f"--run-dir {path} is being trained by process "
-                             f"{_lock_owner(path / LOCK_FILE)}")
-        resumed = _is_unfinished(path)
-        if resumed and not _same_experiment(path, settings):
-            raise UsageError(f"--run-dir {path} holds an interrupted run with other settings "
-                             f"(see its {CONFIG_FILE}); rerun with those to resume it, or choose "
-                             "a new folder")
+        resumed = _checked_run_dir(path, settings)
     else:
-        path, resumed = _resumable_run(app, settings)
+        path, resumed = _resumable_run(app, settings) if find_interrupted else (None, False)
         if path is None:
             path = _new_run_path(app)
     created = next((p for p in reversed((path, *path.parents)) if not p.exists()), None)

@@ -5,8 +5,10 @@ import dataclasses
 import functools
 import importlib.util
 import json
+import shutil
 import time
 import typing
+from pathlib import Path
 
 import keras
 
@@ -86,11 +88,17 @@ class _Backup(keras.callbacks.BackupAndRestore):
 
 
 class TimeLimit(keras.callbacks.Callback):
-    """Stop training once `minutes` have passed (checked after every batch)."""
+    """Stop training once `minutes` have passed (checked after every batch).
 
-    def __init__(self, minutes):
+    With `agree` (`agree(over) -> bool`, true when any worker is over), the
+    workers of a multi-worker run stop together: each has its own clock, and
+    one that stopped alone would leave the others waiting in the next step.
+    """
+
+    def __init__(self, minutes, agree=None):
         super().__init__()
         self.seconds = minutes * 60
+        self.agree = agree
         self.started = None
         self.stopped_early = False
 
@@ -98,7 +106,10 @@ class TimeLimit(keras.callbacks.Callback):
         self.started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        if time.perf_counter() - self.started > self.seconds:
+        over = time.perf_counter() - self.started > self.seconds
+        if self.agree is not None:
+            over = self.agree(over)
+        if over:
             self.model.stop_training = True
             self.stopped_early = True
 
@@ -310,7 +321,8 @@ def fit_from_epoch(model, train_data, validation_data, config, run, monitor="val
     timer = StepTimer()
     callbacks = (list(metric_callbacks) + make_callbacks(run, config, monitor, mode, saved_model)
                  + [timer])
-    time_limit = TimeLimit(config.time_limit) if config.time_limit else None
+    time_limit = (TimeLimit(config.time_limit, agree=_workers_agree()) if config.time_limit
+                  else None)
     if time_limit:
         callbacks.append(time_limit)
     callbacks.extend(extra_callbacks)
@@ -329,6 +341,19 @@ def fit_from_epoch(model, train_data, validation_data, config, run, monitor="val
                         callbacks=callbacks, verbose="auto", shuffle=False)
     return TrainingResult(history, time.perf_counter() - started, timer.steps_per_second,
                           initial_epoch, bool(time_limit and time_limit.stopped_early))
+
+
+def _workers_agree():
+    """Under a multi-worker strategy (`fit` runs in its scope): `agree(flag)`, true if any
+    worker's flag is; None otherwise."""
+    import tensorflow as tf
+
+    from apps.common import distribute
+
+    strategy = tf.distribute.get_strategy()
+    if not distribute.is_multi_worker(strategy):
+        return None
+    return lambda flag: distribute.any_worker(strategy, flag)
 
 
 def format_seconds(seconds):
@@ -393,13 +418,61 @@ class TrainingStory:
 LEARNING_CURVES_FILE = "learning_curves.png"
 
 
+def _worker_run(strategy, config):
+    """Where a non-chief worker writes: a temporary folder of its own.
+
+    When `--run-dir` (the same folder, on storage every worker sees) holds an
+    interrupted run, the chief's backup is copied in, to resume from.
+    """
+    from apps.common import distribute
+
+    interrupted = run_dir_module.interrupted_run_dir(config)
+    path = Path(distribute.worker_temp_dir(strategy))
+    resumed = interrupted is not None and distribute.copy_backup(
+        interrupted, run_dir_module.BACKUP_FOLDER, run_dir_module.HISTORY_FILE, path)
+    print(f"run: written by the chief; this worker writes into {path} (deleted at the end)"
+          + (f", resuming from the backup in {interrupted}" if resumed else ""), flush=True)
+    return run_dir_module.TrainingRun(path=path, resumed=resumed)
+
+
+def _check_same_start(strategy, run):
+    """Every worker must start from the same epoch, or the first step would never match."""
+    from apps.common import distribute, errors
+
+    epochs = distribute.all_workers(strategy, _restored_epoch(run) if run.resumed else 0)
+    if len(set(epochs)) > 1:
+        raise errors.UsageError(
+            f"the workers would start from different epochs ({', '.join(f'{e:g}' for e in epochs)}"
+            "): a multi-worker run resumes from the chief's backup in --run-dir, which must "
+            "name the same folder on every worker, on storage they all see")
+
+
+def _worker_done(app, strategy, result, fingerprint):
+    """A non-chief worker's last line; it waits until the chief has written the run."""
+    from apps.common import distribute
+
+    number, count = distribute.worker_number(strategy), distribute.worker_count(strategy)
+    print(f"{app}: worker {number} of {count}: {result.epochs_done} epoch(s) trained in "
+          f"{format_seconds(result.wall_seconds)}, final weights {fingerprint}; waiting for "
+          "the chief to write the run", flush=True)
+    distribute.all_workers(strategy, 0)
+    return {"app": app, "worker": number, "workers": count, "epochs_done": result.epochs_done,
+            "final_weights_fingerprint": fingerprint}
+
+
 def run_training(story, config, extra_callbacks=()):
     """Train an app from a validated config and leave a complete run folder.
 
-    Seed -> load the data (bad input fails before anything is written) ->
-    start or resume the run folder -> build and compile the model -> fit with
-    the common callbacks -> evaluate the best saved model on the test split ->
-    learning curves -> `metrics.json` -> the one summary line.
+    Strategy (`--distribute`; bad settings fail before anything is written) ->
+    seed -> load the data (bad input fails before anything is written) ->
+    start or resume the run folder -> build and compile the model and fit it
+    with the common callbacks, both in the strategy's scope -> evaluate the
+    best saved model on the test split -> learning curves -> `metrics.json`
+    -> the one summary line.
+
+    In a multi-worker run only the chief does all of this; every other
+    worker trains in step with it, writes into a temporary folder of its own
+    (deleted at the end), and prints one line with its weights' fingerprint.
 
     Args:
         story: The app's `TrainingStory`.
@@ -407,11 +480,14 @@ def run_training(story, config, extra_callbacks=()):
         extra_callbacks: More Keras callbacks for `fit` (tests use them).
 
     Returns:
-        The metrics written to `metrics.json`.
+        The metrics written to `metrics.json` (a non-chief worker: what it did).
     """
-    from apps.common import errors, model_files, plots
+    from apps.common import distribute, errors, model_files, plots
 
     started = time.perf_counter()
+    strategy = distribute.strategy_for(config)
+    multi_worker = distribute.is_multi_worker(strategy)
+    chief = distribute.is_chief(strategy)
     set_seed(config.seed)
     data = story.load_data(config)
     print(f"data: {data.description}", flush=True)
@@ -419,18 +495,39 @@ def run_training(story, config, extra_callbacks=()):
         config = story.resolve(config, data)
     if story.describe:
         print(story.describe(config, data), flush=True)
-    run = run_dir_module.start_training_run(story.app, config)
-    print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
+    if config.distribute != "none":
+        print(distribute.describe(strategy, config), flush=True)
+    if chief:
+        # Without a --run-dir that every worker shares, the others could not
+        # find the chief's backup: a multi-worker run resumes only from one.
+        run = run_dir_module.start_training_run(story.app, config,
+                                                find_interrupted=not multi_worker)
+        print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
+    else:
+        run = _worker_run(strategy, config)
     try:
-        try:
-            setup = story.build_training(config, data)
-        except errors.UsageError:
-            run.discard()  # bad input found while building leaves no new run folder behind
-            raise
-        result = fit(setup.model, setup.train_data, setup.validation_data, config, run,
-                     monitor=setup.monitor, mode=setup.mode, extra_callbacks=extra_callbacks,
-                     saved_model=setup.saved_model)
+        with strategy.scope():
+            try:
+                setup = story.build_training(config, data)
+            except errors.UsageError:
+                run.discard()  # bad input found while building leaves no new run folder behind
+                raise
+            train_data, validation_data = setup.train_data, setup.validation_data
+            if multi_worker:
+                train_data = distribute.shard_by_data(train_data)
+                validation_data = distribute.shard_by_data(validation_data)
+                _check_same_start(strategy, run)
+            result = fit(setup.model, train_data, validation_data, config, run,
+                         monitor=setup.monitor, mode=setup.mode, extra_callbacks=extra_callbacks,
+                         saved_model=setup.saved_model)
         model = setup.saved_model or setup.model
+        fingerprint = distribute.weights_fingerprint(model) if multi_worker else None
+        if not chief:
+            return _worker_done(story.app, strategy, result, fingerprint)
+        if not run.model_path.exists() and config.distribute != "none":
+            # Evaluation runs outside the strategy (a collective of the chief
+            # alone would wait forever): on a model read back from its file.
+            model.save(run.model_path)
         best = (model_files.load_model(run.model_path, story.app) if run.model_path.exists()
                 else model)
         report = story.evaluate(best, config, data, run)
@@ -453,14 +550,25 @@ def run_training(story, config, extra_callbacks=()):
             "epochs_requested": config.epochs,
             "resumed_from_epoch": result.initial_epoch if run.resumed else None,
             "stopped_by_time_limit": result.stopped_by_time,
+            "distribute": config.distribute,
+            "replicas": int(strategy.num_replicas_in_sync),
             "train_seconds": round(result.wall_seconds, 2),
             "train_steps_per_second": round(result.steps_per_second, 3),
             "train_examples_per_second": round(result.steps_per_second * config.batch_size, 1),
             "wall_seconds": round(time.perf_counter() - started, 2),
         }
+        if multi_worker:
+            metrics["workers"] = distribute.worker_count(strategy)
+            metrics["final_weights_fingerprint"] = fingerprint
+            print(f"{story.app}: worker 0 of {metrics['workers']} (chief): final weights "
+                  f"{fingerprint}", flush=True)
         write_metrics(run, metrics)
+        if multi_worker:
+            distribute.all_workers(strategy, 0)  # the others wait for the run to be written
     finally:
         run.release()
+        if not chief:
+            shutil.rmtree(run.path, ignore_errors=True)
     label, value = story.headline(metrics)
     print(summary_line(story.app, label, value, metrics["wall_seconds"], run.path), flush=True)
     return metrics

@@ -37,6 +37,7 @@ LATIN1 = "caf\u00e9 con leche, s\u00ed se\u00f1or".encode("latin-1")  # not UTF-
 PAIRS = "".join(f"Sentence {i}.\tFrase {i}.\n" for i in range(10))
 TUNE_SEARCH = ["--tuner", "random", "--max-trials", "1", "--max-epochs", "1"]
 DIGITS = ["--source", "digits", "--mode", "row", "--units", "4", "--limit", "50"]
+WORKERS = "127.0.0.1:2222,127.0.0.1:2223"  # a --workers list that parses
 # A captioner that is quick to build (the data decides whether it trains).
 TINY_CAPTIONER = ["--encoder", "cnn", "--image-size", "8", "--units", "2", "--embedding-dim", "2",
                   "--attention-units", "2", "--min-count", "1", "--epochs", "1", "--meteor", "off"]
@@ -46,7 +47,8 @@ CAPTIONING_RUN_CONFIG = {"dataset": "shapes", "shapes_images": 30, "encoder": "c
 
 # ----------------------------------------------------------------- setups (bad files)
 # Each `setup_NAME(work, live_pid)` writes files into the working folder `work`;
-# `live_pid()` is the id of a live process that is not this one.
+# `live_pid()` is the id of a live process that is not this one. A setup may
+# return environment variables ({name: value}) that the case runs with.
 
 def _write(path, content):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -408,6 +410,10 @@ def setup_config_latin1(work, live_pid):
     _write(work / "settings.json", b'{"source_lang": "' + LATIN1 + b'"}')
 
 
+def setup_config_distribute_foo(work, live_pid):
+    _write(work / "settings.json", '{"distribute": "ring"}')
+
+
 def setup_config_null(work, live_pid):
     _write(work / "settings.json", '{"epochs": null}')
 
@@ -440,6 +446,42 @@ def setup_space_list(work, live_pid):
 
 def setup_space_latin1(work, live_pid):
     _write(work / "space.json", b'{"cell": "' + LATIN1 + b'"}')
+
+
+def _tf_config(value):
+    return {"TF_CONFIG": value if isinstance(value, str) else json.dumps(value)}
+
+
+def setup_tf_config_not_json(work, live_pid):
+    return _tf_config('{"cluster": {"worker": ["a:2222"]}, "task": ')
+
+
+def setup_tf_config_no_task(work, live_pid):
+    return _tf_config({"cluster": {"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]}})
+
+
+def setup_tf_config_index_out_of_range(work, live_pid):
+    return _tf_config({"cluster": {"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]},
+                       "task": {"type": "worker", "index": 2}})
+
+
+def setup_tf_config_no_port(work, live_pid):
+    return _tf_config({"cluster": {"worker": ["127.0.0.1", "127.0.0.1:2223"]},
+                       "task": {"type": "worker", "index": 0}})
+
+
+def setup_tf_config_ps(work, live_pid):
+    return _tf_config({"cluster": {"worker": ["a:2222"], "ps": ["b:2222"]},
+                       "task": {"type": "worker", "index": 0}})
+
+
+def setup_tf_config_list(work, live_pid):
+    return _tf_config(["127.0.0.1:2222"])
+
+
+def setup_tf_config_valid(work, live_pid):
+    return _tf_config({"cluster": {"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]},
+                       "task": {"type": "worker", "index": 0}})
 
 
 # ----------------------------------------------------------------- the catalogue
@@ -838,6 +880,62 @@ CATALOGUE = [
     ("show-attention-not-png-translation", ["translation", "predict", "--run", "run",
                                             "--show-attention", "map.pdf", "hola"],
      "expected a .png file name", "translation_garbage_run"),
+    # --- training on many devices: --distribute, --devices, --workers, TF_CONFIG
+    ("distribute-foo", ["mnist", "train", "--distribute", "ring"], "invalid choice: 'ring'", None),
+    ("devices-negative", ["mnist", "train", "--distribute", "mirrored", "--devices", "-1"],
+     "--devices must be >= 0, got -1", None),
+    ("devices-without-mirrored", ["sentiment", "train", "--devices", "2"],
+     "--devices needs --distribute mirrored (got --distribute none", None),
+    ("devices-with-multi-worker", ["mnist", "train", "--distribute", "multi-worker", "--devices",
+                                   "2", "--workers", WORKERS, "--worker-index", "0"],
+     "--devices needs --distribute mirrored (got --distribute multi-worker", None),
+    ("workers-without-multi-worker", ["translation", "train", "--distribute", "mirrored",
+                                      "--workers", WORKERS, "--worker-index", "0"],
+     "--workers needs --distribute multi-worker", None),
+    ("worker-index-without-multi-worker", ["mnist", "train", "--worker-index", "1"],
+     "--worker-index needs --distribute multi-worker", None),
+    ("multi-worker-without-cluster", ["captioning", "train", "--distribute", "multi-worker"],
+     "--distribute multi-worker needs the cluster: set TF_CONFIG", None),
+    ("workers-without-index", ["mnist", "train", "--distribute", "multi-worker", "--workers",
+                               WORKERS], "--workers needs --worker-index", None),
+    ("worker-index-without-workers", ["mnist", "train", "--distribute", "multi-worker",
+                                      "--worker-index", "1"], "--worker-index needs --workers",
+     "tf_config_valid"),
+    ("worker-index-out-of-range", ["sentiment", "train", "--distribute", "multi-worker",
+                                   "--workers", WORKERS, "--worker-index", "2"],
+     "--worker-index 2 is out of range: --workers lists 2 worker(s) (0 to 1)", None),
+    ("worker-index-negative", ["mnist", "train", "--distribute", "multi-worker", "--workers",
+                               WORKERS, "--worker-index", "-1"], "--worker-index must be >= 0",
+     None),
+    ("workers-no-port", ["mnist", "train", "--distribute", "multi-worker", "--workers",
+                         "10.0.0.5,10.0.0.6:2222", "--worker-index", "0"],
+     "--workers: '10.0.0.5': expected HOST:PORT", None),
+    ("workers-port-too-big", ["translation", "train", "--distribute", "multi-worker", "--workers",
+                              "a:2222,b:70000", "--worker-index", "1"],
+     "--workers: 'b:70000': expected HOST:PORT", None),
+    ("workers-empty-entry", ["mnist", "train", "--distribute", "multi-worker", "--workers",
+                             "a:2222,,b:2222", "--worker-index", "0"],
+     "--workers: '': expected HOST:PORT", None),
+    ("workers-twice", ["mnist", "train", "--distribute", "multi-worker", "--workers",
+                       "a:2222,a:2222", "--worker-index", "0"], "a:2222 is listed twice", None),
+    ("tf-config-and-workers", ["mnist", "train", "--distribute", "multi-worker", "--workers",
+                               WORKERS, "--worker-index", "0"],
+     "TF_CONFIG is set and --workers is given", "tf_config_valid"),
+    ("tf-config-not-json", ["mnist", "train", "--distribute", "multi-worker"],
+     "TF_CONFIG is not valid JSON", "tf_config_not_json"),
+    ("tf-config-not-object", ["sentiment", "train", "--distribute", "multi-worker"],
+     'TF_CONFIG must be a JSON object with "cluster" and "task"', "tf_config_list"),
+    ("tf-config-no-task", ["translation", "train", "--distribute", "multi-worker"],
+     'TF_CONFIG has no "task"', "tf_config_no_task"),
+    ("tf-config-index-out-of-range", ["mnist", "train", "--distribute", "multi-worker"],
+     "TF_CONFIG's task index 2 is out of range: its cluster lists 2 worker task(s)",
+     "tf_config_index_out_of_range"),
+    ("tf-config-no-port", ["captioning", "train", "--distribute", "multi-worker"],
+     "TF_CONFIG's worker list: '127.0.0.1': expected HOST:PORT", "tf_config_no_port"),
+    ("tf-config-parameter-server", ["mnist", "train", "--distribute", "multi-worker"],
+     "TF_CONFIG's cluster has a 'ps' job", "tf_config_ps"),
+    ("distribute-in-config-file", ["mnist", "train", "--config", "settings.json"],
+     "--distribute must be one of none, mirrored, multi-worker", "config_distribute_foo"),
     # --- rnn-suite tune
     ("tune-no-app", ["tune"], "required: APP", None),
     ("tune-unknown-tuner", ["tune", "mnist", "--tuner", "grid"], "invalid choice: 'grid'", None),
@@ -930,7 +1028,8 @@ def work(tmp_path, monkeypatch):
     monkeypatch.chdir(folder)
     monkeypatch.delenv("RNN_SUITE_DATA", raising=False)
     monkeypatch.setenv("RNN_SUITE_CACHE", str(folder / "cache"))
-    for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
+    for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT",
+                 "TF_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     return folder
 
@@ -945,10 +1044,12 @@ def test_catalogue_is_large_and_ids_unique():
 
 
 @pytest.mark.parametrize("argv, expected, setup", _rows())
-def test_bad_input(work, live_process, capfd, argv, expected, setup):
+def test_bad_input(work, live_process, capfd, monkeypatch, argv, expected, setup):
     for name in (setup or "").split("+"):
         if name:
-            globals()[f"setup_{name}"](work, live_process)
+            environment = globals()[f"setup_{name}"](work, live_process)
+            for key, value in (environment or {}).items():
+                monkeypatch.setenv(key, value)
     before = _snapshot(work)
     capfd.readouterr()
     try:
