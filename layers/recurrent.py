@@ -128,7 +128,7 @@ def run_cell_over_time(
         # inside one more loop iteration when the loop ran before it: written
         # out after the loop, two or more steps of stacked layers made Keras's
         # fit hang while tracing its train function (TensorFlow 2.21, e.g. two
-        # GRUs over 6 steps; tests/layers/test_distribute.py trains such a stack).
+        # GRUs over 6 steps; tests/layers/test_mirrored_layers.py trains such a stack).
         if rest and full > 0:
             loop_vars = tf.while_loop(
                 lambda t, *_: t < steps,

@@ -1,4 +1,4 @@
-"""Run by tests/layers/test_distribute.py in a fresh process: the layers under MirroredStrategy.
+"""Run by tests/layers/test_mirrored_layers.py in a fresh process: the layers under MirroredStrategy.
 
 The CPU is split into two logical devices before TensorFlow starts, which the
 test process itself cannot do any more. Prints one JSON object:

@@ -67,7 +67,7 @@ def test_mirrored_trains_in_process(in_tmp, capsys):
     # One replica here (the CPU, no GPU; --devices N needs a fresh process):
     # the run goes through the strategy's scope and the usual run folder.
     status, out, err = run_cli(capsys, "mnist", "train", *DIGITS, "--epochs", "1",
-                               "--distribute", "mirrored")
+                               "--limit", "64", "--distribute", "mirrored")
     assert status == 0, err
     assert "distribute: mirrored, 1 replica(s) on CPU:0; global batch 32 = 32 per replica" in out
     (run,) = (in_tmp / "runs" / "mnist").iterdir()
