@@ -155,14 +155,14 @@ class _GatedCell(keras.layers.Layer, DropoutRNNCell):
                 self._input_bias(), self.gate_count
             )
         if training and self.dropout > 0:
-            constants["input_mask"] = self._dropout_mask(inputs, self.dropout)
+            constants["input_mask"] = self._draw_dropout_mask(inputs, self.dropout)
         if training and self.recurrent_dropout > 0:
-            constants["recurrent_mask"] = self._dropout_mask(
+            constants["recurrent_mask"] = self._draw_dropout_mask(
                 states[0], self.recurrent_dropout
             )
         return constants
 
-    def _dropout_mask(self, like, rate):
+    def _draw_dropout_mask(self, like, rate):
         """A dropout mask shaped like `like` (0, or 1 / (1 - rate)): one per sequence.
 
         Under a `tf.distribute` strategy with several replicas the seed
