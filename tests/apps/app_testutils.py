@@ -78,3 +78,26 @@ def kill_after_first_epoch(app, args, cwd, timeout=180):
     assert history_csv is not None, "training never finished an epoch"
     assert not (history_csv.parent / "metrics.json").exists()
     return history_csv.parent
+
+
+def killed_and_resumed(capsys, args, cwd, epochs=4):
+    """SIGKILL `rnn-suite ARGS` (a `train` of `epochs` epochs) after its first epoch, rerun it.
+
+    Checks what every app promises: the rerun resumes the same run folder
+    (no second run), and its history holds each epoch once.
+
+    Returns:
+        The run's `metrics.json`, as a dict.
+    """
+    app = args[0]
+    run = kill_after_first_epoch(app, args[1:], cwd)
+    status, out, err = run_cli(capsys, *args)
+    assert status == 0, err
+    assert "resuming the interrupted run" in out
+    metrics = read_json(run / "metrics.json")
+    assert metrics["resumed_from_epoch"] >= 1
+    from apps.common import plots
+
+    assert list(plots.read_history(run / "history.csv")["epoch"]) == list(range(epochs))
+    assert list((Path(cwd) / "runs" / app).iterdir()) == [run]  # no second run
+    return metrics

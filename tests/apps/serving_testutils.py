@@ -8,6 +8,7 @@ helper: give it every input of a test at once.
 """
 
 import base64
+import io
 import json
 import os
 import subprocess
@@ -106,3 +107,19 @@ def call_in_fresh_process(exports, calls, work):
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(answer.read_text())
+
+
+def write_images(folder, made):
+    """Save `(name, PIL image)` pairs into a new `folder` (JPEG for .jpg, else PNG).
+
+    Returns:
+        `(path, bytes)` of each file, in order.
+    """
+    folder.mkdir()
+    files = []
+    for name, picture in made:
+        buffer = io.BytesIO()
+        picture.save(buffer, "JPEG" if name.endswith(".jpg") else "PNG")
+        (folder / name).write_bytes(buffer.getvalue())
+        files.append((folder / name, buffer.getvalue()))
+    return files

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from app_testutils import Interrupt, kill_after_first_epoch, run_cli
+from app_testutils import Interrupt, killed_and_resumed, run_cli
 from captioning_testutils import FROZEN, MIRROR, TINY, shapes_images, write_image
 
 from apps.common import plots, training
@@ -56,16 +56,8 @@ def test_interrupted_frozen_run_resumes(tmp_path, capsys, monkeypatch):
 def test_killed_process_resumes(tmp_path, capsys, monkeypatch):
     """A real kill -9 mid-training, then the same command again: it continues, nothing lost."""
     monkeypatch.chdir(tmp_path)
-    args = ["captioning", "train", *TINY, "--epochs", "4", "--batch-size", "8",
-            "--shapes-images", "200"]
-    run = kill_after_first_epoch("captioning", args[1:], tmp_path)
-
-    status, out, err = run_cli(capsys, *args)
-    assert status == 0, err
-    assert "resuming the interrupted run" in out
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["resumed_from_epoch"] >= 1
-    assert list(plots.read_history(run / "history.csv")["epoch"]) == [0, 1, 2, 3]
+    killed_and_resumed(capsys, ["captioning", "train", *TINY, "--epochs", "4", "--batch-size",
+                                "8", "--shapes-images", "200"], tmp_path)
 
 
 # --- images a user might hand to predict ---------------------------------------------

@@ -5,11 +5,10 @@ images of another size, JPEGs decoded at a reduced scale and transparent PNGs ge
 same pixels, hence the same captions and log-probabilities, as `predict` gives them.
 """
 
-import io
 
 import pytest
 from PIL import Image
-from serving_testutils import call_in_fresh_process, export, image_bytes, predict
+from serving_testutils import call_in_fresh_process, export, image_bytes, predict, write_images
 
 from apps.captioning import shapes
 
@@ -24,14 +23,7 @@ def _files(folder):
             ("photo.jpg", Image.fromarray(pictures[2])),  # decoded at 1/2 scale (draft)
             ("clear.png", Image.fromarray(pictures[3]).convert("RGBA")),
             ("grey.png", Image.fromarray(pictures[4]).convert("L").resize((70, 40)))]
-    folder.mkdir()
-    files = []
-    for name, picture in made:
-        buffer = io.BytesIO()
-        picture.save(buffer, "JPEG" if name.endswith(".jpg") else "PNG")
-        (folder / name).write_bytes(buffer.getvalue())
-        files.append((folder / name, buffer.getvalue()))
-    return files
+    return write_images(folder, made)
 
 
 def test_export_captions_as_predict_in_a_fresh_process(shapes_run, tmp_path, capsys):

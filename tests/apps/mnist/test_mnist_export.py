@@ -5,14 +5,14 @@ Pillow's and NumPy's arithmetic, so files of any size, colour, transparency and 
 give the probabilities `predict` prints; the `pixels` signature is the model itself.
 """
 
-import io
 
 import keras
 import numpy as np
 import pytest
 from app_testutils import SOURCE
 from PIL import Image
-from serving_testutils import call_in_fresh_process, export, floats, image_bytes, predict
+from serving_testutils import (call_in_fresh_process, export, floats, image_bytes, predict,
+                               write_images)
 
 from apps.mnist import data
 
@@ -36,14 +36,7 @@ def _files(digits, folder):
              .resize((50, 70))),
             ("clear.png", Image.fromarray(rgba, "RGBA").resize((90, 90), Image.LANCZOS)),
             ("photo.jpg", Image.fromarray(255 - photo).resize((45, 45)))]
-    folder.mkdir()
-    files = []
-    for name, picture in made:
-        buffer = io.BytesIO()
-        picture.save(buffer, "JPEG" if name.endswith(".jpg") else "PNG")
-        (folder / name).write_bytes(buffer.getvalue())
-        files.append((folder / name, buffer.getvalue()))
-    return files
+    return write_images(folder, made)
 
 
 def test_export_classifies_as_predict_in_a_fresh_process(trained_run, tmp_path, capsys):

@@ -1,6 +1,6 @@
 """An interrupted run, rerun with the same command, continues from its saved epoch."""
 
-from app_testutils import TINY, Interrupt, kill_after_first_epoch, read_json, run_cli
+from app_testutils import TINY, Interrupt, killed_and_resumed, read_json, run_cli
 
 from apps.common import plots, training
 
@@ -61,12 +61,5 @@ def test_finished_run_dir_is_not_overwritten(trained_run, capsys):
 
 def test_killed_process_resumes(in_tmp, capsys):
     """A real kill -9 mid-training, then the same command again: it continues, nothing lost."""
-    args = ["mnist", "train", *TINY, "--epochs", "4", "--limit", "800", "--batch-size", "8"]
-    run = kill_after_first_epoch("mnist", args[1:], in_tmp)
-
-    status, out, _ = run_cli(capsys, *args)
-    assert status == 0
-    assert "resuming the interrupted run" in out
-    metrics = read_json(run / "metrics.json")
-    assert metrics["resumed_from_epoch"] >= 1
-    assert list(plots.read_history(run / "history.csv")["epoch"]) == [0, 1, 2, 3]
+    killed_and_resumed(capsys, ["mnist", "train", *TINY, "--epochs", "4", "--limit", "800",
+                                "--batch-size", "8"], in_tmp)
