@@ -26,6 +26,12 @@ NOT_IN_SPACE = {
     "epochs": "--max-epochs",
     "run_dir": "the search folder (--name)",
     "time_limit": "--time-limit",
+    # Trials train on one device (several machines share a search as keras-tuner
+    # workers instead); a fixed strategy would be silently ignored.
+    "distribute": "keras-tuner's chief/worker mode (--role) to use several machines",
+    "devices": "keras-tuner's chief/worker mode (--role) to use several machines",
+    "workers": "keras-tuner's chief/worker mode (--role) to use several machines",
+    "worker_index": "keras-tuner's chief/worker mode (--role) to use several machines",
 }
 
 

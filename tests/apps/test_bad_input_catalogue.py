@@ -436,6 +436,10 @@ def setup_space_unknown(work, live_pid):
     _write(work / "space.json", '{"unitz": [64, 128]}')
 
 
+def setup_space_distribute(work, live_pid):
+    _write(work / "space.json", '{"distribute": "mirrored"}')
+
+
 def setup_space_empty_range(work, live_pid):
     _write(work / "space.json", '{"learning_rate": {"min": 0.1, "max": 0.01}}')
 
@@ -945,6 +949,9 @@ CATALOGUE = [
      None),
     ("tune-space-file-unknown", ["tune", "mnist", "--space", "space.json"],
      "--space: unknown setting 'unitz'", "space_unknown"),
+    ("tune-space-distribute", ["tune", "mnist", "--space", "space.json"],
+     "--space distribute: a search sets it itself; use keras-tuner's chief/worker mode",
+     "space_distribute"),
     ("tune-space-empty-range", ["tune", "mnist", "--space", "space.json"],
      "--space learning_rate: empty range", "space_empty_range"),
     ("tune-space-not-object", ["tune", "mnist", "--space", "space.json"],
