@@ -80,17 +80,23 @@ def kill_after_first_epoch(app, args, cwd, timeout=180):
     return history_csv.parent
 
 
-def killed_and_resumed(capsys, args, cwd, epochs=4):
+def killed_and_resumed(capsys, args, cwd, epochs=4, after_kill=None):
     """SIGKILL `rnn-suite ARGS` (a `train` of `epochs` epochs) after its first epoch, rerun it.
 
     Checks what every app promises: the rerun resumes the same run folder
     (no second run), and its history holds each epoch once.
 
+    Args:
+        after_kill: Optional `after_kill(run)`, called on the killed run's
+            folder before the rerun (to note what the rerun must keep).
+
     Returns:
-        The run's `metrics.json`, as a dict.
+        `(run folder, its metrics.json as a dict)`.
     """
     app = args[0]
     run = kill_after_first_epoch(app, args[1:], cwd)
+    if after_kill:
+        after_kill(run)
     status, out, err = run_cli(capsys, *args)
     assert status == 0, err
     assert "resuming the interrupted run" in out
@@ -100,4 +106,4 @@ def killed_and_resumed(capsys, args, cwd, epochs=4):
 
     assert list(plots.read_history(run / "history.csv")["epoch"]) == list(range(epochs))
     assert list((Path(cwd) / "runs" / app).iterdir()) == [run]  # no second run
-    return metrics
+    return run, metrics

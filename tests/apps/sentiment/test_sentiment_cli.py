@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from app_testutils import Interrupt, read_json, run_cli
-from sentiment_testutils import (MIRROR, MODEL_FLAGS, data_flags, generated_csv,
-                                 generated_reviews, write_csv)
+from app_testutils import read_json, run_cli
+from sentiment_testutils import (MIRROR, MODEL_FLAGS, generated_csv, generated_reviews,
+                                 write_csv)
 
 from apps.sentiment import model as model_module
 
@@ -255,26 +255,3 @@ def test_help_lists_the_sentiment_flags(capsys):
                  "--text-col", "--label-col", "--cell", "--bidirectional", "--config"):
         assert flag in out
 
-
-def test_rerun_resumes_with_the_same_vocabulary(tmp_path, capsys, monkeypatch):
-    from apps.common import training
-
-    monkeypatch.chdir(tmp_path)
-    command = ["sentiment", "train", *data_flags(tmp_path), *MODEL_FLAGS, "--epochs", "2"]
-    original = training.make_callbacks
-    monkeypatch.setattr(training, "make_callbacks",
-                        lambda *a, **k: original(*a, **k) + [Interrupt(epoch=1, batch=2)])
-    status, _, err = run_cli(capsys, *command)
-    assert status == 130 and "rerun the same command" in err
-    (run,) = (tmp_path / "runs" / "sentiment").iterdir()
-    assert not (run / "metrics.json").exists()
-    vocabulary = model_module.vectorizer_layer(
-        keras.models.load_model(run / "model.keras")).get_vocabulary()
-
-    monkeypatch.setattr(training, "make_callbacks", original)
-    status, out, _ = run_cli(capsys, *command)
-    assert status == 0
-    assert f"resuming the interrupted run in runs/sentiment/{run.name} at epoch 2" in out
-    assert read_json(run / "metrics.json")["resumed_from_epoch"] == 1
-    resumed = keras.models.load_model(run / "model.keras")
-    assert model_module.vectorizer_layer(resumed).get_vocabulary() == vocabulary

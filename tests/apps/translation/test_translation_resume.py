@@ -6,5 +6,6 @@ from translation_testutils import TINY
 
 def test_killed_process_resumes(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    killed_and_resumed(capsys, ["translation", "train", *TINY, "--epochs", "4",
-                                "--batch-size", "8"], tmp_path)
+    # Fewer pairs and test sentences than TINY (the last --limit wins): the point is the resume.
+    killed_and_resumed(capsys, ["translation", "train", *TINY, "--epochs", "4", "--batch-size",
+                                "8", "--limit", "160", "--eval-limit", "8"], tmp_path)
