@@ -80,16 +80,25 @@ def test_mnist_hyperband_search_trains_what_it_reports(in_tmp, capsys):
         best["units"], "row", "digits")
 
 
-def test_sentiment_search_of_two_trials(in_tmp, capsys):
-    csv_path = review_csv(in_tmp / "reviews.csv")
-    status, out, err = run_cli(capsys, "tune", "sentiment", "--csv", csv_path, "--seed", "3",
-                               "--tuner", "random", "--max-trials", "2", "--max-epochs", "1",
-                               "--in-process",
-                               "--space", space(SENTIMENT_SPACE))
+def _two_trial_search(capsys, in_tmp, app, *flags):
+    """`rnn-suite tune APP FLAGS`: a random search of two one-epoch trials, in this process.
+
+    Returns:
+        `(project folder, trials.csv rows)`, after checking both trials completed.
+    """
+    status, _, err = run_cli(capsys, "tune", app, *flags, "--tuner", "random",
+                             "--max-trials", "2", "--max-epochs", "1", "--in-process")
     assert status == 0, err
-    project = in_tmp / "runs" / "tune" / "sentiment" / "random"
+    project = in_tmp / "runs" / "tune" / app / "random"
     trials = read_trials(project)
     assert len(trials) == 2 and all(t["status"] == "COMPLETED" for t in trials)
+    return project, trials
+
+
+def test_sentiment_search_of_two_trials(in_tmp, capsys):
+    csv_path = review_csv(in_tmp / "reviews.csv")
+    project, trials = _two_trial_search(capsys, in_tmp, "sentiment", "--csv", csv_path,
+                                        "--seed", "3", "--space", space(SENTIMENT_SPACE))
     import apps.sentiment.model as model_module
 
     for trial in trials:
@@ -105,14 +114,9 @@ def test_sentiment_search_of_two_trials(in_tmp, capsys):
 
 
 def test_translation_search_by_validation_bleu(in_tmp, capsys):
-    status, out, err = run_cli(capsys, "tune", "translation", *TRANSLATION_DATA,
-                               "--tuner", "random", "--max-trials", "2", "--max-epochs", "1",
-                               "--in-process", "--objective", "val_bleu",
-                               "--space", space(TRANSLATION_SPACE))
-    assert status == 0, err
-    project = in_tmp / "runs" / "tune" / "translation" / "random"
-    trials = read_trials(project)
-    assert len(trials) == 2 and all(t["status"] == "COMPLETED" for t in trials)
+    project, trials = _two_trial_search(capsys, in_tmp, "translation", *TRANSLATION_DATA,
+                                        "--objective", "val_bleu",
+                                        "--space", space(TRANSLATION_SPACE))
     for trial in trials:
         history = plots.read_history(project / f"trial_{trial['trial_id']}" / "execution0" /
                                      "history.csv")
@@ -123,14 +127,9 @@ def test_translation_search_by_validation_bleu(in_tmp, capsys):
 
 
 def test_captioning_search_of_two_trials(in_tmp, capsys):
-    status, out, err = run_cli(capsys, "tune", "captioning", *CAPTIONING_DATA,
-                               "--tuner", "random", "--max-trials", "2", "--max-epochs", "1",
-                               "--in-process", "--objective", "val_masked_accuracy",
-                               "--space", space(CAPTIONING_SPACE))
-    assert status == 0, err
-    project = in_tmp / "runs" / "tune" / "captioning" / "random"
-    trials = read_trials(project)
-    assert len(trials) == 2 and all(t["status"] == "COMPLETED" for t in trials)
+    project, trials = _two_trial_search(capsys, in_tmp, "captioning", *CAPTIONING_DATA,
+                                        "--objective", "val_masked_accuracy",
+                                        "--space", space(CAPTIONING_SPACE))
     import apps.captioning.model  # noqa: F401 - registers its layers
 
     for trial in trials:
