@@ -490,11 +490,6 @@ def setup_tf_config_valid(work, live_pid):
 
 # ----------------------------------------------------------------- the catalogue
 
-def xfail(reason, *row):
-    """A case that does not behave yet (the fix belongs to code being refactored)."""
-    return pytest.param(*row[1:], id=row[0], marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
 CATALOGUE = [
     # id, argv, expected part of the message, setup (names joined by "+") or None
     # --- the command line itself
@@ -979,12 +974,8 @@ CATALOGUE = [
 ]
 
 
-def _is_param(row):
-    return hasattr(row, "marks")  # made by xfail() (pytest.param); plain rows are tuples
-
-
 def _rows():
-    return [row if _is_param(row) else pytest.param(*row[1:], id=row[0]) for row in CATALOGUE]
+    return [pytest.param(*row[1:], id=row[0]) for row in CATALOGUE]
 
 
 # ----------------------------------------------------------------- the test
