@@ -120,11 +120,11 @@ def model_inputs(config, corpus, split, encoder, cache_dir=None):
         `(array, kept split, note)`; images skipped with `--skip-bad-lines`
         are left out of the split.
     """
-    from apps.captioning import data, encoders, feature_cache
+    from apps.captioning import data, feature_cache
 
     names = split.names
     if frozen_encoder(config):
-        identity = encoders.identity(config.encoder, config.image_size, config.encoder_weights)
+        identity = _frozen_identity(config)
         array, kept, counts = feature_cache.features(
             encoder, identity, corpus.store, names, config.image_size,
             cache_dir or config.cache_dir, skip_bad=config.skip_bad_lines)
@@ -144,6 +144,12 @@ def model_inputs(config, corpus, split, encoder, cache_dir=None):
 
 def split_name(corpus, split):
     return next(n for n in ("train", "validation", "test") if corpus.split(n) is split)
+
+
+def _frozen_identity(config):
+    from apps.captioning import encoders
+
+    return encoders.identity(config.encoder, config.image_size, config.encoder_weights)
 
 
 def frozen_encoder(config):
@@ -195,6 +201,10 @@ class CaptionData:
 
     corpus: typing.Any
     vocabulary: list
+    # A frozen encoder's training features, {encoder identity: (array, split)},
+    # as `build_training` read them from the cache: the nearest-neighbour peer
+    # reuses them instead of reading every file again. One entry at most.
+    train_features: dict = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def name(self):
@@ -247,6 +257,9 @@ def build_training(config, caption_data):
     for name in ("train", "validation"):
         array, split, note = model_inputs(config, corpus, corpus.split(name), encoder)
         print(f"{name}: {note}", flush=True)
+        if frozen and name == "train":
+            caption_data.train_features.clear()
+            caption_data.train_features[_frozen_identity(config)] = (array, split)
         pipelines.append(pipeline(trained, array, split, input_name, config.batch_size,
                                   shuffle=name == "train", seed=config.seed))
     training.compile_model(trained, config, loss=model_module.loss(),
@@ -290,10 +303,13 @@ def _settings(config, caption_data):
 def _evaluate_run(model, config, caption_data, run):
     corpus = caption_data.corpus
     test = corpus.test.limited(config.eval_limit) if config.eval_limit else corpus.test
-    # The nearest-neighbour peer reads the training images' features: from the cache
-    # when the encoder is frozen, else from the trained encoder (in evaluate_model).
-    train_inputs = (model_inputs(config, corpus, corpus.train, image_encoder(model))[:2]
-                    if frozen_encoder(config) else None)
+    # The nearest-neighbour peer reads the training images' features: those training
+    # read when the encoder is frozen, else from the trained encoder (in evaluate_model).
+    train_inputs = None
+    if frozen_encoder(config):
+        train_inputs = caption_data.train_features.get(_frozen_identity(config))
+        if train_inputs is None:
+            train_inputs = model_inputs(config, corpus, corpus.train, image_encoder(model))[:2]
     return evaluate_model(model, dataclasses.replace(corpus, test=test), config, run.path,
                           batch_size=64, train_inputs=train_inputs)
 
