@@ -52,6 +52,17 @@ def parse_args(argv=None):
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--epochs", type=int, default=30,
                         help="upper bound; the time limit usually stops first (default: 30)")
+    parser.add_argument("--tokenizer", default="subword", choices=("subword", "word"))
+    parser.add_argument("--vocab-size", type=int, default=8000,
+                        help="subword pieces per language (default: 8000)")
+    parser.add_argument("--joint-vocabulary", action="store_true",
+                        help="one subword vocabulary for both languages")
+    parser.add_argument("--label-smoothing", type=float, default=0.0)
+    parser.add_argument("--early-stopping", type=int, default=0,
+                        help="stop after this many epochs without a better validation loss "
+                             "(default: 0, the time limit only)")
+    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--length-alpha", type=float, default=1.0)
     parser.add_argument("--beam-size", type=int, default=5)
     parser.add_argument("--anki-test-limit", type=int, default=2000,
                         help="test sentences of the Anki run (default: 2000)")
@@ -73,7 +84,10 @@ def _train(args, name):
 
     run_dir = Path(args.runs) / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
     config = TranslationConfig(
-        cell=args.cell, units=args.units, embedding_dim=args.embedding_dim,
+        cell=args.cell, units=args.units, embedding_dim=args.embedding_dim, layers=args.layers,
+        tokenizer=args.tokenizer, vocab_size=args.vocab_size,
+        joint_vocabulary=args.joint_vocabulary, label_smoothing=args.label_smoothing,
+        early_stopping=args.early_stopping, length_alpha=args.length_alpha,
         batch_size=args.batch_size, learning_rate=args.learning_rate, dropout=args.dropout,
         epochs=args.epochs, beam_size=args.beam_size, limit=args.limit,
         data_dir=args.data_dir, time_limit=max(0.5, args.minutes - args.eval_minutes),
@@ -97,6 +111,10 @@ def _row(name, m):
     return {
         "data": f"{name} {m['source_lang']}->{m['target_lang']} ({m['test_sentences']} test)",
         "model": f"bi{m['cell']} {m['units']}",
+        "tokens": (f"subword {m['source_vocabulary']:,}/{m['target_vocabulary']:,}"
+                   if m.get("tokenizer", "word") == "subword" else
+                   f"word {m['source_vocabulary']:,}/{m['target_vocabulary']:,}"),
+        "label smoothing": f"{m.get('label_smoothing', 0.0):g}",
         "epochs": f"{m['epochs_done']}" + (" (time limit)" if m["stopped_by_time_limit"] else ""),
         "BLEU greedy": f"{m['bleu_greedy']:.2f}",
         f"BLEU beam {m['beam_size']}": f"{m['bleu_beam']:.2f}",
@@ -105,6 +123,7 @@ def _row(name, m):
         "wall time": _format_seconds(m["benchmark_wall_seconds"]),
         "sent/s greedy": f"{m['sentences_per_second_greedy']:.1f}",
         "sent/s beam": f"{m['sentences_per_second_beam']:.1f}",
+        "beam outputs with [UNK] (raw)": f"{m.get('unknown_outputs_beam', 0):,}",
     }
 
 

@@ -109,9 +109,55 @@ class MaskedAccuracy(keras.metrics.Metric):
         self.total.assign(0.0)
 
 
-def loss():
-    """Cross-entropy over the real target positions (padding, id 0, ignored)."""
+def loss(label_smoothing=0.0):
+    """Cross-entropy over the real target positions (padding, id 0, ignored), from logits.
+
+    Args:
+        label_smoothing: 0 for plain cross-entropy; else the share of each
+            target's probability mass spread evenly over the vocabulary
+            (`SmoothedCrossEntropy`).
+    """
+    if label_smoothing:
+        return SmoothedCrossEntropy(label_smoothing)
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SmoothedCrossEntropy(keras.losses.Loss):
+    """Label-smoothed cross-entropy from logits over integer labels, padding (0) ignored.
+
+    Each target is the one-hot label mixed with the uniform distribution:
+    `(1 - s) * onehot + s / V`, as `keras.losses.CategoricalCrossentropy(
+    label_smoothing=s)` does, but reading integer labels (no [B, T, V] one-hot
+    is built) and averaging over the real positions only, as
+    `SparseCategoricalCrossentropy(ignore_class=0)` does. Smoothing keeps the
+    decoder from becoming over-confident on a small corpus (Szegedy et al., 2016).
+
+    Args:
+        label_smoothing: The share s, in [0, 1).
+    """
+
+    def __init__(self, label_smoothing=0.1, name="smoothed_cross_entropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if not 0.0 <= float(label_smoothing) < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+        self.label_smoothing = float(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        from keras.src import backend  # set_keras_mask: how Keras's own losses mask padding
+
+        labels = ops.cast(y_true, "int32")
+        log_probs = ops.log_softmax(y_pred, axis=-1)
+        picked = ops.take_along_axis(log_probs, ops.expand_dims(labels, -1), axis=-1)[..., 0]
+        smoothing = self.label_smoothing
+        losses = -(1.0 - smoothing) * picked - smoothing * ops.mean(log_probs, axis=-1)
+        real = ops.not_equal(labels, 0)
+        losses = ops.where(real, losses, ops.zeros_like(losses))
+        backend.set_keras_mask(losses, mask=real)
+        return losses
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
 def tokens_to_words(ids, vocabulary):

@@ -14,6 +14,7 @@ Decisions on awkward input (also in the README):
   unless `--skip-bad-lines` (then the count of skipped lines is printed).
 """
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -93,6 +94,10 @@ def _add_decoding_flags(parser):
                              "the source length plus 10)")
     parser.add_argument("--length-alpha", type=float, default=None,
                         help="length normalisation exponent of beam search (default: the run's)")
+    parser.add_argument("--unk-replace", action=argparse.BooleanOptionalAction, default=None,
+                        help="word-level runs: replace each [UNK] by the source word attended "
+                             "to most at that step (default: the run's, on); subword runs "
+                             "write no [UNK]")
 
 
 def warn(message):
@@ -135,14 +140,52 @@ def prepare_pairs(config, corpus):
     if len(kept) < len(sources):
         print(f"left out {len(sources) - len(kept):,} training pairs longer than "
               f"--max-length {config.max_length} tokens (or empty)", flush=True)
+    # Pairs are kept or left out by their words in both modes, so word and subword
+    # runs train on the same pairs; batches are bucketed by words too.
+    lengths = [max(len(source_words[i]), len(target_words[i])) for i in kept]
+    train_pairs = ([sources[i] for i in kept], [targets[i] for i in kept], lengths)
+    if config.tokenizer == "subword":
+        source_vocabulary, target_vocabulary = learn_subword_vocabularies(
+            config, train_pairs[0], train_pairs[1])
+        from apps.translation import subwords
+
+        source_tokens = subwords.SubwordVectorizer(source_vocabulary).pieces(train_pairs[0])
+        return train_pairs, source_vocabulary, target_vocabulary, max(map(len, source_tokens))
     source_vocabulary = text.build_vocabulary([source_words[i] for i in kept], config.min_count,
                                               config.max_vocab)
     target_vocabulary = text.build_vocabulary([target_words[i] for i in kept], config.min_count,
                                               config.max_vocab)
-    lengths = [max(len(source_words[i]), len(target_words[i])) for i in kept]
-    train_pairs = ([sources[i] for i in kept], [targets[i] for i in kept], lengths)
     longest = max(len(source_words[i]) for i in kept)
     return train_pairs, source_vocabulary, target_vocabulary, longest
+
+
+def learn_subword_vocabularies(config, sources, targets):
+    """(source, target) SentencePiece models learned from the training sentences.
+
+    One model learned from both sides when `--joint-vocabulary`, else one per language.
+    """
+    from apps.translation import subwords
+
+    try:
+        if config.joint_vocabulary:
+            joint = subwords.learn_subwords(list(sources) + list(targets), config.vocab_size)
+            return joint, joint
+        return (subwords.learn_subwords(sources, config.vocab_size),
+                subwords.learn_subwords(targets, config.vocab_size))
+    except ValueError as error:  # e.g. fewer pieces asked for than the text has characters
+        raise UsageError(f"--vocab-size {config.vocab_size}: {error}") from None
+
+
+def describe_vocabularies(model, config):
+    """How big each vocabulary is and what it holds, for the start-of-training line."""
+    from apps.translation import text
+
+    sizes = [model.get_layer(name).vocabulary_size()
+             for name in ("source_vectorizer", "target_vectorizer")]
+    if text.is_subword(model.get_layer("source_vectorizer")):
+        kind = "one joint " if config.joint_vocabulary else ""
+        return sizes, f"{kind}subword pieces (SentencePiece unigram, --vocab-size {config.vocab_size})"
+    return sizes, f"words (seen at least {config.min_count} times in training)"
 
 
 def pipeline(model, sources, targets, batch_size, shuffle=False, seed=0, lengths=None):
@@ -203,17 +246,17 @@ def build_training(config, corpus):
 
     (sources, targets, lengths), source_vocabulary, target_vocabulary, longest = (
         prepare_pairs(config, corpus))
-    sizes = {"train_pairs": len(sources), "source_vocabulary": len(source_vocabulary) + 4,
-             "target_vocabulary": len(target_vocabulary) + 4}
-    print(f"using {len(sources):,} train / {len(corpus.validation[0]):,} validation / "
-          f"{len(corpus.test[0]):,} test pairs; vocabularies {sizes['source_vocabulary']:,} "
-          f"{corpus.source_lang} / {sizes['target_vocabulary']:,} {corpus.target_lang} words "
-          f"(seen at least {config.min_count} times in training)", flush=True)
     model = model_module.build_model(config, source_vocabulary, target_vocabulary, longest)
+    (source_size, target_size), kind = describe_vocabularies(model, config)
+    sizes = {"train_pairs": len(sources), "source_vocabulary": source_size,
+             "target_vocabulary": target_size}
+    print(f"using {len(sources):,} train / {len(corpus.validation[0]):,} validation / "
+          f"{len(corpus.test[0]):,} test pairs; vocabularies {source_size:,} "
+          f"{corpus.source_lang} / {target_size:,} {corpus.target_lang} {kind}", flush=True)
     train_data = pipeline(model, sources, targets, config.batch_size, shuffle=True,
                           seed=config.seed, lengths=lengths)
     validation_data = pipeline(model, *corpus.validation, config.batch_size)
-    training.compile_model(model, config, loss=model_module.loss(),
+    training.compile_model(model, config, loss=model_module.loss(config.label_smoothing),
                            metrics=[model_module.MaskedAccuracy()], train_data=train_data)
     return training.TrainingSetup(model, train_data, validation_data, monitor="val_loss",
                                   mode="min", sizes=sizes)
@@ -232,13 +275,15 @@ def train(config, extra_callbacks=()):
 def _settings(config, corpus):
     return {"source_lang": corpus.source_lang, "target_lang": corpus.target_lang,
             "cell": config.cell, "units": config.units, "layers": config.layers,
-            "bidirectional": config.bidirectional, "embedding_dim": config.embedding_dim}
+            "bidirectional": config.bidirectional, "embedding_dim": config.embedding_dim,
+            "tokenizer": config.tokenizer, "label_smoothing": config.label_smoothing}
 
 
 def _evaluate_run(model, config, corpus, run):
     test = corpus.limited(config.eval_limit).test if config.eval_limit else corpus.test
     return evaluate_model(model, test, run.path, config.beam_size, config.max_output_length,
-                          config.length_alpha, batch_size=64, label=f"{corpus.name} test")
+                          config.length_alpha, batch_size=64, label=f"{corpus.name} test",
+                          unk_replace=config.unk_replace)
 
 
 # --- evaluate ----------------------------------------------------------------------
@@ -253,13 +298,15 @@ def _timed_translate(translator, sentences, **kwargs):
 
 
 def evaluate_model(model, test_pairs, out_dir, beam_size, max_output_length, length_alpha,
-                   batch_size=64, label="test"):
+                   batch_size=64, label="test", unk_replace=True):
     """BLEU/chrF (sacrebleu) of greedy and beam search, translations file, attention maps.
 
     Returns:
         A dict: `bleu_greedy`, `bleu_beam`, `chrf_greedy`, `chrf_beam`,
         `bleu_beam_lowercase`, signatures, `sentences_per_second_greedy/beam`,
-        `test_sentences`, `pictures`.
+        `test_sentences`, the `[UNK]`s the model wrote with beam search
+        (`unknown_tokens_beam`, in `unknown_outputs_beam` translations; with
+        `unk_replace` they are replaced in the scored text), `pictures`.
     """
     from apps.common import bleu
     from apps.translation import model as model_module
@@ -272,7 +319,7 @@ def evaluate_model(model, test_pairs, out_dir, beam_size, max_output_length, len
         raise UsageError("the test split is empty; nothing to evaluate")
     translator = model_module.Translator(model)
     decoding = dict(max_output_length=max_output_length, length_alpha=length_alpha,
-                    batch_size=batch_size)
+                    batch_size=batch_size, unk_replace=unk_replace)
     greedy, greedy_speed = _timed_translate(translator, sources, beam_size=1, **decoding)
     beam, beam_speed = _timed_translate(translator, sources, beam_size=beam_size,
                                         greedy=False, **decoding)
@@ -312,6 +359,10 @@ def evaluate_model(model, test_pairs, out_dir, beam_size, max_output_length, len
         "bleu_signature": scores_beam["bleu_signature"],
         "chrf_signature": scores_beam["chrf_signature"],
         "bleu_beam_details": scores_beam["bleu_details"],
+        "tokenizer": "subword" if translator.subword else "word",
+        "unk_replace": bool(unk_replace and not translator.subword),
+        "unknown_tokens_beam": sum(r["unknown"] for r in beam),
+        "unknown_outputs_beam": sum(1 for r in beam if r["unknown"]),
         "sentences_per_second_greedy": round(greedy_speed, 2),
         "sentences_per_second_beam": round(beam_speed, 2),
         "translations_file": TRANSLATIONS_FILE,
@@ -323,6 +374,11 @@ def evaluate_model(model, test_pairs, out_dir, beam_size, max_output_length, len
           f"{len(sources):,} {label} sentences", flush=True)
     print(f"sacrebleu signatures: BLEU {report['bleu_signature']} | chrF "
           f"{report['chrf_signature']}", flush=True)
+    if report["unknown_tokens_beam"]:
+        print(f"[UNK]: the model wrote {report['unknown_tokens_beam']:,} in "
+              f"{report['unknown_outputs_beam']:,} beam translations"
+              + ("; replaced by the most attended source word" if report["unk_replace"]
+                 else ""), flush=True)
     print(f"decoding speed: greedy {greedy_speed:.1f} sentences/s, beam {beam_size} "
           f"{beam_speed:.1f} sentences/s (batch {batch_size})", flush=True)
     return report
@@ -353,6 +409,12 @@ def _decoding_settings(args, config):
     if alpha < 0:
         raise UsageError(f"--length-alpha must be >= 0, got {alpha}")
     return beam, length, alpha
+
+
+def _unk_replace(args, config):
+    if getattr(args, "unk_replace", None) is not None:
+        return args.unk_replace
+    return config.unk_replace if config else True
 
 
 def _check_decoding_flags(args):
@@ -441,7 +503,8 @@ def evaluate_command(args):
     beam, length, alpha = _decoding_settings(args, config)
     out = app_commands.evaluation_folder(args, path)
     report = evaluate_model(model, test, out, beam, length, alpha,
-                            batch_size=args.batch_size, label=label)
+                            batch_size=args.batch_size, label=label,
+                            unk_replace=_unk_replace(args, config))
     return app_commands.write_evaluation(
         out, report, path, dataset, test_data,
         f"{NAME}: test BLEU {report['bleu_beam']:.2f} (beam {beam}), "
@@ -479,7 +542,7 @@ def predict_command(args):
     translator = model_module.Translator(model)
     beam, length, alpha = _decoding_settings(args, config)
     for number, sentence in enumerate(sentences, 1):
-        count = len(text.words([text.normalize(sentence)])[0])
+        count = len(translator.source_tokens([text.normalize(sentence)])[0])
         if count == 0:
             warn(f"sentence {number} is empty; its translation is an empty line")
         elif translator.longest_seen and count > translator.longest_seen:
@@ -487,7 +550,8 @@ def predict_command(args):
                  f"({translator.longest_seen}); translating it in full, quality may suffer")
     results = translator.translate(sentences, beam_size=beam, max_output_length=length,
                                    length_alpha=alpha, batch_size=args.batch_size,
-                                   with_attention=bool(args.show_attention))
+                                   with_attention=bool(args.show_attention),
+                                   unk_replace=_unk_replace(args, config))
     for number, result in enumerate(results, 1):
         if result["source_words"] and not result["finished"]:
             warn(f"sentence {number}: the output stopped at --max-output-length before the "

@@ -6,6 +6,7 @@ import typing
 from apps.common.config import CommonConfig, setting
 
 DATASETS = ("auto", "anki", "multi30k", "ted", "generated")
+TOKENIZERS = ("subword", "word")
 
 
 @dataclasses.dataclass
@@ -38,9 +39,29 @@ class TranslationConfig(CommonConfig):
         "not) to train on instead of the mirror's")
     skip_bad_lines: bool = setting(False, "skip malformed lines of a pairs file (with a "
                                    "count) instead of stopping at the first")
-    min_count: int = setting(2, "words seen fewer times in the training split become [UNK]",
-                             minimum=1)
-    max_vocab: int = setting(0, "at most this many words per language (0: no limit)", minimum=0)
+    tokenizer: str = setting(
+        "subword", "how sentences become tokens: subword (a SentencePiece unigram vocabulary of "
+        "--vocab-size pieces learned from the training split: any word, name or compound is "
+        "spelled from pieces, never [UNK]) or word (words and punctuation; words seen fewer "
+        "than --min-count times become [UNK])", choices=TOKENIZERS)
+    vocab_size: int = setting(
+        8000, "subword: pieces in each language's vocabulary (with --joint-vocabulary, in the "
+        "one shared vocabulary), counting the 4 special tokens and 256 byte pieces",
+        minimum=300)
+    joint_vocabulary: bool = setting(
+        False, "subword: one vocabulary learned from both languages' training sentences, "
+        "shared by source and target (helps names and numbers copied across)")
+    min_count: int = setting(2, "word: words seen fewer times in the training split become "
+                             "[UNK]", minimum=1)
+    max_vocab: int = setting(0, "word: at most this many words per language (0: no limit)",
+                             minimum=0)
+    unk_replace: bool = setting(
+        True, "word: replace each [UNK] of a translation by the source word the decoder "
+        "attended to most at that step (Luong et al., 2015); --no-unk-replace shows the raw "
+        "output")
+    label_smoothing: float = setting(
+        0.0, "spread this share of each target word's probability mass evenly over the "
+        "vocabulary in the training loss (0: plain cross-entropy)", minimum=0.0, below=1.0)
     max_length: int = setting(50, "training pairs with more tokens than this on either side "
                               "are left out of training", minimum=1)
     beam_size: int = setting(5, "beam width of beam search (evaluation and predict)", minimum=1)

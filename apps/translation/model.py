@@ -30,6 +30,7 @@ from apps.common import recurrent_stack
 from apps.common.teacher_forcing import (  # noqa: F401 - teacher_forcing_ids, loss: the app's API
     DecoderInputs, MaskedAccuracy, forced_ids, loss, sequence_log_prob, teacher_forcing_ids,
     tokens_to_words)
+from apps.translation import subwords  # noqa: F401 - registers SubwordVectorizer for loading
 from apps.translation import text
 
 PACKAGE = text.PACKAGE
@@ -227,6 +228,8 @@ class Translator:
         self.target_vocabulary = np.array(self.parts.target_vectorizer.get_vocabulary(),
                                           dtype=object)
         self.longest_seen = self.parts.source_mask.longest_seen
+        # Subword models spell every word from pieces; word models have [UNK] to replace.
+        self.subword = text.is_subword(self.parts.target_vectorizer)
         self._compiled = {}
 
     # --- graph pieces --------------------------------------------------------
@@ -285,16 +288,30 @@ class Translator:
         return self.parts.source_vectorizer(np.asarray(sentences, dtype=object))
 
     def tokens_to_words(self, ids):
-        """Output ids (up to and without the end token) -> the words."""
+        """Output ids (up to and without the end token) -> the tokens (words or pieces)."""
         return tokens_to_words(ids, self.target_vocabulary)
 
+    def source_tokens(self, sentences):
+        """The tokens (words or pieces) the model reads of each normalised sentence."""
+        if not sentences:
+            return []
+        if self.subword:
+            return self.parts.source_vectorizer.pieces(list(sentences))
+        return text.words(sentences)
+
+    def _detokenize(self, ids, words):
+        if self.subword:
+            return self.parts.target_vectorizer.detokenize([ids])[0]
+        return text.detokenize(words)
+
     def translate(self, sentences, beam_size=1, max_output_length=0, length_alpha=1.0,
-                  batch_size=64, with_attention=False, greedy=None):
+                  batch_size=64, with_attention=False, greedy=None, unk_replace=True):
         """Translate raw sentences; returns one dict per sentence, in order.
 
-        Each dict: `translation` (detokenised str), `words` (output tokens),
-        `source_words` (the source tokens the model saw), `log_prob`,
-        `score`, `finished` (the end token was emitted), and `attention`
+        Each dict: `translation` (detokenised str), `words` (output tokens:
+        words or subword pieces), `source_words` (the source tokens the model
+        saw), `unknown` (how many [UNK] the model wrote), `log_prob`, `score`,
+        `finished` (the end token was emitted), and `attention`
         ([len(words)+1, len(source_words)] incl. the end token's row) when asked.
         Empty sentences translate to "" without running the model.
 
@@ -302,18 +319,22 @@ class Translator:
             beam_size: 1 with `greedy` unset runs greedy search; >1 beam search.
             max_output_length: 0 for twice the longest source of the batch plus 10.
             greedy: Force greedy (True) or beam search even for a beam of 1 (False).
+            unk_replace: Word models: replace each [UNK] in `words` and
+                `translation` by the source word attended to most at that step
+                (`text.replace_unknown`). Subword models write no [UNK].
         """
         sentences = [text.normalize(s) for s in sentences]
-        source_words = text.words(sentences) if sentences else []
+        source_words = self.source_tokens(sentences)
         use_greedy = beam_size == 1 if greedy is None else greedy
+        replace = unk_replace and not self.subword
         search = self.compiled(None if use_greedy else int(beam_size), length_alpha,
-                               with_attention)
+                               with_attention or replace)
         results = [None] * len(sentences)
         order = sorted((i for i, w in enumerate(source_words) if w),
                        key=lambda i: len(source_words[i]))
         for i, w in enumerate(source_words):
             if not w:
-                results[i] = {"translation": "", "words": [], "source_words": [],
+                results[i] = {"translation": "", "words": [], "source_words": [], "unknown": 0,
                               "log_prob": 0.0, "score": 0.0, "finished": True}
                 if with_attention:
                     results[i]["attention"] = np.zeros((0, 0), np.float32)
@@ -326,11 +347,17 @@ class Translator:
             found = {k: v.numpy() for k, v in found.items()}
             for row, index in enumerate(chunk):
                 pick = (lambda v: v[row]) if use_greedy else (lambda v: v[row, 0])  # noqa: E731
-                words = self.tokens_to_words(pick(found["tokens"]))
+                ids = pick(found["tokens"])
+                words = self.tokens_to_words(ids)
+                unknown = words.count(text.UNK)
+                if replace and unknown:
+                    words = text.replace_unknown(words, source_words[index],
+                                                 pick(found["attention"]))
                 result = {
-                    "translation": text.detokenize(words),
+                    "translation": self._detokenize(ids, words),
                     "words": words,
                     "source_words": source_words[index],
+                    "unknown": unknown,
                     "log_prob": float(pick(found["log_prob"])),
                     "score": float(pick(found["scores"] if "scores" in found
                                         else found["log_prob"])),

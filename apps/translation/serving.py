@@ -15,10 +15,16 @@ does for each batch of 64). The ids become words through the target
 vocabulary, then a sentence through `detokenize`, the graph twin of
 `text.detokenize`.
 
-What the graph cannot do as `predict` does: Unicode NFKC normalisation
-(TensorFlow has no op for it). Text typed on a keyboard is already NFC, which
-NFKC leaves alone; ligatures, full-width letters or decomposed accents reach
-the model as they are and may become `[UNK]`. Runs of whitespace are
+A subword model (`--tokenizer subword`) spells and detokenises with
+TensorFlow Text's SentencePiece ops, which normalise (NFKC) inside the graph
+as `predict` does: load its export after `import tensorflow_text` (which
+registers the ops; TensorFlow Serving has them built in).
+
+What the graph of a word model cannot do as `predict` does: Unicode NFKC
+normalisation (TensorFlow has no op for it), and `[UNK]` replacement (the
+export writes `[UNK]` as it is). Text typed on a keyboard is already NFC,
+which NFKC leaves alone; ligatures, full-width letters or decomposed accents
+reach the model as they are and may become `[UNK]`. Runs of whitespace are
 collapsed in the graph as `predict` collapses them.
 """
 
@@ -99,7 +105,11 @@ def endpoints(model, model_path, beam_size, max_output_length, length_alpha):
                  else 2 * tf.shape(ids)[1] + 10)
         found = translator.compiled(beam, length_alpha)(ids, limit)
         pick = (lambda v: v) if beam is None else (lambda v: v[:, 0])  # noqa: E731
-        translation = detokenize(serving.words_before_end(pick(found["tokens"]), vocabulary))
+        if translator.subword:
+            translation = translator.parts.target_vectorizer.detokenize_graph(
+                pick(found["tokens"]))
+        else:
+            translation = detokenize(serving.words_before_end(pick(found["tokens"]), vocabulary))
         empty = tf.equal(words, 0)
         return {
             "translation": tf.where(empty, "", translation),

@@ -6,7 +6,10 @@ standardisation is a registered function, so the `TextVectorization` layers
 using it live inside `model.keras` (safe_mode on) and the model takes raw
 strings; the vocabularies come from the training split only.
 
-Pipeline: Unicode NFKC normalisation (in Python, `normalize`), Unicode lower-casing, a space around
+Subword vocabularies (`apps.translation.subwords`, the default for new runs)
+take the place of the word vocabulary through the same `make_vectorizer`.
+
+Pipeline (words): Unicode NFKC normalisation (in Python, `normalize`), Unicode lower-casing, a space around
 every punctuation mark or symbol, split on whitespace. Words never seen in
 training map to `[UNK]` (id 1); id 0 is padding.
 """
@@ -53,8 +56,51 @@ def words(texts):
 
 
 def make_vectorizer(vocabulary, name):
-    """A `TextVectorization` layer: raw strings [B] -> ids [B, T] (padded with 0)."""
+    """The layer that turns raw strings [B] into ids [B, T] (padded with 0).
+
+    Args:
+        vocabulary: Words (a list, from `build_vocabulary`): a `TextVectorization`
+            layer; or a SentencePiece model (bytes, from `subwords.learn_subwords`):
+            a `subwords.SubwordVectorizer`. Both keep the special ids of
+            `teacher_forcing` (0 padding, 1 [UNK], 2 [START], 3 [END]).
+        name: The layer's name.
+    """
+    if isinstance(vocabulary, (bytes, bytearray)):
+        from apps.translation import subwords
+
+        return subwords.SubwordVectorizer(bytes(vocabulary), name=name)
     return teacher_forcing.make_vectorizer(vocabulary, normalize_and_split_punctuation, name)
+
+
+def is_subword(vectorizer):
+    """Whether a model's vectoriser spells text with subword pieces (else words)."""
+    return not isinstance(vectorizer, keras.layers.TextVectorization)
+
+
+def replace_unknown(words, source_words, attention):
+    """Each [UNK] of an output -> the source word attended to most when it was written.
+
+    Luong et al. (2015)'s unknown-word replacement: names, numbers and rare
+    words are mostly copied, and the attention says from where.
+
+    Args:
+        words: The output tokens (without the end token).
+        source_words: The source tokens as the model read them.
+        attention: [>= len(words), >= len(source_words)]: row t is the
+            attention over the source when token t was written.
+
+    Returns:
+        The tokens with every [UNK] replaced (unchanged when there is no source word).
+    """
+    if UNK not in words or not source_words:
+        return list(words)
+    replaced = []
+    for step, word in enumerate(words):
+        if word == UNK:
+            weights = attention[step][:len(source_words)]
+            word = source_words[max(range(len(source_words)), key=lambda i: weights[i])]
+        replaced.append(word)
+    return replaced
 
 
 _NO_SPACE_BEFORE = re.compile(r" ([.,!?;:%)\]}»…])")

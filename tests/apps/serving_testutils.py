@@ -24,6 +24,7 @@ for name in ("apps", "layers", "tuning"):  # this repository's packages cannot b
     sys.modules[name] = None
 import numpy as np
 import tensorflow as tf
+import tensorflow_text  # the SentencePiece ops of subword translation (TF Serving has them)
 
 request = json.load(open(sys.argv[1]))
 loaded = {path: tf.saved_model.load(path) for path in sorted(set(request["paths"].values()))}

@@ -45,13 +45,18 @@ def test_saved_model_takes_raw_strings(translation_run, translator):
     results = translator.translate([SENTENCE, "", "ñandú ☕ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 zzqx"], beam_size=2)
     assert isinstance(results[0]["translation"], str)
     assert results[1]["translation"] == ""  # empty in, empty out
-    assert "[UNK]" not in results[2]["source_words"]  # tokens are the raw words...
+    assert "[UNK]" not in results[2]["source_words"]
+    # Subwords (the default): words never seen in training are spelled from pieces
+    # (bytes at worst), never [UNK] (id 1), and the pieces spell the text back.
+    assert translator.subword
     ids = translator.source_ids(["ñandú ☕ zzqx"]).numpy()[0]
-    assert (ids[ids > 0] == 1).all()  # ...but the model sees [UNK] (id 1) for each
+    assert ids.size and (ids > 1).all()
+    assert translator.parts.source_vectorizer.detokenize([ids]) == ["ñandú ☕ zzqx"]
+    target_tokens = int(np.sum(translator.parts.target_vectorizer(["a b"]).numpy() > 0))
     logits = translator.model.predict(
         {"source": np.array([SENTENCE], dtype=object),
          "target": np.array(["a b"], dtype=object)}, verbose=0)
-    assert logits.shape[:2] == (1, 3)  # [START] a b -> a b [END]
+    assert logits.shape[:2] == (1, target_tokens + 1)  # [START] a b -> a b [END]
 
 
 def test_greedy_and_beam_of_one_agree(translator):

@@ -70,3 +70,36 @@ def test_beam_search_finds_what_greedy_misses():
     no_normalisation = decoding.beam_search(prepare, step, {}, states, 1, 2, 5, beam_size=2,
                                             length_alpha=0.0)
     np.testing.assert_array_equal(no_normalisation["tokens"].numpy()[0, 0], [2, 0])
+
+
+def test_smoothed_cross_entropy_matches_keras_over_real_positions():
+    import keras
+
+    from apps.common import teacher_forcing
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(3, 5, 7)).astype("float32")
+    labels = np.array([[4, 2, 6, 0, 0], [1, 3, 0, 0, 0], [5, 5, 5, 5, 3]], "int32")
+    plain = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
+    assert np.allclose(teacher_forcing.SmoothedCrossEntropy(0.0)(labels, logits),
+                       plain(labels, logits), atol=1e-6)
+    # The oracle for s > 0: Keras's own label smoothing on one-hot targets, averaged
+    # over the real (non-padding) positions only.
+    real = labels != 0
+    smoothed = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2,
+                                                    reduction=None)
+    expected = np.asarray(smoothed(np.eye(7)[labels][real], logits[real])).mean()
+    ours = teacher_forcing.SmoothedCrossEntropy(0.2)
+    assert np.allclose(ours(labels, logits), expected, atol=1e-6)
+    assert teacher_forcing.loss(0.2).get_config()["label_smoothing"] == 0.2
+    restored = keras.losses.deserialize(keras.losses.serialize(ours))
+    assert np.allclose(restored(labels, logits), expected, atol=1e-6)
+
+
+def test_smoothed_cross_entropy_refuses_a_share_outside_0_1():
+    import pytest
+
+    from apps.common import teacher_forcing
+
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\), got 1.5"):
+        teacher_forcing.SmoothedCrossEntropy(1.5)
