@@ -25,6 +25,7 @@ then runs of spaces become one and the ends are stripped. Case is kept.
 
 import base64
 import binascii
+import hashlib
 import io
 import re
 
@@ -237,8 +238,12 @@ class SubwordVectorizer(keras.layers.Layer):
             # Eagerly even when first asked for inside a tf.function or a tf.data map:
             # a resource made in a traced graph could not be used outside it.
             with tf.init_scope(), tf.device("CPU:0"):
+                # The op's resource is shared by node name once a SavedModel is loaded:
+                # two unnamed tokenizers (source and target) would both get the first
+                # one's model there. A name from the model's own hash keeps them apart.
                 self._tf_tokenizer = tf_text.SentencepieceTokenizer(
-                    model=self._proto, out_type=tf.int32, add_bos=False, add_eos=False)
+                    model=self._proto, out_type=tf.int32, add_bos=False, add_eos=False,
+                    name=f"sentencepiece_{hashlib.sha1(self._proto).hexdigest()[:16]}")
         return self._tf_tokenizer
 
     def call(self, strings):
