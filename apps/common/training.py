@@ -262,6 +262,8 @@ class TrainingSetup:
             saves the whole captioner); None for `model` itself.
         sizes: What `metrics.json` records about the data as the model sees
             it, known only once it is built (e.g. vocabulary sizes).
+        metric_callbacks: Callbacks that add `monitor` to each epoch's logs
+            when Keras does not compute it (translation's validation BLEU).
     """
 
     model: typing.Any
@@ -271,10 +273,11 @@ class TrainingSetup:
     mode: str = "max"
     saved_model: typing.Any = None
     sizes: dict = dataclasses.field(default_factory=dict)
+    metric_callbacks: tuple = ()
 
 
 def fit(model, train_data, validation_data, config, run, monitor="val_accuracy", mode="max",
-        extra_callbacks=(), saved_model=None):
+        extra_callbacks=(), saved_model=None, metric_callbacks=()):
     """Train `model` into `run`, resuming from its backup if one is there.
 
     Prints where it resumes from; Keras's progress bar shows the epochs.
@@ -283,7 +286,8 @@ def fit(model, train_data, validation_data, config, run, monitor="val_accuracy",
         A `TrainingResult`.
     """
     return fit_from_epoch(model, train_data, validation_data, config, run, monitor=monitor,
-                          mode=mode, extra_callbacks=extra_callbacks, saved_model=saved_model)
+                          mode=mode, extra_callbacks=extra_callbacks,
+                          metric_callbacks=metric_callbacks, saved_model=saved_model)
 
 
 def fit_from_epoch(model, train_data, validation_data, config, run, monitor="val_accuracy",
@@ -519,7 +523,7 @@ def run_training(story, config, extra_callbacks=()):
                 _check_same_start(strategy, run)
             result = fit(setup.model, train_data, validation_data, config, run,
                          monitor=setup.monitor, mode=setup.mode, extra_callbacks=extra_callbacks,
-                         saved_model=setup.saved_model)
+                         saved_model=setup.saved_model, metric_callbacks=setup.metric_callbacks)
         model = setup.saved_model or setup.model
         fingerprint = distribute.weights_fingerprint(model) if multi_worker else None
         if not chief:

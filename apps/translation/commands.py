@@ -239,7 +239,8 @@ def build_training(config, corpus):
         corpus: The `data.Corpus` from `load_data`.
 
     Returns:
-        A `training.TrainingSetup` (best epoch by validation loss).
+        A `training.TrainingSetup` (best epoch by validation loss, or by greedy
+        validation BLEU with `--best-by bleu`).
     """
     from apps.common import training
     from apps.translation import model as model_module
@@ -258,6 +259,12 @@ def build_training(config, corpus):
     validation_data = pipeline(model, *corpus.validation, config.batch_size)
     training.compile_model(model, config, loss=model_module.loss(config.label_smoothing),
                            metrics=[model_module.MaskedAccuracy()], train_data=train_data)
+    if config.best_by == "bleu":
+        from apps.translation.validation_bleu import LOG_NAME, ValidationBleu
+
+        return training.TrainingSetup(model, train_data, validation_data, monitor=LOG_NAME,
+                                      mode="max", sizes=sizes,
+                                      metric_callbacks=(ValidationBleu(corpus.validation),))
     return training.TrainingSetup(model, train_data, validation_data, monitor="val_loss",
                                   mode="min", sizes=sizes)
 

@@ -59,6 +59,10 @@ class TranslationConfig(CommonConfig):
         True, "word: replace each [UNK] of a translation by the source word the decoder "
         "attended to most at that step (Luong et al., 2015); --no-unk-replace shows the raw "
         "output")
+    best_by: str = setting(
+        "loss", "which epoch's model is kept (and what --early-stopping watches): the lowest "
+        "validation loss, or the highest greedy validation BLEU (sacrebleu, on the first 500 "
+        "validation pairs, decoded after every epoch)", choices=("loss", "bleu"))
     label_smoothing: float = setting(
         0.0, "spread this share of each target word's probability mass evenly over the "
         "vocabulary in the training loss (0: plain cross-entropy)", minimum=0.0, below=1.0)

@@ -1,9 +1,14 @@
 """Translation training writes a complete run folder; the loss goes down; the model takes raw strings."""
 
-import numpy as np
-from app_testutils import read_json
-from translation_testutils import DATASET, SENTENCE
+import csv
+import json
 
+import numpy as np
+import pytest
+from app_testutils import read_json
+from translation_testutils import DATASET, SENTENCE, TINY
+
+from apps import cli
 from apps.common import plots
 
 RUN_FILES = ["config.json", "model.keras", "history.csv", "metrics.json",
@@ -119,3 +124,14 @@ def test_pipeline_knows_how_many_batches_an_epoch_has(translation_run):
         dataset = commands.pipeline(model, sources, targets, batch_size, shuffle=shuffle, seed=1)
         counted = sum(1 for _ in dataset)
         assert int(dataset.cardinality()) == counted, (batch_size, shuffle)
+
+
+def test_best_by_bleu_keeps_the_epoch_with_the_best_validation_bleu(tmp_path):
+    run = tmp_path / "run"
+    assert cli.main(["translation", "train", *TINY, "--epochs", "2", "--best-by", "bleu",
+                     "--run-dir", str(run)]) == 0
+    with open(run / "history.csv", encoding="utf-8") as handle:
+        scores = [float(row["val_bleu"]) for row in csv.DictReader(handle)]
+    assert len(scores) == 2 and all(0.0 <= s <= 100.0 for s in scores)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["best_val_bleu"] == pytest.approx(max(scores))
