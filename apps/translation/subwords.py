@@ -30,6 +30,7 @@ import io
 import re
 
 import keras
+import tensorflow as tf  # loaded by Keras already (the TensorFlow backend)
 
 from apps.common.teacher_forcing import END, END_ID, PAD, START, START_ID, UNK
 
@@ -171,6 +172,40 @@ def _load_processor(proto):
     return processor
 
 
+def _model_name(proto):
+    return f"sentencepiece_{hashlib.sha1(proto).hexdigest()[:16]}"
+
+
+class _NamedModelResource(tf.saved_model.experimental.TrackableResource):
+    """TensorFlow Text's SentencePiece model resource, under a name of its own.
+
+    TensorFlow Text's own resource (`SentencepieceTokenizer._model_resource`)
+    is private to the kernel that made it, which has two consequences:
+    - in Python, `tf.random.set_seed` (so `keras.utils.set_random_seed`, which
+      every training run calls) and `keras.utils.clear_session` empty the
+      eager kernel cache, deleting the model: every layer made before then
+      fails with "Resource ... SentencepieceResource does not exist";
+    - in a loaded SavedModel, such resources are found by node name, so two
+      tokenizers (source and target) could share the first one's model.
+    Made with a shared name, the resource belongs to the resource manager and
+    outlives the kernel; the name is the model's hash, so only identical
+    models share one.
+    """
+
+    def __init__(self, proto):
+        super().__init__(device="/CPU:0")
+        self._proto = proto
+        _ = self.resource_handle  # made now, in the caller's (eager) init_scope
+
+    def _create_resource(self):
+        from tensorflow_text.python.ops import sentencepiece_tokenizer
+
+        name = _model_name(self._proto)
+        with tf.name_scope(name):
+            return sentencepiece_tokenizer.gen_sentencepiece_tokenizer.sentencepiece_op(
+                model=self._proto, shared_name=name)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class SubwordVectorizer(keras.layers.Layer):
     """Raw strings -> SentencePiece subword ids, in the graph; a `TextVectorization` stand-in.
@@ -232,23 +267,20 @@ class SubwordVectorizer(keras.layers.Layer):
     def _tokenizer(self):
         """The TensorFlow Text tokenizer, made on first use and kept."""
         if self._tf_tokenizer is None:
-            import tensorflow as tf
             import tensorflow_text as tf_text
 
             # Eagerly even when first asked for inside a tf.function or a tf.data map:
             # a resource made in a traced graph could not be used outside it.
             with tf.init_scope(), tf.device("CPU:0"):
-                # The op's resource is shared by node name once a SavedModel is loaded:
-                # two unnamed tokenizers (source and target) would both get the first
-                # one's model there. A name from the model's own hash keeps them apart.
-                self._tf_tokenizer = tf_text.SentencepieceTokenizer(
+                tokenizer = tf_text.SentencepieceTokenizer(
                     model=self._proto, out_type=tf.int32, add_bos=False, add_eos=False,
-                    name=f"sentencepiece_{hashlib.sha1(self._proto).hexdigest()[:16]}")
+                    name=_model_name(self._proto))
+                # Its tokenize and detokenize, on a resource that survives (see the class).
+                tokenizer._model_resource = _NamedModelResource(self._proto)
+            self._tf_tokenizer = tokenizer
         return self._tf_tokenizer
 
     def call(self, strings):
-        import tensorflow as tf
-
         tokenizer = self._tokenizer()
         with tf.device("CPU:0"):
             strings = tf.convert_to_tensor(strings, dtype=tf.string)
@@ -320,8 +352,6 @@ class SubwordVectorizer(keras.layers.Layer):
         Returns:
             A tf.string tensor [B] (or a scalar for one sequence).
         """
-        import tensorflow as tf
-
         tokenizer = self._tokenizer()
         with tf.device("CPU:0"):
             if isinstance(ids, tf.RaggedTensor):
