@@ -90,6 +90,10 @@ APPS = {
             "dropout": real(0.0, 0.4, step=0.1),
             "embedding_dropout": real(0.0, 0.5, step=0.1),
             "final_dropout": real(0.0, 0.5, step=0.1),
+            "word_dropout": real(0.0, 0.2, step=0.1),
+            # Validating and keeping the averaged weights: a cheap ensemble of the
+            # last few hundred steps.
+            "ema_momentum": choice(0.0, 0.99),
             "learning_rate": real(3e-4, 5e-3, log=True),
             "learning_rate_schedule": choice("cosine", "constant"),
             "batch_size": choice(32, 64, 128),
