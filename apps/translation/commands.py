@@ -184,7 +184,8 @@ def describe_vocabularies(model, config):
              for name in ("source_vectorizer", "target_vectorizer")]
     if text.is_subword(model.get_layer("source_vectorizer")):
         kind = "one joint " if config.joint_vocabulary else ""
-        return sizes, f"{kind}subword pieces (SentencePiece unigram, --vocab-size {config.vocab_size})"
+        return sizes, (f"{kind}subword pieces (SentencePiece unigram, --vocab-size "
+                       f"{config.vocab_size})")
     return sizes, f"words (seen at least {config.min_count} times in training)"
 
 

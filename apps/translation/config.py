@@ -66,8 +66,9 @@ class TranslationConfig(CommonConfig):
     label_smoothing: float = setting(
         0.0, "spread this share of each target word's probability mass evenly over the "
         "vocabulary in the training loss (0: plain cross-entropy)", minimum=0.0, below=1.0)
-    max_length: int = setting(50, "training pairs with more tokens than this on either side "
-                              "are left out of training", minimum=1)
+    max_length: int = setting(50, "training pairs with more words (punctuation marks "
+                              "counted, whichever --tokenizer) than this on either side are "
+                              "left out of training", minimum=1)
     beam_size: int = setting(5, "beam width of beam search (evaluation and predict)", minimum=1)
     max_output_length: int = setting(
         0, "at most this many output tokens (0: twice the longest source sentence of the "
