@@ -82,10 +82,11 @@ def add_commands(parser):
     predict.add_argument("--batch-size", type=config_module.positive_int, default=64,
                          help="sentences per decoding batch (default: 64)")
     export = app_commands.add_export(commands, NAME, export_command, serving.SIGNATURE)
-    _add_decoding_flags(export)
+    # No --unk-replace: the export's graph writes [UNK] as the model does (serving.py).
+    _add_decoding_flags(export, unk_replace=False)
 
 
-def _add_decoding_flags(parser):
+def _add_decoding_flags(parser, unk_replace=True):
     parser.add_argument("--beam-size", type=config_module.positive_int, default=None,
                         help="beam width (default: the run's --beam-size; 1 is greedy)")
     parser.add_argument("--max-output-length", type=config_module.non_negative_int,
@@ -94,6 +95,8 @@ def _add_decoding_flags(parser):
                              "the source length plus 10)")
     parser.add_argument("--length-alpha", type=float, default=None,
                         help="length normalisation exponent of beam search (default: the run's)")
+    if not unk_replace:
+        return
     parser.add_argument("--unk-replace", action=argparse.BooleanOptionalAction, default=None,
                         help="word-level runs: replace each [UNK] by the source word attended "
                              "to most at that step (default: the run's, on); subword runs "
@@ -260,14 +263,13 @@ def build_training(config, corpus):
     validation_data = pipeline(model, *corpus.validation, config.batch_size)
     training.compile_model(model, config, loss=model_module.loss(config.label_smoothing),
                            metrics=[model_module.MaskedAccuracy()], train_data=train_data)
+    monitor, mode, metric_callbacks = "val_loss", "min", ()
     if config.best_by == "bleu":
         from apps.translation.validation_bleu import LOG_NAME, ValidationBleu
 
-        return training.TrainingSetup(model, train_data, validation_data, monitor=LOG_NAME,
-                                      mode="max", sizes=sizes,
-                                      metric_callbacks=(ValidationBleu(corpus.validation),))
-    return training.TrainingSetup(model, train_data, validation_data, monitor="val_loss",
-                                  mode="min", sizes=sizes)
+        monitor, mode, metric_callbacks = LOG_NAME, "max", (ValidationBleu(corpus.validation),)
+    return training.TrainingSetup(model, train_data, validation_data, monitor=monitor,
+                                  mode=mode, sizes=sizes, metric_callbacks=metric_callbacks)
 
 
 def train(config, extra_callbacks=()):
@@ -420,7 +422,7 @@ def _decoding_settings(args, config):
 
 
 def _unk_replace(args, config):
-    if getattr(args, "unk_replace", None) is not None:
+    if args.unk_replace is not None:
         return args.unk_replace
     return config.unk_replace if config else True
 

@@ -18,6 +18,7 @@ import re
 import unicodedata
 
 import keras
+import numpy as np
 
 from apps.common import teacher_forcing
 from apps.common import text as common_text
@@ -97,8 +98,7 @@ def replace_unknown(words, source_words, attention):
     replaced = []
     for step, word in enumerate(words):
         if word == UNK:
-            weights = attention[step][:len(source_words)]
-            word = source_words[max(range(len(source_words)), key=lambda i: weights[i])]
+            word = source_words[int(np.argmax(attention[step][:len(source_words)]))]
         replaced.append(word)
     return replaced
 
