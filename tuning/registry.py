@@ -90,7 +90,7 @@ APPS = {
             "dropout": real(0.0, 0.4, step=0.1),
             "embedding_dropout": real(0.0, 0.5, step=0.1),
             "final_dropout": real(0.0, 0.5, step=0.1),
-            "word_dropout": real(0.0, 0.2, step=0.1),
+            "word_dropout": real(0.0, 0.3, step=0.1),
             # Validating and keeping the averaged weights: a cheap ensemble of the
             # last few hundred steps.
             "ema_momentum": choice(0.0, 0.99),
@@ -99,7 +99,8 @@ APPS = {
             "batch_size": choice(32, 64, 128),
         },
         objectives=ACCURACY_OBJECTIVES,
-        data_flags=("source", "csv", "text_col", "label_col", "data_dir", "limit", "seed"),
+        data_flags=("source", "csv", "text_col", "label_col", "validation_split", "data_dir",
+                    "limit", "seed"),
     ),
     "translation": AppTuning(
         name="translation",

@@ -91,7 +91,7 @@ def load_reviews(config):
     from apps.sentiment import data
 
     return data.load(config.source, config.data_dir, config.limit, config.csv,
-                     config.text_col, config.label_col)
+                     config.text_col, config.label_col, config.validation_split)
 
 
 def load_data(config):

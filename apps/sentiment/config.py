@@ -6,6 +6,7 @@ from apps.common.config import CommonConfig, app_config, setting
 
 POOLINGS = ("last", "attention", "max")
 SOURCES = ("auto", "files", "tfds", "csv")
+VALIDATION_SPLITS = ("random", "movie")
 
 
 @app_config(cell="gru", units=64, bidirectional=True, dropout=0.2, epochs=3, batch_size=64,
@@ -39,6 +40,12 @@ class SentimentConfig(CommonConfig):
         "the .tar.gz or the extracted folder), tfds (tensorflow-datasets 'imdb_reviews', if "
         "already prepared: nothing is downloaded), csv (--csv), auto (--csv if given, else "
         "files if a data folder is named, else tfds)", choices=SOURCES)
+    validation_split: str = setting(
+        "random", "how the validation reviews are carved from IMDB's training half: random, "
+        "or movie (whole movies held out, as IMDB's test half shares no movie with its "
+        "training half: validation then scores what test will, which is what a search should "
+        "optimise; needs the aclImdb files, whose urls files name each review's movie)",
+        choices=VALIDATION_SPLITS)
     csv: typing.Optional[str] = setting(
         None, "a CSV file of your own reviews (header row; see --text-col, --label-col); "
         "test and validation splits are carved from it with a fixed seed")

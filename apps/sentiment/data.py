@@ -6,7 +6,10 @@ own text preprocessing, so these strings are also what `predict` feeds it.
 
 IMDB keeps its official 25k/25k train/test split; the validation split is
 carved from train with a fixed seed (`SPLIT_SEED`, independent of `--seed`,
-so every run and `evaluate` see the same splits). A CSV has no official
+so every run and `evaluate` see the same splits): at random, or by movie
+(`--validation-split movie`: no movie has reviews on both sides, as between
+IMDB's own train and test halves, whose movies are disjoint; the archive's
+urls files name each review's movie). A CSV has no official
 split: test and validation are carved from it, also with the fixed seed.
 """
 
@@ -25,6 +28,7 @@ from apps.common import data_mirror, data_source
 from apps.common import text as text_module
 from apps.common.errors import UsageError
 from apps.common.splits import LabelledSplits
+from apps.sentiment.config import VALIDATION_SPLITS
 
 ARCHIVES = ["aclImdb_v1_labeled.tar.gz", "aclImdb_v1.tar.gz"]
 FOLDER = "aclImdb"
@@ -34,6 +38,8 @@ VALIDATION_FRACTION = 0.1
 CSV_TEST_FRACTION = 0.2
 CLASS_NAMES = ("negative", "positive")
 _MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/[^/]+\.txt$")
+_URLS = re.compile(r"(?:^|/)aclImdb/train/urls_(pos|neg)\.txt$")
+_MOVIE = re.compile(r"/title/(tt\d+)/")
 # Two-valued label columns whose order is known (label 0 first), compared lower-cased.
 KNOWN_LABELS = [("0", "1"), ("neg", "pos"), ("negative", "positive"), ("false", "true"),
                 ("no", "yes"), ("-1", "1"), ("bad", "good")]
@@ -47,8 +53,11 @@ class Reviews(LabelledSplits):
 
 
 def load(source="auto", data_dir=None, limit=0, csv_path=None, text_col="text",
-         label_col="label"):
+         label_col="label", validation_split="random"):
     """Load the reviews the settings ask for.
+
+    `validation_split` is "random" or "movie" (aclImdb files only: whole
+    movies are held out, so validation scores what test will).
 
     Raises:
         UsageError: If the requested source is not available or malformed,
@@ -57,6 +66,14 @@ def load(source="auto", data_dir=None, limit=0, csv_path=None, text_col="text",
     if csv_path and source in ("files", "tfds"):
         raise UsageError(f"--csv and --source {source} name two different datasets; drop one "
                          "(--source csv or auto reads the CSV)")
+    if validation_split not in VALIDATION_SPLITS:
+        raise UsageError(f"--validation-split must be one of {', '.join(VALIDATION_SPLITS)}; "
+                         f"got {validation_split!r}")
+    if validation_split == "movie" and (source in ("csv", "tfds") or csv_path):
+        raise UsageError("--validation-split movie needs the aclImdb archive or folder (its "
+                         "urls files name each review's movie); a CSV and tensorflow-datasets "
+                         "do not say which movie a review is about: use --validation-split "
+                         "random")
     if source == "csv" or (source == "auto" and csv_path):
         if not csv_path:
             raise UsageError("--source csv needs --csv FILE (a CSV with a header row)")
@@ -64,15 +81,20 @@ def load(source="auto", data_dir=None, limit=0, csv_path=None, text_col="text",
     elif source == "tfds":
         data = _from_tfds(require=True)
     else:
-        data = data_source.local_files_or(data_dir, source, _from_files,
+        data = data_source.local_files_or(data_dir, source,
+                                          lambda root: _from_files(root, validation_split),
                                           f"{ARCHIVES[0]} or the extracted {FOLDER}/ folder",
-                                          otherwise=_tfds_or_error)
+                                          otherwise=lambda: _tfds_or_error(validation_split))
     return data.limited(limit)
 
 
-def _tfds_or_error():
+def _tfds_or_error(validation_split="random"):
     """No folder named: tfds `imdb_reviews` if prepared here; else say every way to give reviews."""
     data = _from_tfds(require=False)
+    if data is not None and validation_split == "movie":
+        raise UsageError("--validation-split movie needs the aclImdb archive or folder: pass "
+                         f"--data-dir or set ${data_mirror.ENV_VAR} (tensorflow-datasets' "
+                         "imdb_reviews does not say which movie a review is about)")
     if data is None:
         raise UsageError(
             f"no IMDB reviews found: pass --data-dir or set ${data_mirror.ENV_VAR} to a "
@@ -103,14 +125,20 @@ def find_imdb(root):
                "(train/pos, train/neg, test/pos, test/neg)"))
 
 
-def _from_files(root):
+def _from_files(root, validation_split="random"):
     path = find_imdb(root)
     try:
         splits = read_imdb(str(path))
+        movies = read_movies(str(path)) if validation_split == "movie" else None
     except (OSError, tarfile.TarError, EOFError, UnicodeDecodeError, ValueError) as error:
         raise UsageError(f"cannot read IMDB reviews from {path}: {error} (expected the "
                          f"aclImdb archive or folder: {FOLDER}/{{train,test}}/{{pos,neg}}/*.txt)")
-    return _imdb(*splits, description=f"IMDB (aclImdb) from {path} ({root.origin})")
+    if validation_split == "movie" and movies is None:
+        raise UsageError(f"--validation-split movie: {path} has no {FOLDER}/train/urls_pos.txt "
+                         "and urls_neg.txt, which name each review's movie (the original "
+                         "aclImdb archive has them); use --validation-split random")
+    return _imdb(*splits, description=f"IMDB (aclImdb) from {path} ({root.origin})",
+                 train_movies=movies)
 
 
 @lru_cache(maxsize=4)
@@ -123,17 +151,8 @@ def read_imdb(path):
     """
     found = {("train", "neg"): [], ("train", "pos"): [], ("test", "neg"): [],
              ("test", "pos"): []}
-    if Path(path).is_dir():
-        for (split, label), texts in found.items():
-            for file in sorted((Path(path) / split / label).glob("*.txt")):
-                texts.append((file.name, file.read_bytes().decode("utf-8")))
-    else:
-        with tarfile.open(path, "r:*") as archive:
-            for member in archive:
-                match = _MEMBER.search(member.name) if member.isfile() else None
-                if match:
-                    text = archive.extractfile(member).read().decode("utf-8")
-                    found[match.group(1), match.group(2)].append((member.name, text))
+    for (split, label), name, data in _imdb_files(path, _MEMBER):
+        found[split, label].append((name, data.decode("utf-8")))
     result = []
     for split in ("train", "test"):
         neg, pos = sorted(found[split, "neg"]), sorted(found[split, "pos"])
@@ -144,12 +163,76 @@ def read_imdb(path):
     return tuple(result)
 
 
-def _imdb(x_train, y_train, x_test, y_test, description):
-    """Shuffle with the fixed seed and carve validation from train."""
+@lru_cache(maxsize=4)
+def read_movies(path):
+    """The movie (IMDB title id) of each training review, in `read_imdb`'s order; None without urls.
+
+    Review `train/pos/<id>_<rating>.txt` is about the movie on line <id> of
+    `train/urls_pos.txt`.
+    """
+    urls, names = {}, {"neg": [], "pos": []}
+    for groups, name, data in _imdb_files(path, _URLS, _MEMBER):
+        if len(groups) == 1:
+            urls[groups[0]] = data.decode("utf-8").splitlines()
+        elif groups[0] == "train":
+            names[groups[1]].append(name)
+    if set(urls) != {"neg", "pos"}:
+        return None
+    movies = []
+    for label in ("neg", "pos"):
+        for name in sorted(names[label]):
+            line = int(Path(name).name.split("_")[0])
+            match = _MOVIE.search(urls[label][line]) if line < len(urls[label]) else None
+            if match is None:
+                raise ValueError(f"train/urls_{label}.txt names no movie (/title/tt...) on line "
+                                 f"{line + 1}, for {Path(name).name}")
+            movies.append(match.group(1))
+    return tuple(movies)
+
+
+def _imdb_files(path, *patterns):
+    """(match groups, member name, bytes) of every file of an aclImdb archive or folder that
+    one of `patterns` matches (the first that does); member names as the archive spells them."""
+    if Path(path).is_dir():
+        files = ((f"{FOLDER}/{file.relative_to(path).as_posix()}", file)
+                 for file in sorted(Path(path).rglob("*")) if file.is_file())
+        for name, file in files:
+            for pattern in patterns:
+                match = pattern.search(name)
+                if match:
+                    yield match.groups(), str(file), file.read_bytes()
+                    break
+        return
+    with tarfile.open(path, "r:*") as archive:
+        for member in archive:
+            if not member.isfile():
+                continue
+            for pattern in patterns:
+                match = pattern.search(member.name)
+                if match:
+                    yield match.groups(), member.name, archive.extractfile(member).read()
+                    break
+
+
+def _imdb(x_train, y_train, x_test, y_test, description, train_movies=None):
+    """Shuffle with the fixed seed and carve validation from train: at random, or whole movies
+    (`train_movies` given) until a tenth of the reviews."""
     rng = np.random.default_rng(SPLIT_SEED)
-    order = rng.permutation(len(x_train))
-    n_val = int(round(len(order) * VALIDATION_FRACTION))
-    val, train = order[:n_val], order[n_val:]
+    n_val = int(round(len(x_train) * VALIDATION_FRACTION))
+    if train_movies is None:
+        order = rng.permutation(len(x_train))
+        val, train = order[:n_val], order[n_val:]
+    else:
+        movies = np.asarray(train_movies)
+        names = np.unique(movies)
+        held = names[rng.permutation(len(names))]
+        counts = dict(zip(*np.unique(movies, return_counts=True)))
+        taken = np.searchsorted(np.cumsum([counts[m] for m in held]), n_val) + 1
+        in_val = np.isin(movies, held[:taken])
+        val = rng.permutation(np.flatnonzero(in_val))
+        train = rng.permutation(np.flatnonzero(~in_val))
+        description += (f"; validation: {taken:,} whole movies held out "
+                        f"({len(val):,} reviews), none of them in train")
     test = rng.permutation(len(x_test))
     return Reviews("imdb", description,
                    [x_train[i] for i in train], y_train[train],

@@ -1,6 +1,7 @@
 """Loading reviews: the aclImdb archive and folder, CSV files and their errors, batching."""
 
 import re
+import tarfile
 
 import numpy as np
 import pytest
@@ -40,6 +41,81 @@ def test_extracted_folder_is_read_like_the_archive(tmp_path):
     for texts, labels in ((reviews.x_train, reviews.y_train), (reviews.x_test, reviews.y_test)):
         for text, label in zip(texts, labels):
             assert ("great" in text) == bool(label)
+
+
+def _fake_imdb_with_movies(root, per_label=40, movies=8):
+    """Reviews whose text names their movie, and the urls files that say the same."""
+    for label in ("pos", "neg"):
+        folder = root / "aclImdb" / "train" / label
+        folder.mkdir(parents=True)
+        urls = []
+        for index in range(per_label):
+            movie = f"tt{(index * 7 + (label == 'pos')) % movies:07d}"
+            urls.append(f"http://www.imdb.com/title/{movie}/usercomments")
+            (folder / f"{index}_{7 if label == 'pos' else 2}.txt").write_text(
+                f"{label} review of {movie}", encoding="utf-8")
+        (root / "aclImdb" / "train" / f"urls_{label}.txt").write_text("\n".join(urls) + "\n")
+        test = root / "aclImdb" / "test" / label
+        test.mkdir(parents=True)
+        (test / "0_5.txt").write_text(f"{label} test review", encoding="utf-8")
+
+
+def _movie(text):
+    return text.split()[-1]
+
+
+@pytest.mark.parametrize("archive", [False, True])
+def test_validation_by_movie_holds_whole_movies_out(tmp_path, archive):
+    _fake_imdb_with_movies(tmp_path / ("src" if archive else "imdb"))
+    if archive:
+        (tmp_path / "imdb").mkdir()
+        with tarfile.open(tmp_path / "imdb" / "aclImdb_v1.tar.gz", "w:gz") as tar:
+            tar.add(tmp_path / "src" / "aclImdb", arcname="aclImdb")
+    reviews = data.load("files", data_dir=str(tmp_path), validation_split="movie")
+    train_movies = {_movie(text) for text in reviews.x_train}
+    val_movies = {_movie(text) for text in reviews.x_val}
+    assert val_movies and not train_movies & val_movies
+    assert len(reviews.x_train) + len(reviews.x_val) == 80
+    # Whole movies until a tenth of the reviews: 8 of the 80, give or take one movie's 10.
+    assert 8 <= len(reviews.x_val) < 8 + 10
+    for texts, labels in ((reviews.x_train, reviews.y_train), (reviews.x_val, reviews.y_val)):
+        assert [text.startswith("pos") for text in texts] == [bool(label) for label in labels]
+    assert f"{len(val_movies)} whole movies held out" in reviews.description
+    # The random split of the same files mixes movies, which is what the movie split is for.
+    mixed = data.load("files", data_dir=str(tmp_path), validation_split="random")
+    assert {_movie(text) for text in mixed.x_val} & {_movie(text) for text in mixed.x_train}
+
+
+@pytest.mark.skipif(not MIRROR, reason="needs the offline data mirror ($RNN_SUITE_DATA)")
+def test_mirror_validation_by_movie_shares_no_movie_with_train():
+    reviews = data.load("files", validation_split="movie")
+    path = str(data.find_imdb(data.data_mirror.data_root()))
+    movies_of = {}
+    for text, movie in zip(data.read_imdb(path)[0], data.read_movies(path)):
+        movies_of.setdefault(text, set()).add(movie)
+    # 57 texts were posted under several movies; a text names its movie only when it is one.
+    movie = {text: movies.pop() for text, movies in movies_of.items() if len(movies) == 1}
+    val = {movie[text] for text in reviews.x_val if text in movie}
+    assert len(val) > 300 and not val & {movie[t] for t in reviews.x_train if t in movie}
+    assert 2500 <= len(reviews.x_val) < 2600 and len(reviews.x_test) == 25000
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"source": "csv", "csv_path": "r.csv"}, "needs the aclImdb archive .*--validation-split random"),
+    ({"source": "tfds"}, "needs the aclImdb archive"),
+    ({"source": "files", "validation_split": "by-film"}, "one of random, movie; got 'by-film'"),
+])
+def test_a_validation_split_the_source_cannot_make(kwargs, message):
+    kwargs = {"validation_split": "movie", **kwargs}
+    with pytest.raises(UsageError, match=message):
+        data.load(**kwargs)
+
+
+def test_validation_by_movie_without_urls_files_says_so(tmp_path):
+    _fake_imdb(tmp_path / "imdb")
+    with pytest.raises(UsageError, match="no aclImdb/train/urls_pos.txt .*--validation-split "
+                                         "random"):
+        data.load("files", data_dir=str(tmp_path), validation_split="movie")
 
 
 def test_a_data_folder_without_imdb_names_what_was_expected(tmp_path):
