@@ -10,8 +10,15 @@ that training plus the final test evaluation fits in --minutes:
 - anki:     Spanish -> English, the Anki/Tatoeba pairs with the app's fixed
   split (evaluated on --anki-test-limit test sentences).
 
-Prints a table (data, epochs, BLEU greedy/beam, chrF, wall time, sentences/s)
-and writes it, with every run's metrics, to --out as JSON.
+Beside each run, in the same run of this script, the simplest strong peer:
+translation by retrieval, the target of the training pair whose source is
+nearest the test source (TF-IDF cosine; word 1-2 grams or character 2-4
+grams, whichever scores the higher BLEU on the validation split), scored by
+the same sacrebleu call on the same test sentences.
+
+Prints a table (data, epochs, BLEU greedy/beam, chrF, wall time, sentences/s,
+the peer's BLEU and chrF) and writes it, with every run's metrics, to --out
+as JSON.
 
     python benchmarks/translation_quality.py --minutes 50                  # multi30k
     python benchmarks/translation_quality.py --minutes 15 --only anki
@@ -99,7 +106,61 @@ def _train(args, name):
     metrics = train(config)
     metrics["benchmark_wall_seconds"] = round(time.perf_counter() - started, 2)
     metrics["run_dir"] = str(run_dir)
+    metrics["peer"] = _peer(config)
     return metrics
+
+
+PEER_FEATURES = {
+    "word 1-2 grams": dict(analyzer="word", ngram_range=(1, 2)),
+    "character 2-4 grams": dict(analyzer="char_wb", ngram_range=(2, 4)),
+}
+PEER_VALIDATION_PAIRS = 1000
+
+
+def nearest_neighbour_peer(corpus, test_pairs):
+    """Translation by retrieval: each test source gets the target of its nearest training source.
+
+    Nearest by TF-IDF cosine over lower-cased sources; the features (word or
+    character n-grams) are picked by BLEU on the first validation pairs;
+    BLEU/chrF by the app's own sacrebleu call.
+
+    Returns:
+        A dict: `features`, `val_bleu`, `bleu`, `chrf`, `seconds`.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from apps.common import bleu
+
+    started = time.perf_counter()
+    train_sources, train_targets = corpus.train
+    validation = [list(side[:PEER_VALIDATION_PAIRS]) for side in corpus.validation]
+
+    def retrieve(vectorizer, matrix, sources):
+        # Rows are L2-normalised, so the dot product is the cosine.
+        nearest = (vectorizer.transform(sources) @ matrix.T).argmax(axis=1).A1
+        return [train_targets[i] for i in nearest]
+
+    fitted = {}
+    for name, options in PEER_FEATURES.items():
+        vectorizer = TfidfVectorizer(lowercase=True, sublinear_tf=True, **options)
+        matrix = vectorizer.fit_transform(train_sources)
+        guesses = retrieve(vectorizer, matrix, validation[0])
+        fitted[name] = (bleu.corpus_scores(guesses, validation[1])["bleu"], vectorizer, matrix)
+    name = max(fitted, key=lambda key: fitted[key][0])
+    val_bleu, vectorizer, matrix = fitted[name]
+    scores = bleu.corpus_scores(retrieve(vectorizer, matrix, list(test_pairs[0])),
+                                list(test_pairs[1]))
+    return {"features": name, "val_bleu": round(val_bleu, 2), "bleu": scores["bleu"],
+            "chrf": scores["chrf"], "seconds": round(time.perf_counter() - started, 1)}
+
+
+def _peer(config):
+    """The retrieval peer on the test sentences `config`'s run was scored on."""
+    from apps.translation import data
+    from apps.translation.commands import scored_test_pairs
+
+    corpus = data.load(config, config.data_dir)
+    return nearest_neighbour_peer(corpus, scored_test_pairs(config, corpus))
 
 
 def _format_seconds(seconds):
@@ -124,6 +185,8 @@ def _row(name, m):
         "sent/s greedy": f"{m['sentences_per_second_greedy']:.1f}",
         "sent/s beam": f"{m['sentences_per_second_beam']:.1f}",
         "beam outputs with [UNK] (raw)": f"{m.get('unknown_outputs_beam', 0):,}",
+        "peer: nearest training pair, BLEU / chrF": (
+            f"{m['peer']['bleu']:.2f} / {m['peer']['chrf']:.2f} ({m['peer']['features']})"),
     }
 
 

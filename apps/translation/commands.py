@@ -289,9 +289,13 @@ def _settings(config, corpus):
             "tokenizer": config.tokenizer, "label_smoothing": config.label_smoothing}
 
 
+def scored_test_pairs(config, corpus):
+    """The test pairs a run is scored on after training (the first --eval-limit, or all)."""
+    return corpus.limited(config.eval_limit).test if config.eval_limit else corpus.test
+
+
 def _evaluate_run(model, config, corpus, run):
-    test = corpus.limited(config.eval_limit).test if config.eval_limit else corpus.test
-    return evaluate_model(model, test, run.path, config.beam_size, config.max_output_length,
+    return evaluate_model(model, scored_test_pairs(config, corpus), run.path, config.beam_size, config.max_output_length,
                           config.length_alpha, batch_size=64, label=f"{corpus.name} test",
                           unk_replace=config.unk_replace)
 
