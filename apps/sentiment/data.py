@@ -216,24 +216,25 @@ def _imdb_files(path, *patterns):
 
 def _imdb(x_train, y_train, x_test, y_test, description, train_movies=None):
     """Shuffle with the fixed seed and carve validation from train: at random, or whole movies
-    (`train_movies` given) until a tenth of the reviews."""
+    (`train_movies` given) until a tenth of the reviews. The test order is the same either way
+    (so `evaluate --limit N` scores the same N reviews)."""
     rng = np.random.default_rng(SPLIT_SEED)
+    order = rng.permutation(len(x_train))
+    test = rng.permutation(len(x_test))
     n_val = int(round(len(x_train) * VALIDATION_FRACTION))
     if train_movies is None:
-        order = rng.permutation(len(x_train))
         val, train = order[:n_val], order[n_val:]
     else:
+        movie_rng = np.random.default_rng(SPLIT_SEED)
         movies = np.asarray(train_movies)
-        names = np.unique(movies)
-        held = names[rng.permutation(len(names))]
-        counts = dict(zip(*np.unique(movies, return_counts=True)))
-        taken = np.searchsorted(np.cumsum([counts[m] for m in held]), n_val) + 1
-        in_val = np.isin(movies, held[:taken])
-        val = rng.permutation(np.flatnonzero(in_val))
-        train = rng.permutation(np.flatnonzero(~in_val))
+        names, counts = np.unique(movies, return_counts=True)
+        shuffled = movie_rng.permutation(len(names))
+        taken = np.searchsorted(np.cumsum(counts[shuffled]), n_val) + 1
+        in_val = np.isin(movies, names[shuffled[:taken]])
+        val = movie_rng.permutation(np.flatnonzero(in_val))
+        train = movie_rng.permutation(np.flatnonzero(~in_val))
         description += (f"; validation: {taken:,} whole movies held out "
                         f"({len(val):,} reviews), none of them in train")
-    test = rng.permutation(len(x_test))
     return Reviews("imdb", description,
                    [x_train[i] for i in train], y_train[train],
                    [x_train[i] for i in val], y_train[val],

@@ -57,7 +57,9 @@ def _fake_imdb_with_movies(root, per_label=40, movies=8):
         (root / "aclImdb" / "train" / f"urls_{label}.txt").write_text("\n".join(urls) + "\n")
         test = root / "aclImdb" / "test" / label
         test.mkdir(parents=True)
-        (test / "0_5.txt").write_text(f"{label} test review", encoding="utf-8")
+        for index in range(10):
+            (test / f"{index}_5.txt").write_text(f"{label} test review {index}",
+                                                 encoding="utf-8")
 
 
 def _movie(text):
@@ -84,6 +86,7 @@ def test_validation_by_movie_holds_whole_movies_out(tmp_path, archive):
     # The random split of the same files mixes movies, which is what the movie split is for.
     mixed = data.load("files", data_dir=str(tmp_path), validation_split="random")
     assert {_movie(text) for text in mixed.x_val} & {_movie(text) for text in mixed.x_train}
+    assert mixed.x_test == reviews.x_test  # `evaluate --limit N` scores the same reviews
 
 
 @pytest.mark.skipif(not MIRROR, reason="needs the offline data mirror ($RNN_SUITE_DATA)")
