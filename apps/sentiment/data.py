@@ -127,9 +127,12 @@ def find_imdb(root):
 
 def _from_files(root, validation_split="random"):
     path = find_imdb(root)
+    # The parses are cached by path: an absolute one, so that another folder's
+    # `data/aclImdb_v1.tar.gz` (a relative --data-dir, another cwd) is not taken for it.
+    key = str(path.resolve())
     try:
-        splits = read_imdb(str(path))
-        movies = read_movies(str(path)) if validation_split == "movie" else None
+        splits = read_imdb(key)
+        movies = read_movies(key) if validation_split == "movie" else None
     except (OSError, tarfile.TarError, EOFError, UnicodeDecodeError, ValueError) as error:
         raise UsageError(f"cannot read IMDB reviews from {path}: {error} (expected the "
                          f"aclImdb archive or folder: {FOLDER}/{{train,test}}/{{pos,neg}}/*.txt)")
@@ -149,13 +152,10 @@ def read_imdb(path):
     files are read in sorted order, so the result never depends on the
     archive's member order.
     """
-    found = {("train", "neg"): [], ("train", "pos"): [], ("test", "neg"): [],
-             ("test", "pos"): []}
-    for (split, label), name, data in _imdb_files(path, _MEMBER):
-        found[split, label].append((name, data.decode("utf-8")))
+    found, _ = _scan_imdb(path)
     result = []
     for split in ("train", "test"):
-        neg, pos = sorted(found[split, "neg"]), sorted(found[split, "pos"])
+        neg, pos = found[split, "neg"], found[split, "pos"]
         if not neg or not pos:
             raise ValueError(f"no {split}/{'neg' if not neg else 'pos'} reviews inside")
         result.append([t for _, t in neg] + [t for _, t in pos])
@@ -170,17 +170,12 @@ def read_movies(path):
     Review `train/pos/<id>_<rating>.txt` is about the movie on line <id> of
     `train/urls_pos.txt`.
     """
-    urls, names = {}, {"neg": [], "pos": []}
-    for groups, name, data in _imdb_files(path, _URLS, _MEMBER):
-        if len(groups) == 1:
-            urls[groups[0]] = data.decode("utf-8").splitlines()
-        elif groups[0] == "train":
-            names[groups[1]].append(name)
+    found, urls = _scan_imdb(path)
     if set(urls) != {"neg", "pos"}:
         return None
     movies = []
     for label in ("neg", "pos"):
-        for name in sorted(names[label]):
+        for name, _ in found["train", label]:
             line = int(Path(name).name.split("_")[0])
             match = _MOVIE.search(urls[label][line]) if line < len(urls[label]) else None
             if match is None:
@@ -188,6 +183,23 @@ def read_movies(path):
                                  f"{line + 1}, for {Path(name).name}")
             movies.append(match.group(1))
     return tuple(movies)
+
+
+@lru_cache(maxsize=4)
+def _scan_imdb(path):
+    """One pass over an aclImdb archive or folder: the reviews, sorted (member name, text) by
+    (split, label), and the lines of `train/urls_{neg,pos}.txt` by label (absent if missing)."""
+    found = {("train", "neg"): [], ("train", "pos"): [], ("test", "neg"): [],
+             ("test", "pos"): []}
+    urls = {}
+    for groups, name, data in _imdb_files(path, _URLS, _MEMBER):
+        if len(groups) == 1:
+            urls[groups[0]] = data.decode("utf-8").splitlines()
+        else:
+            found[groups].append((name, data.decode("utf-8")))
+    for reviews in found.values():
+        reviews.sort()
+    return found, urls
 
 
 def _imdb_files(path, *patterns):

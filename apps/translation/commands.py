@@ -295,8 +295,9 @@ def scored_test_pairs(config, corpus):
 
 
 def _evaluate_run(model, config, corpus, run):
-    return evaluate_model(model, scored_test_pairs(config, corpus), run.path, config.beam_size, config.max_output_length,
-                          config.length_alpha, batch_size=64, label=f"{corpus.name} test",
+    return evaluate_model(model, scored_test_pairs(config, corpus), run.path, config.beam_size,
+                          config.max_output_length, config.length_alpha, batch_size=64,
+                          label=f"{corpus.name} test",
                           unk_replace=config.unk_replace)
 
 
