@@ -23,9 +23,11 @@ as JSON.
     python benchmarks/translation_quality.py --minutes 50                  # multi30k
     python benchmarks/translation_quality.py --minutes 15 --only anki
     python benchmarks/translation_quality.py --minutes 3 --limit 2000      # a smoke run
+    python benchmarks/translation_quality.py --minutes 40 --config runs/tune/translation/NAME/best.json
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -40,6 +42,13 @@ SUITES = {
     "multi30k": dict(dataset="multi30k", source_lang="deu", target_lang="eng"),
     "anki": dict(dataset="anki", source_lang="spa", target_lang="eng"),
 }
+# This script's recipe; `--config` replaces it, flags typed on the command line win over both.
+RECIPE = dict(cell="gru", units=256, embedding_dim=256, layers=1, tokenizer="subword",
+              vocab_size=8000, joint_vocabulary=False, label_smoothing=0.1, early_stopping=0,
+              length_alpha=1.0, batch_size=64, learning_rate=2e-3, dropout=0.3, beam_size=5)
+# What a config file may not change: each run's data, budget and folder are this script's.
+BUDGET_SETTINGS = ("dataset", "source_lang", "target_lang", "pairs", "data_dir", "limit",
+                   "eval_limit", "time_limit", "epochs", "run_dir")
 
 
 def parse_args(argv=None):
@@ -51,27 +60,32 @@ def parse_args(argv=None):
                              "greedy + beam evaluation (default: 6)")
     parser.add_argument("--only", nargs="+", choices=tuple(SUITES), default=["multi30k"],
                         help="which measurements to run (default: multi30k)")
-    parser.add_argument("--cell", default="gru", choices=("gru", "lstm"))
-    parser.add_argument("--units", type=int, default=256)
-    parser.add_argument("--embedding-dim", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--config", metavar="FILE.json", default=None,
+                        help="the model and training settings of a JSON file (a tuner's "
+                             "best.json, a run's config.json) instead of this script's "
+                             "recipe; flags typed here still win, and the budget, data and "
+                             "--epochs stay this script's")
+    parser.add_argument("--cell", choices=("gru", "lstm"))
+    parser.add_argument("--units", type=int)
+    parser.add_argument("--embedding-dim", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--dropout", type=float)
     parser.add_argument("--epochs", type=int, default=30,
                         help="upper bound; the time limit usually stops first (default: 30)")
-    parser.add_argument("--tokenizer", default="subword", choices=("subword", "word"))
-    parser.add_argument("--vocab-size", type=int, default=8000,
+    parser.add_argument("--tokenizer", choices=("subword", "word"))
+    parser.add_argument("--vocab-size", type=int,
                         help="subword pieces per language (default: 8000)")
-    parser.add_argument("--joint-vocabulary", action="store_true",
+    parser.add_argument("--joint-vocabulary", action="store_true", default=None,
                         help="one subword vocabulary for both languages")
-    parser.add_argument("--label-smoothing", type=float, default=0.1,
+    parser.add_argument("--label-smoothing", type=float,
                         help="the app's default (0.1); 0 for plain cross-entropy")
-    parser.add_argument("--early-stopping", type=int, default=0,
+    parser.add_argument("--early-stopping", type=int,
                         help="stop after this many epochs without a better validation loss "
                              "(default: 0, the time limit only)")
-    parser.add_argument("--layers", type=int, default=1)
-    parser.add_argument("--length-alpha", type=float, default=1.0)
-    parser.add_argument("--beam-size", type=int, default=5)
+    parser.add_argument("--layers", type=int)
+    parser.add_argument("--length-alpha", type=float)
+    parser.add_argument("--beam-size", type=int)
     parser.add_argument("--anki-test-limit", type=int, default=2000,
                         help="test sentences of the Anki run (default: 2000)")
     parser.add_argument("--limit", type=int, default=0,
@@ -91,16 +105,11 @@ def _train(args, name):
     from apps.translation.config import TranslationConfig
 
     run_dir = Path(args.runs) / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
-    config = TranslationConfig(
-        cell=args.cell, units=args.units, embedding_dim=args.embedding_dim, layers=args.layers,
-        tokenizer=args.tokenizer, vocab_size=args.vocab_size,
-        joint_vocabulary=args.joint_vocabulary, label_smoothing=args.label_smoothing,
-        early_stopping=args.early_stopping, length_alpha=args.length_alpha,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, dropout=args.dropout,
-        epochs=args.epochs, beam_size=args.beam_size, limit=args.limit,
-        data_dir=args.data_dir, time_limit=max(0.5, args.minutes - args.eval_minutes),
-        eval_limit=args.anki_test_limit if name == "anki" else 0,
-        run_dir=str(run_dir), **SUITES[name])
+    config = TranslationConfig(**model_settings(args), epochs=args.epochs, limit=args.limit,
+                               data_dir=args.data_dir,
+                               time_limit=max(0.5, args.minutes - args.eval_minutes),
+                               eval_limit=args.anki_test_limit if name == "anki" else 0,
+                               run_dir=str(run_dir), **SUITES[name])
     config_module.validate(config)
     print(f"\n=== {name}: {config.to_dict()} ===", flush=True)
     started = time.perf_counter()
@@ -109,6 +118,20 @@ def _train(args, name):
     metrics["run_dir"] = str(run_dir)
     metrics["peer"] = _peer(config)
     return metrics
+
+
+def model_settings(args):
+    """The recipe, overridden by `--config`'s settings (budget and data aside), then by flags."""
+    from apps.common import config as config_module
+    from apps.translation.config import TranslationConfig
+
+    settings = dict(RECIPE)
+    if args.config:
+        names = {f.name for f in dataclasses.fields(TranslationConfig)}
+        settings.update({k: v for k, v in config_module.read_json_settings(args.config).items()
+                         if k in names and k not in BUDGET_SETTINGS})
+    settings.update({k: v for k, v in vars(args).items() if k in RECIPE and v is not None})
+    return settings
 
 
 PEER_FEATURES = {
@@ -192,7 +215,13 @@ def _row(name, m):
 
 
 def main(argv=None):
+    from apps.common.errors import UsageError
+
     args = parse_args(argv)
+    try:
+        model_settings(args)  # a bad --config fails here, before any training
+    except UsageError as error:
+        sys.exit(f"error: {error}")
     results, rows = {}, []
     for name in args.only:
         metrics = _train(args, name)
