@@ -76,16 +76,49 @@ def main(argv=None):
         ("total wall time (load, train, calibrate, test)", _minutes(wall),
          _minutes(peer["seconds"])),
     ]
+    labels, probabilities = commands.read_predictions(
+        Path(config.run_dir) / commands.PREDICTIONS)
+    paired = paired_test(labels, probabilities >= 0.5, peer["test_predicted"])
     print()
     print(f"| measure | ours | {PEER_NAME} |")
     print("|---|---|---|")
     for name, value, peer_value in rows:
         print(f"| {name} | {value} | {peer_value} |")
+    print(f"\npaired on the same {len(labels):,} test reviews: ours right where the peer is "
+          f"wrong {paired['ours_only']:,}, the peer right where ours is wrong "
+          f"{paired['peer_only']:,}; exact McNemar test p = {paired['p_value']:.3g} (the chance "
+          "of a split at least this uneven if both were equally good)")
     print(f"\ntarget (test accuracy >= {TARGET}): "
           f"{'met' if metrics['test_accuracy'] >= TARGET else 'NOT met'}; the linear peer "
           f"{'beaten' if metrics['test_accuracy'] > peer['test_accuracy'] else 'NOT beaten'}; "
           f"run in {config.run_dir}")
     return 0
+
+
+def paired_test(labels, ours, peer):
+    """McNemar's exact test of two classifiers scored on the same examples.
+
+    Only the examples where exactly one of them is right carry information;
+    if both were equally good, which one is right there is a fair coin.
+
+    Args:
+        labels: True 0/1 labels [N].
+        ours, peer: Each classifier's 0/1 (or bool) decisions [N].
+
+    Returns:
+        {"ours_only", "peer_only", "p_value"} (two-sided; 1.0 without disagreements).
+    """
+    import numpy as np
+    from scipy import stats
+
+    labels = np.asarray(labels).astype(bool)
+    ours_right = np.asarray(ours).astype(bool) == labels
+    peer_right = np.asarray(peer).astype(bool) == labels
+    ours_only = int(np.sum(ours_right & ~peer_right))
+    peer_only = int(np.sum(peer_right & ~ours_right))
+    n = ours_only + peer_only
+    p_value = stats.binomtest(ours_only, n, 0.5).pvalue if n else 1.0
+    return {"ours_only": ours_only, "peer_only": peer_only, "p_value": float(p_value)}
 
 
 def _prf(metrics):
@@ -107,7 +140,8 @@ def linear_peer(reviews):
     Returns:
         A dict: `C`, `features`, `val_accuracy`, `test_accuracy`,
         `test_precision`, `test_recall`, `test_f1`, `test_roc_auc`, `test_ece`,
-        `test_brier`, `seconds` (fit, selection and scoring).
+        `test_brier`, `test_predicted` (0/1 per test review, in order), `seconds` (fit,
+        selection and scoring).
     """
     import numpy as np
     from sklearn import metrics as skm
@@ -138,6 +172,7 @@ def linear_peer(reviews):
         "test_roc_auc": float(skm.roc_auc_score(truth, probabilities)),
         "test_ece": pictures.reliability(probabilities, truth)[-1],
         "test_brier": float(np.mean((probabilities - truth) ** 2)),
+        "test_predicted": predicted,
         "seconds": time.perf_counter() - started,
     }
 

@@ -4,6 +4,7 @@ TensorFlow is imported inside the commands, not at the top, so that `--help`
 and flag errors answer at once.
 """
 
+import csv
 import json
 from pathlib import Path
 
@@ -25,6 +26,9 @@ PICTURES = {
     "confusion_matrix": "confusion_matrix.png",
     "reliability": "reliability.png",
 }
+# One row per test review, in the test split's order: for error analysis, and for
+# paired comparisons with another model scored on the same reviews.
+PREDICTIONS = "test_predictions.csv"
 
 
 def add_commands(parser):
@@ -188,12 +192,16 @@ def _max_length(model):
 
 
 def evaluate_model(model, reviews, out_dir, batch_size, explain=False):
-    """Test metrics, the confusion matrix and the reliability plot (and, with `explain`, HTML pages).
+    """Test metrics, the confusion matrix, the reliability plot and `test_predictions.csv`.
+
+    `test_predictions.csv` has one row per test review, in order: `index`
+    (position in the test split), `label` (0/1) and `probability`
+    (P(label 1)). With `explain`, HTML pages too.
 
     Returns:
         {"test_accuracy", "test_loss", "test_precision", "test_recall", "test_f1",
          "test_roc_auc", "test_ece", "test_brier", "confusion_matrix", "test_examples",
-         "pictures", ["explanations"]}.
+         "pictures", "predictions", ["explanations"]}.
     """
     import numpy as np
     from sklearn import metrics as skm
@@ -211,6 +219,7 @@ def evaluate_model(model, reviews, out_dir, batch_size, explain=False):
     out.mkdir(parents=True, exist_ok=True)
     plots.confusion_matrix(truth, predicted, list(names), out / PICTURES["confusion_matrix"],
                            title=f"{reviews.name} test")
+    write_predictions(out / PREDICTIONS, truth, probabilities)
     temperature = model_module.temperature(model)
     uncalibrated = None
     if abs(temperature - 1.0) > 1e-6:
@@ -234,10 +243,33 @@ def evaluate_model(model, reviews, out_dir, batch_size, explain=False):
         "class_names": list(names),
         "test_examples": int(len(truth)),
         "pictures": [PICTURES["confusion_matrix"], PICTURES["reliability"]],
+        "predictions": PREDICTIONS,
     }
     if explain:
         report["explanations"] = write_explanations(model, reviews, probabilities, out)
     return report
+
+
+def write_predictions(path, labels, probabilities):
+    """Write `test_predictions.csv`: index, label, probability, one row per review."""
+    import numpy as np
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["index", "label", "probability"])
+        for index, (label, probability) in enumerate(
+                zip(np.ravel(labels), np.ravel(probabilities))):
+            writer.writerow([index, int(label), f"{float(probability):.6f}"])
+
+
+def read_predictions(path):
+    """(labels int64 [N], probabilities float64 [N]) from a `test_predictions.csv`."""
+    import numpy as np
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return (np.array([int(row["label"]) for row in rows], np.int64),
+            np.array([float(row["probability"]) for row in rows], np.float64))
 
 
 def write_explanations(model, reviews, probabilities, out):
@@ -363,7 +395,8 @@ def evaluate_command(args):
         out, report, path, reviews.name, test_data,
         f"{NAME}: test accuracy {report['test_accuracy']:.4f} on {report['test_examples']:,} "
         f"{label} reviews (F1 {report['test_f1']:.4f}, ROC AUC "
-        f"{_fmt(report['test_roc_auc'])}, ECE {report['test_ece']:.4f})", ["pictures"])
+        f"{_fmt(report['test_roc_auc'])}, ECE {report['test_ece']:.4f})",
+        [PREDICTIONS, "pictures"])
 
 
 def _fmt(value):

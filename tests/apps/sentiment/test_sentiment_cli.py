@@ -10,14 +10,15 @@ from app_testutils import read_json, run_cli
 from sentiment_testutils import (MIRROR, MODEL_FLAGS, generated_csv, generated_reviews,
                                  write_csv)
 
-from apps.sentiment import model as model_module
+from apps.sentiment import commands, model as model_module
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 def test_training_writes_a_complete_run_and_the_loss_goes_down(sentiment_run):
     for name in ("config.json", "model.keras", "history.csv", "metrics.json",
-                 "learning_curves.png", "confusion_matrix.png", "reliability.png"):
+                 "learning_curves.png", "confusion_matrix.png", "reliability.png",
+                 "test_predictions.csv"):
         assert (sentiment_run / name).is_file(), name
     assert not (sentiment_run / "train.lock").exists()
     with open(sentiment_run / "history.csv", newline="") as handle:
@@ -32,6 +33,11 @@ def test_training_writes_a_complete_run_and_the_loss_goes_down(sentiment_run):
     assert (config["vocab_size"], config["pooling"]) == (800, "attention")
     if not MIRROR:  # the generated corpus is easy: the model must have learnt it
         assert metrics["test_accuracy"] > 0.8
+    labels, probabilities = commands.read_predictions(sentiment_run / "test_predictions.csv")
+    assert len(labels) == metrics["test_examples"]
+    assert ((probabilities >= 0.5) == labels).mean() == pytest.approx(metrics["test_accuracy"])
+    assert np.array(metrics["confusion_matrix"]).sum(axis=1).tolist() == np.bincount(
+        labels, minlength=2).tolist()
 
 
 def test_saved_model_loads_in_a_plain_keras_session_and_takes_raw_strings(sentiment_run):
@@ -108,6 +114,9 @@ def test_evaluate_writes_metrics_pictures_and_explanations(sentiment_run, capsys
                 "test_ece"):
         assert 0.0 <= report[key] <= 1.0, key
     assert (out_dir / "reliability.png").is_file() and (out_dir / "confusion_matrix.png").is_file()
+    labels, probabilities = commands.read_predictions(out_dir / "test_predictions.csv")
+    assert len(labels) == 60 and ((probabilities >= 0.5) == labels).mean() == pytest.approx(
+        report["test_accuracy"])
     pages = sorted((out_dir / "explain").glob("*.html"))
     assert pages and len(pages) == len(report["explanations"]) <= 8
     page = pages[0].read_text(encoding="utf-8")
