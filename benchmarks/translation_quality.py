@@ -99,23 +99,30 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def _train(args, name):
+def suite_config(args, name, settings):
+    """The validated `TranslationConfig` of one measurement: `settings` (`model_settings`) plus
+    the script's data and budget for suite `name`; its run folder is named when it starts."""
     from apps.common import config as config_module
-    from apps.translation.commands import train
     from apps.translation.config import TranslationConfig
 
-    run_dir = Path(args.runs) / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
-    config = TranslationConfig(**model_settings(args), epochs=args.epochs, limit=args.limit,
+    config = TranslationConfig(**settings, epochs=args.epochs, limit=args.limit,
                                data_dir=args.data_dir,
                                time_limit=max(0.5, args.minutes - args.eval_minutes),
                                eval_limit=args.anki_test_limit if name == "anki" else 0,
-                               run_dir=str(run_dir), **SUITES[name])
+                               **SUITES[name])
     config_module.validate(config)
+    return config
+
+
+def _train(config, name, runs):
+    from apps.translation.commands import train
+
+    config.run_dir = str(Path(runs) / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}")
     print(f"\n=== {name}: {config.to_dict()} ===", flush=True)
     started = time.perf_counter()
     metrics = train(config)
     metrics["benchmark_wall_seconds"] = round(time.perf_counter() - started, 2)
-    metrics["run_dir"] = str(run_dir)
+    metrics["run_dir"] = config.run_dir
     metrics["peer"] = _peer(config)
     return metrics
 
@@ -218,13 +225,14 @@ def main(argv=None):
     from apps.common.errors import UsageError
 
     args = parse_args(argv)
-    try:
-        model_settings(args)  # a bad --config fails here, before any training
+    try:  # a bad --config or flag fails here, before any training
+        settings = model_settings(args)
+        configs = {name: suite_config(args, name, settings) for name in args.only}
     except UsageError as error:
         sys.exit(f"error: {error}")
     results, rows = {}, []
-    for name in args.only:
-        metrics = _train(args, name)
+    for name, config in configs.items():
+        metrics = _train(config, name, args.runs)
         results[name] = metrics
         rows.append(_row(name, metrics))
     header = list(rows[0])
