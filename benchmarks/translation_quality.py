@@ -222,14 +222,9 @@ def _row(name, m):
 
 
 def main(argv=None):
-    from apps.common.errors import UsageError
-
     args = parse_args(argv)
-    try:  # a bad --config or flag fails here, before any training
-        settings = model_settings(args)
-        configs = {name: suite_config(args, name, settings) for name in args.only}
-    except UsageError as error:
-        sys.exit(f"error: {error}")
+    settings = model_settings(args)  # a bad --config or flag fails here, before any training
+    configs = {name: suite_config(args, name, settings) for name in args.only}
     results, rows = {}, []
     for name, config in configs.items():
         metrics = _train(config, name, args.runs)
@@ -250,4 +245,9 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from apps.common.errors import UsageError
+
+    try:  # bad input (a flag, --config, --data-dir) is one line, as from `rnn-suite`
+        main()
+    except UsageError as error:
+        sys.exit(f"error: {error}")
