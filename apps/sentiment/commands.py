@@ -259,7 +259,9 @@ def write_predictions(path, labels, probabilities):
         writer.writerow(["index", "label", "probability"])
         for index, (label, probability) in enumerate(
                 zip(np.ravel(labels), np.ravel(probabilities))):
-            writer.writerow([index, int(label), f"{float(probability):.6f}"])
+            # 9 significant digits give a float32 back exactly, so a decision read
+            # back from the file (probability >= 0.5) is the one the model made.
+            writer.writerow([index, int(label), f"{float(probability):.9g}"])
 
 
 def read_predictions(path):

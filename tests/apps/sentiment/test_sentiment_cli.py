@@ -264,3 +264,13 @@ def test_help_lists_the_sentiment_flags(capsys):
                  "--text-col", "--label-col", "--cell", "--bidirectional", "--config"):
         assert flag in out
 
+
+
+def test_test_predictions_file_keeps_every_decision(tmp_path):
+    # Just below 0.5 in float32: six decimals would print 0.500000 and flip the decision.
+    probabilities = np.array([0.49999997, 0.5, 0.9, 1e-8], np.float32)
+    commands.write_predictions(tmp_path / "p.csv", [1, 0, 1, 0], probabilities)
+    labels, read = commands.read_predictions(tmp_path / "p.csv")
+    assert labels.tolist() == [1, 0, 1, 0]
+    assert (read.astype(np.float32) == probabilities).all()
+    assert ((read >= 0.5) == (probabilities >= 0.5)).all()
