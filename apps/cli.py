@@ -25,6 +25,7 @@ APPS = {
     "translation": "apps.translation.commands",
     "sentiment": "apps.sentiment.commands",
     "captioning": "apps.captioning.commands",
+    "lm": "apps.lm.commands",
 }
 TUNING_MODULE = "tuning.cli"
 
@@ -53,7 +54,7 @@ def build_parser():
     """The full argument parser: one sub-command per app, plus `tune` when available."""
     parser = _Parser(
         prog=PROG,
-        description="Recurrent networks (our own SimpleRNN/GRU/LSTM layers) on four tasks. "
+        description="Recurrent networks (our own SimpleRNN/GRU/LSTM layers) on five tasks. "
                     f"Run `{PROG} <app> <command> --help` for the flags of a command.")
     apps = parser.add_subparsers(dest="app", metavar="APP", required=True)
     modules = app_modules()

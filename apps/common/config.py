@@ -9,6 +9,7 @@ given on the command line, so `train --config best.json --epochs 3` works.
 import argparse
 import dataclasses
 import json
+import math
 import typing
 from pathlib import Path
 
@@ -295,6 +296,8 @@ def validate(config):
             raise UsageError(f"{name} must be {wanted}, got {value!r}")
         if kind is str and not isinstance(value, str):
             raise UsageError(f"{name} must be a string, got {value!r}")
+        if kind is float and not math.isfinite(value):  # NaN passes every bound check below
+            raise UsageError(f"{name} must be a finite number, got {value!r}")
         if meta.get("choices") and value not in meta["choices"]:
             raise UsageError(
                 f"{name} must be one of {', '.join(meta['choices'])}, got {value!r}")

@@ -11,7 +11,8 @@ import layers as rnn_layers
 CELLS = ("rnn", "gru", "lstm")
 
 
-def recurrent_layer(cell, units, *, return_sequences=False, dropout=0.0, name=None):
+def recurrent_layer(cell, units, *, return_sequences=False, dropout=0.0, recurrent_dropout=0.0,
+                    name=None):
     """One recurrent layer of the given cell kind.
 
     `rnn` is the IRNN of Le, Jaitly & Hinton (2015): ReLU, identity recurrent
@@ -21,6 +22,8 @@ def recurrent_layer(cell, units, *, return_sequences=False, dropout=0.0, name=No
     unbounded, so callers should clip gradients (the apps always do).
     """
     common = dict(return_sequences=return_sequences, dropout=dropout, name=name)
+    if recurrent_dropout:  # only when asked: the layers' configs stay as they were otherwise
+        common["recurrent_dropout"] = recurrent_dropout
     if cell == "rnn":
         return rnn_layers.SimpleRNN(
             units, activation="relu", recurrent_initializer="identity",
@@ -33,7 +36,7 @@ def recurrent_layer(cell, units, *, return_sequences=False, dropout=0.0, name=No
 
 
 def recurrent_stack(cell, units, num_layers, *, bidirectional=False, return_sequences=False,
-                    dropout=0.0, name="recurrent"):
+                    dropout=0.0, recurrent_dropout=0.0, name="recurrent"):
     """The layers of a stack, first to last.
 
     Every layer but the last returns sequences (the next one needs them); the
@@ -48,6 +51,7 @@ def recurrent_stack(cell, units, num_layers, *, bidirectional=False, return_sequ
         last = index == num_layers - 1
         layer = recurrent_layer(
             cell, units, return_sequences=return_sequences or not last, dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
             name=f"{name}_{index + 1}" if not bidirectional else None)
         if bidirectional:
             layer = rnn_layers.Bidirectional(layer, name=f"{name}_{index + 1}")

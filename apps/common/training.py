@@ -406,6 +406,9 @@ class TrainingStory:
         resolve: Optional `resolve(config, data)` -> the config with "auto"
             settings made concrete, as `config.json` keeps them.
         curves: The metrics drawn in `learning_curves.png`.
+        run_callbacks: Optional `run_callbacks(config, data, run)` -> callbacks
+            that write into the run folder as training goes (the language
+            model's `samples.txt`).
     """
 
     app: str
@@ -417,6 +420,7 @@ class TrainingStory:
     describe: typing.Optional[typing.Callable] = None
     resolve: typing.Optional[typing.Callable] = None
     curves: tuple = ("loss", "accuracy")
+    run_callbacks: typing.Optional[typing.Callable] = None
 
 
 LEARNING_CURVES_FILE = "learning_curves.png"
@@ -521,6 +525,8 @@ def run_training(story, config, extra_callbacks=()):
                 train_data = distribute.shard_by_data(train_data)
                 validation_data = distribute.shard_by_data(validation_data)
                 _check_same_start(strategy, run)
+            if story.run_callbacks and chief:
+                extra_callbacks = (*story.run_callbacks(config, data, run), *extra_callbacks)
             result = fit(setup.model, train_data, validation_data, config, run,
                          monitor=setup.monitor, mode=setup.mode, extra_callbacks=extra_callbacks,
                          saved_model=setup.saved_model, metric_callbacks=setup.metric_callbacks)

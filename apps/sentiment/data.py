@@ -16,30 +16,23 @@ split: test and validation are carved from it, also with the fixed seed.
 import csv
 import io
 import logging
-import re
 import tarfile
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from apps.common import data_mirror, data_source
+from apps.common.imdb_files import ARCHIVES, FOLDER, find_imdb, read_imdb, read_movies
 from apps.common import text as text_module
 from apps.common.errors import UsageError
 from apps.common.splits import LabelledSplits
 from apps.sentiment.config import VALIDATION_SPLITS
 
-ARCHIVES = ["aclImdb_v1_labeled.tar.gz", "aclImdb_v1.tar.gz"]
-FOLDER = "aclImdb"
-SUBFOLDERS = ["imdb", "."]
 SPLIT_SEED = 0
 VALIDATION_FRACTION = 0.1
 CSV_TEST_FRACTION = 0.2
 CLASS_NAMES = ("negative", "positive")
-_MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/[^/]+\.txt$")
-_URLS = re.compile(r"(?:^|/)aclImdb/train/urls_(pos|neg)\.txt$")
-_MOVIE = re.compile(r"/title/(tt\d+)/")
 # Two-valued label columns whose order is known (label 0 first), compared lower-cased.
 KNOWN_LABELS = [("0", "1"), ("neg", "pos"), ("negative", "positive"), ("false", "true"),
                 ("no", "yes"), ("-1", "1"), ("bad", "good")]
@@ -105,26 +98,6 @@ def _tfds_or_error(validation_split="random"):
 
 # ----------------------------------------------------------------- aclImdb files
 
-def find_imdb(root):
-    """The archive or extracted `aclImdb/` folder under a `DataRoot`.
-
-    Raises:
-        UsageError: Naming the files expected and the folders searched.
-    """
-    for folder in SUBFOLDERS:
-        base = root.path / folder
-        for name in ARCHIVES:
-            if (base / name).is_file():
-                return base / name
-        for candidate in (base / FOLDER, base):
-            if (candidate / "train" / "pos").is_dir() and (candidate / "test" / "neg").is_dir():
-                return candidate
-    raise UsageError(data_mirror.missing_message(
-        root, SUBFOLDERS, [[name] for name in ARCHIVES],
-        wanted=f"{' or '.join(ARCHIVES)} or the extracted {FOLDER}/ folder "
-               "(train/pos, train/neg, test/pos, test/neg)"))
-
-
 def _from_files(root, validation_split="random"):
     path = find_imdb(root)
     # The parses are cached by path: an absolute one, so that another folder's
@@ -142,88 +115,6 @@ def _from_files(root, validation_split="random"):
                          "aclImdb archive has them); use --validation-split random")
     return _imdb(*splits, description=f"IMDB (aclImdb) from {path} ({root.origin})",
                  train_movies=movies)
-
-
-@lru_cache(maxsize=4)
-def read_imdb(path):
-    """(train_texts, train_labels, test_texts, test_labels) from an aclImdb archive or folder.
-
-    Parsed once per process (the archive streams through gzip in ~2 s);
-    files are read in sorted order, so the result never depends on the
-    archive's member order.
-    """
-    found, _ = _scan_imdb(path)
-    result = []
-    for split in ("train", "test"):
-        neg, pos = found[split, "neg"], found[split, "pos"]
-        if not neg or not pos:
-            raise ValueError(f"no {split}/{'neg' if not neg else 'pos'} reviews inside")
-        result.append([t for _, t in neg] + [t for _, t in pos])
-        result.append(np.array([0] * len(neg) + [1] * len(pos), np.int64))
-    return tuple(result)
-
-
-@lru_cache(maxsize=4)
-def read_movies(path):
-    """The movie (IMDB title id) of each training review, in `read_imdb`'s order; None without urls.
-
-    Review `train/pos/<id>_<rating>.txt` is about the movie on line <id> of
-    `train/urls_pos.txt`.
-    """
-    found, urls = _scan_imdb(path)
-    if set(urls) != {"neg", "pos"}:
-        return None
-    movies = []
-    for label in ("neg", "pos"):
-        for name, _ in found["train", label]:
-            line = int(Path(name).name.split("_")[0])
-            match = _MOVIE.search(urls[label][line]) if line < len(urls[label]) else None
-            if match is None:
-                raise ValueError(f"train/urls_{label}.txt names no movie (/title/tt...) on line "
-                                 f"{line + 1}, for {Path(name).name}")
-            movies.append(match.group(1))
-    return tuple(movies)
-
-
-@lru_cache(maxsize=4)
-def _scan_imdb(path):
-    """One pass over an aclImdb archive or folder: the reviews, sorted (member name, text) by
-    (split, label), and the lines of `train/urls_{neg,pos}.txt` by label (absent if missing)."""
-    found = {("train", "neg"): [], ("train", "pos"): [], ("test", "neg"): [],
-             ("test", "pos"): []}
-    urls = {}
-    for groups, name, data in _imdb_files(path, _URLS, _MEMBER):
-        if len(groups) == 1:
-            urls[groups[0]] = data.decode("utf-8").splitlines()
-        else:
-            found[groups].append((name, data.decode("utf-8")))
-    for reviews in found.values():
-        reviews.sort()
-    return found, urls
-
-
-def _imdb_files(path, *patterns):
-    """(match groups, member name, bytes) of every file of an aclImdb archive or folder that
-    one of `patterns` matches (the first that does); member names as the archive spells them."""
-    if Path(path).is_dir():
-        files = ((f"{FOLDER}/{file.relative_to(path).as_posix()}", file)
-                 for file in sorted(Path(path).rglob("*")) if file.is_file())
-        for name, file in files:
-            for pattern in patterns:
-                match = pattern.search(name)
-                if match:
-                    yield match.groups(), str(file), file.read_bytes()
-                    break
-        return
-    with tarfile.open(path, "r:*") as archive:
-        for member in archive:
-            if not member.isfile():
-                continue
-            for pattern in patterns:
-                match = pattern.search(member.name)
-                if match:
-                    yield match.groups(), member.name, archive.extractfile(member).read()
-                    break
 
 
 def _imdb(x_train, y_train, x_test, y_test, description, train_movies=None):

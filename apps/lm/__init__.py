@@ -1,0 +1,1 @@
+"""The language-model app: a recurrent LM that reads a corpus one token ahead and generates text."""
