@@ -525,11 +525,13 @@ def run_training(story, config, extra_callbacks=()):
                 train_data = distribute.shard_by_data(train_data)
                 validation_data = distribute.shard_by_data(validation_data)
                 _check_same_start(strategy, run)
-            if story.run_callbacks and chief:
-                extra_callbacks = (*story.run_callbacks(config, data, run), *extra_callbacks)
+            # Before the backup and the history: an epoch a kill leaves logged has its files.
+            first_callbacks = (*setup.metric_callbacks,
+                               *(story.run_callbacks(config, data, run)
+                                 if story.run_callbacks and chief else ()))
             result = fit(setup.model, train_data, validation_data, config, run,
                          monitor=setup.monitor, mode=setup.mode, extra_callbacks=extra_callbacks,
-                         saved_model=setup.saved_model, metric_callbacks=setup.metric_callbacks)
+                         saved_model=setup.saved_model, metric_callbacks=first_callbacks)
         model = setup.saved_model or setup.model
         fingerprint = distribute.weights_fingerprint(model) if multi_worker else None
         if not chief:

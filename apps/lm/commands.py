@@ -196,11 +196,12 @@ def evaluate_command(args):
         saved = config_module.load_config(LMConfig, config_file)
         if args.data_dir:
             saved = dataclasses.replace(saved, data_dir=args.data_dir)
-        corpus = data.load(dataclasses.replace(saved, limit=args.limit))
+        corpus = data.load(saved)  # the run's own splits: the peer fits on its training split
         print(f"data: {corpus.description}", flush=True)
     path, config, model = _load_run(args.run)
     window = config.window if config else 70
-    test = own[:args.limit] if own is not None and args.limit else (own or corpus.test)
+    test = own if own is not None else corpus.test
+    test = test[:args.limit] if args.limit else test
     out = app_commands.evaluation_folder(args, path)
     out.mkdir(parents=True, exist_ok=True)
     report = evaluate_model(model, corpus.train if corpus else [], test, window,

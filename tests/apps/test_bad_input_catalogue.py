@@ -342,6 +342,15 @@ def setup_empty_txt(work, live_pid):
     _write(work / "input.txt", "\n\n")
 
 
+def setup_binary_txt(work, live_pid):
+    _write(work / "input.txt", b"PK\x03\x04\x00\x00binary\x00")
+
+
+def setup_empty_text_dir(work, live_pid):
+    (work / "texts").mkdir()
+    _write(work / "texts" / "notes.md", "not a .txt file")
+
+
 def setup_old_export(work, live_pid):
     _write(work / "run" / "export" / "saved_model.pb", _random_bytes(64))
 
@@ -977,6 +986,35 @@ CATALOGUE = [
      "line 1: expected English<TAB>Other", "pairs_no_tabs"),
     ("tune-flickr-empty", ["tune", "captioning", "--dataset", "flickr8k", "--data-dir", "empty",
                            *TUNE_SEARCH], "--data-dir empty lacks Flickr8k", "empty_dir"),
+    # --- lm
+    ("lm-learning-rate-nan", ["lm", "train", "--learning-rate", "nan"],
+     "--learning-rate must be a finite number, got nan", None),
+    ("lm-clipnorm-inf", ["lm", "train", "--clipnorm", "inf"],
+     "--clipnorm must be a finite number, got inf", None),
+    ("lm-text-missing", ["lm", "train", "--text", "nowhere.txt"],
+     "--text nowhere.txt does not exist", None),
+    ("lm-text-empty", ["lm", "train", "--text", "input.txt"], "has no text", "empty_txt"),
+    ("lm-text-binary", ["lm", "train", "--text", "input.txt"], "looks binary", "binary_txt"),
+    ("lm-text-latin1", ["lm", "train", "--text", "input.txt"], "is not valid UTF-8: line 1",
+     "latin1_txt"),
+    ("lm-text-dir-no-txt", ["lm", "train", "--text", "texts"], "holds no .txt files",
+     "empty_text_dir"),
+    ("lm-text-and-dataset", ["lm", "train", "--text", "input.txt", "--dataset", "embedded"],
+     "name two corpora", "latin1_txt"),
+    ("lm-bidirectional", ["lm", "train", "--bidirectional", "--dataset", "embedded"],
+     "--bidirectional cannot be used by a language model", None),
+    ("lm-vocab-3", ["lm", "train", "--vocab-size", "3"], "--vocab-size must be >= 4", None),
+    ("lm-window-1", ["lm", "train", "--window", "1"], "--window must be >= 2", None),
+    ("lm-unsup-missing", ["lm", "train", "--dataset", "imdb-unsup", "--data-dir", "empty"],
+     "aclImdb_v1_unsup.tar.gz", "empty_dir"),
+    ("lm-top-k-0", ["lm", "generate", "hello", "--top-k", "0"], "--top-k must be at least 1",
+     None),
+    ("lm-temperature-negative", ["lm", "generate", "hello", "--temperature", "-1"],
+     "--temperature must be a number >= 0", None),
+    ("lm-top-p-0", ["lm", "generate", "--top-p", "0"], "--top-p must be in (0, 1]", None),
+    ("lm-no-run", ["lm", "generate", "hello"], "no trained run under runs/lm/", None),
+    ("lm-evaluate-no-run", ["lm", "evaluate", "--run", "nowhere"], "--run nowhere does not exist",
+     None),
 ]
 
 
