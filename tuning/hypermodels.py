@@ -240,6 +240,12 @@ class SentimentHyperModel(AppHyperModel):
     commands = "apps.sentiment.commands"
 
 
+class LanguageModelHyperModel(AppHyperModel):
+    """`rnn-suite tune lm`: the language model's own `build_training`."""
+
+    commands = "apps.lm.commands"
+
+
 class TranslationHyperModel(AppHyperModel):
     """Translation: `apps.translation.commands.build_training`; validation BLEU on request."""
 
