@@ -113,11 +113,20 @@ def read_text(path, what="text file"):
         data = path.read_bytes()
     except OSError as error:
         raise UsageError(f"cannot read {what} {path}: {error.strerror}")
+    return decode_utf8(data, f"{what} {path}")
+
+
+def decode_utf8(data, what):
+    """`data` (bytes) as a string, a BOM dropped.
+
+    Raises:
+        UsageError: If it is not valid UTF-8, naming `what` and the first bad line.
+    """
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[:error.start].count(b"\n") + 1
-        raise UsageError(f"{what} {path} is not valid UTF-8: line {line} has the byte "
+        raise UsageError(f"{what} is not valid UTF-8: line {line} has the byte "
                          f"0x{data[error.start]:02x} (save it as UTF-8)") from None
 
 

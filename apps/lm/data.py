@@ -172,12 +172,7 @@ def _decode(data, where):
     if b"\x00" in data:
         raise UsageError(f"--text {where} looks binary (it holds NUL bytes); expected UTF-8 "
                          "text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        raise UsageError(f"--text {where} is not valid UTF-8: line {line} has the byte "
-                         f"0x{data[error.start]:02x} (save it as UTF-8)") from None
+    return text_module.decode_utf8(data, f"--text {where}")
 
 
 def _archive_documents(path):
