@@ -199,7 +199,7 @@ def evaluate_command(args):
         corpus = data.load(saved)  # the run's own splits: the peer fits on its training split
         print(f"data: {corpus.description}", flush=True)
     path, config, model = _load_run(args.run)
-    window = config.window if config else 70
+    window = config.window if config else LMConfig().window
     test = own if own is not None else corpus.test
     test = test[:args.limit] if args.limit else test
     out = app_commands.evaluation_folder(args, path)

@@ -56,7 +56,7 @@ class Corpus:
 def load(config):
     """The corpus a config names, split; all bad input fails here with a one-line error."""
     if config.text:
-        if config.dataset not in ("auto",):
+        if config.dataset != "auto":
             raise UsageError(f"--text and --dataset {config.dataset} name two corpora; drop one")
         documents, description = read_documents(config.text)
         name = "text"
