@@ -92,7 +92,8 @@ def build_training(config, corpus):
         A `training.TrainingSetup` (best epoch by validation loss).
     """
     from apps.common import training
-    from apps.lm import data, model as model_module, tokens
+    from apps.common import tokens
+    from apps.lm import data, model as model_module
 
     vocabulary = tokens.build_vocabulary(corpus.train, config.tokenizer, config.vocab_size)
     train_ids = data.stream(corpus.train, vocabulary)
@@ -169,7 +170,7 @@ def evaluate_model(model, train_documents, test_documents, window, batch_size, p
 def _load_run(run):
     """(model path, the run's LMConfig, model): the one way `evaluate` and `generate` load a run."""
     from apps.common import model_files
-    from apps.lm import data, evaluation
+    from apps.lm import model as model_module  # noqa: F401 - registers the layers
 
     path = run_dir_module.find_model(NAME, run)
     config_file = path.parent / run_dir_module.CONFIG_FILE

@@ -237,7 +237,7 @@ def generated_reviews(count=3000, seed=0):
 
 def stream(documents, vocabulary):
     """The ids of `documents` as one stream: [EOD] doc1 [EOD] doc2 ... [EOD] (int32)."""
-    from apps.lm import tokens
+    from apps.common import tokens
 
     eod = np.array([tokens.EOD_ID], np.int32)
     pieces = [eod]

@@ -10,7 +10,7 @@ function serves every length.
 import numpy as np
 
 from apps.common.errors import UsageError
-from apps.lm import tokens
+from apps.common import tokens
 
 
 def check_choice(temperature, top_k, top_p):

@@ -119,8 +119,20 @@ def build_training(config, reviews):
     from apps.common import training
     from apps.sentiment import data, model as model_module
 
-    vocabulary = data.build_vocabulary(reviews.x_train, config.vocab_size)
+    import dataclasses
+
+    language_model = None
+    if config.encoder_from:
+        from apps.common import pretrained_encoder
+
+        config = _with_encoder_architecture(config)
+        language_model, vocabulary = pretrained_encoder.load(config.encoder_from)
+        config = dataclasses.replace(config, vocab_size=len(vocabulary))  # the embedding's rows
+    else:
+        vocabulary = data.build_vocabulary(reviews.x_train, config.vocab_size)
     model = model_module.build_model(config, vocabulary, reviews.class_names)
+    if language_model is not None:
+        pretrained_encoder.copy_encoder(model, language_model, config.layers)
     train_data = data.pipeline(reviews.x_train, reviews.y_train, config.batch_size,
                                config.max_length, shuffle=True, seed=config.seed)
     validation_data = data.pipeline(reviews.x_val, reviews.y_val, config.batch_size,
@@ -131,6 +143,20 @@ def build_training(config, reviews):
                                   monitor="val_accuracy", mode="max")
 
 
+def _with_encoder_architecture(config, reviews=None):
+    """With `--encoder-from`: the config with the language model's architecture and vocabulary
+    size (what config.json records); otherwise `config`."""
+    if not config.encoder_from:
+        return config
+    import dataclasses
+
+    from apps.common import pretrained_encoder
+
+    settings = pretrained_encoder.read_settings(config.encoder_from)
+    return dataclasses.replace(pretrained_encoder.adopt(config, settings),
+                               vocab_size=settings["vocabulary_size"])
+
+
 def train(config, extra_callbacks=()):
     """Train from a validated `SentimentConfig`; returns the metrics written to `metrics.json`."""
     from apps.common import training
@@ -138,6 +164,7 @@ def train(config, extra_callbacks=()):
     return training.run_training(training.TrainingStory(
         NAME, load_data, build_training, evaluate=_calibrate_and_evaluate, settings=_settings,
         headline=lambda metrics: ("test accuracy", metrics["test_accuracy"]),
+        resolve=_with_encoder_architecture,
         describe=lambda config, reviews: (
             f"using {len(reviews.x_train):,} train / {len(reviews.x_val):,} validation / "
             f"{len(reviews.x_test):,} test reviews, the first {config.max_length} words of "

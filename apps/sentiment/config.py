@@ -46,6 +46,11 @@ class SentimentConfig(CommonConfig):
         "training half: validation then scores what test will, which is what a search should "
         "optimise; needs the aclImdb files, whose urls files name each review's movie)",
         choices=VALIDATION_SPLITS)
+    encoder_from: typing.Optional[str] = setting(
+        None, "start from a word language model's run (`rnn-suite lm train --tokenizer word`): "
+        "its vocabulary, embedding size, cell, units and layers replace those settings, and "
+        "its embedding and recurrent weights are copied (the forward half of a bidirectional "
+        "layer)")
     csv: typing.Optional[str] = setting(
         None, "a CSV file of your own reviews (header row; see --text-col, --label-col); "
         "test and validation splits are carved from it with a fixed seed")

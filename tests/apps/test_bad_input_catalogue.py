@@ -1013,6 +1013,9 @@ CATALOGUE = [
      "--temperature must be a number >= 0", None),
     ("lm-top-p-0", ["lm", "generate", "--top-p", "0"], "--top-p must be in (0, 1]", None),
     ("lm-no-run", ["lm", "generate", "hello"], "no trained run under runs/lm/", None),
+    ("sentiment-encoder-from-missing", ["sentiment", "train", "--csv", "reviews.csv",
+                                        "--encoder-from", "nowhere"],
+     "--encoder-from nowhere does not exist", "reviews_csv"),
     ("lm-evaluate-no-run", ["lm", "evaluate", "--run", "nowhere"], "--run nowhere does not exist",
      None),
 ]

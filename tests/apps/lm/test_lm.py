@@ -9,7 +9,8 @@ import pytest
 
 from app_testutils import killed_and_resumed, read_json, run_cli
 from apps.common.errors import UsageError
-from apps.lm import data, evaluation, model as model_module, sampling, tokens
+from apps.common import tokens
+from apps.lm import data, evaluation, model as model_module, sampling
 from apps.lm.config import LMConfig
 
 TINY = ["--dataset", "embedded", "--limit", "300", "--units", "16", "--embedding-dim", "16",

@@ -1,4 +1,4 @@
-"""Tokens: words (the sentiment app's standardisation) or characters, and their vocabulary.
+"""The tokens of a language model: words (the sentiment app's standardisation) or characters, and their vocabulary.
 
 Ids 0, 1 and 2 are padding, `[UNK]` and the end-of-document token, as in
 the sentiment app's `TextVectorization` vocabulary (0 "", 1 "[UNK]"): a word

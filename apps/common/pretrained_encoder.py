@@ -1,0 +1,81 @@
+"""A word language model's embedding and recurrent layers as the start of a classifier.
+
+ULMFiT-style transfer (Howard & Ruder 2018; Dai & Le 2015): `rnn-suite sentiment train
+--encoder-from LM_RUN` builds the classifier with the language model's vocabulary,
+embedding size, cell, units and layers, then copies its embedding matrix and
+recurrent weights exactly. A bidirectional classifier gets the forward language
+model in its forward half; the backward half starts fresh (no backward language
+model is trained yet).
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+from apps.common import run_dir as run_dir_module
+from apps.common.errors import UsageError
+
+ARCHITECTURE = ("cell", "units", "layers", "embedding_dim")
+LM_APP = "lm"
+
+
+def read_settings(run):
+    """The settings of a word language model run (its config.json), checked.
+
+    Raises:
+        UsageError: If `run` is not a run of `rnn-suite lm train`, or not a word model.
+    """
+    if not Path(run).exists():
+        raise UsageError(f"--encoder-from {run} does not exist (expected the run folder of "
+                         "`rnn-suite lm train`)")
+    path = run_dir_module.find_model(LM_APP, run)
+    config_file = path.parent / run_dir_module.CONFIG_FILE
+    try:
+        settings = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        settings = None
+    if not isinstance(settings, dict) or not {"tokenizer", "window", *ARCHITECTURE} <= set(
+            settings):
+        raise UsageError(f"--encoder-from {run} is not a run of `rnn-suite lm train` (its "
+                         f"{run_dir_module.CONFIG_FILE} has no language-model settings)")
+    try:  # the vocabulary's real size (a small corpus may hold fewer words than asked)
+        metrics = json.loads((path.parent / run_dir_module.METRICS_FILE).read_text())
+        settings["vocabulary_size"] = int(metrics["vocabulary_size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        settings["vocabulary_size"] = int(settings.get("vocab_size", 0))
+    if settings["tokenizer"] != "word":
+        raise UsageError(f"--encoder-from {run} is a {settings['tokenizer']} language model; "
+                         "a classifier of words needs one trained with --tokenizer word")
+    return settings
+
+
+def adopt(config, settings):
+    """`config` with the language model's architecture (it must match to copy the weights)."""
+    return dataclasses.replace(config, **{name: settings[name] for name in ARCHITECTURE})
+
+
+def load(run):
+    """(the language model, its vocabulary as a list of words) of a checked run."""
+    from apps.common import model_files, reversible_embedding, tokens  # noqa: F401 - registers
+
+    read_settings(run)
+    model = model_files.load_model(run_dir_module.find_model(LM_APP, run), LM_APP)
+    vocabulary = next(layer for layer in model.layers
+                      if isinstance(layer, tokens.TokenVocabulary))
+    return model, list(vocabulary.vocabulary)
+
+
+def copy_encoder(classifier, language_model, layers):
+    """Set the classifier's `embedding` and `recurrent_1..layers` to the language model's weights.
+
+    A `Bidirectional` recurrent layer gets the weights in its forward half.
+    """
+    import layers as rnn_layers
+
+    embeddings = language_model.get_layer("embedding").embeddings
+    classifier.get_layer("embedding").set_weights([embeddings.numpy()])
+    for index in range(1, layers + 1):
+        target = classifier.get_layer(f"recurrent_{index}")
+        if isinstance(target, rnn_layers.Bidirectional):
+            target = target.forward_layer
+        target.set_weights(language_model.get_layer(f"recurrent_{index}").get_weights())

@@ -1,0 +1,72 @@
+"""`sentiment train --encoder-from LM_RUN`: the classifier starts from the language model's
+vocabulary, embedding and recurrent weights, exactly."""
+
+import numpy as np
+import pytest
+
+from app_testutils import read_json, run_cli
+from apps.common import config as config_module
+from apps.common.errors import UsageError
+from apps.sentiment import commands
+from apps.sentiment.config import SentimentConfig
+
+LM = ["lm", "train", "--dataset", "embedded", "--limit", "200", "--units", "12",
+      "--embedding-dim", "8", "--window", "20", "--epochs", "1", "--seed", "3"]
+REVIEWS = "text,label\n" + "".join(
+    f"{'the movie was great i loved it' if i % 2 else 'the plot was dull skip it'},{i % 2}\n"
+    for i in range(40))
+
+
+@pytest.fixture
+def lm_run(capsys, in_tmp):
+    status, _, err = run_cli(capsys, *LM)
+    assert status == 0, err
+    (run,) = list((in_tmp / "runs" / "lm").iterdir())
+    return run
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_the_classifier_starts_from_the_language_model(lm_run, in_tmp, bidirectional):
+    (in_tmp / "reviews.csv").write_text(REVIEWS)
+    config = config_module.build_config(SentimentConfig, {
+        "csv": "reviews.csv", "encoder_from": str(lm_run), "bidirectional": bidirectional,
+        "units": 99, "cell": "gru", "epochs": 1})
+    reviews = commands.load_data(config)
+    setup = commands.build_training(commands._with_encoder_architecture(config), reviews)
+    from apps.common import pretrained_encoder
+
+    language_model, vocabulary = pretrained_encoder.load(str(lm_run))
+    model = setup.model
+    np.testing.assert_array_equal(model.get_layer("embedding").get_weights()[0],
+                                  language_model.get_layer("embedding").embeddings.numpy())
+    recurrent = model.get_layer("recurrent_1")
+    recurrent = recurrent.forward_layer if bidirectional else recurrent
+    for ours, theirs in zip(recurrent.get_weights(),
+                            language_model.get_layer("recurrent_1").get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    from apps.sentiment import model as model_module
+
+    assert model_module.vectorizer_layer(model).get_vocabulary() == vocabulary
+
+
+def test_train_records_the_language_models_architecture(capsys, lm_run, in_tmp):
+    (in_tmp / "reviews.csv").write_text(REVIEWS)
+    status, _, err = run_cli(capsys, "sentiment", "train", "--csv", "reviews.csv",
+                             "--encoder-from", lm_run, "--epochs", "1", "--units", "50")
+    assert status == 0, err
+    (run,) = list((in_tmp / "runs" / "sentiment").iterdir())
+    saved = read_json(run / "config.json")
+    lm = read_json(lm_run / "config.json")
+    assert [saved[k] for k in ("cell", "units", "layers", "embedding_dim")] == [
+        lm[k] for k in ("cell", "units", "layers", "embedding_dim")]
+    assert saved["vocab_size"] == read_json(lm_run / "metrics.json")["vocabulary_size"]
+
+
+def test_a_run_of_another_app_is_refused(in_tmp):
+    other = in_tmp / "runs" / "mnist" / "x"
+    other.mkdir(parents=True)
+    (other / "model.keras").write_bytes(b"PK")
+    (other / "config.json").write_text('{"mode": "row", "units": 4}')
+    config = SentimentConfig(encoder_from=str(other))
+    with pytest.raises(UsageError, match="is not a run of `rnn-suite lm train`"):
+        commands._with_encoder_architecture(config)
