@@ -178,5 +178,6 @@ def write_evaluation(out, report, model_path, dataset, test_data, summary, writt
     report.update(model=str(model_path), dataset=dataset, test_data=test_data)
     (out / EVALUATION_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     files = [EVALUATION_FILE, *written]
-    print(f"{summary}; {', '.join(files[:-1])} and {files[-1]} in {out}", flush=True)
+    listed = files[0] if len(files) == 1 else f"{', '.join(files[:-1])} and {files[-1]}"
+    print(f"{summary}; {listed} in {out}", flush=True)
     return report

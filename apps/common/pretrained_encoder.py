@@ -55,10 +55,9 @@ def adopt(config, settings):
 
 
 def load(run):
-    """(the language model, its vocabulary as a list of words) of a checked run."""
+    """(the language model, its vocabulary as a list of words) of a run `read_settings` accepted."""
     from apps.common import model_files, reversible_embedding, tokens  # noqa: F401 - registers
 
-    read_settings(run)
     model = model_files.load_model(run_dir_module.find_model(LM_APP, run), LM_APP)
     vocabulary = next(layer for layer in model.layers
                       if isinstance(layer, tokens.TokenVocabulary))

@@ -167,16 +167,18 @@ def evaluate_model(model, train_documents, test_documents, window, batch_size, p
     return report
 
 
-def _load_run(run):
-    """(model path, the run's LMConfig, model): the one way `evaluate` and `generate` load a run."""
+def _run_config(model_path):
+    """The run's `LMConfig` (from the config.json beside its model), or None without one."""
+    config_file = model_path.parent / run_dir_module.CONFIG_FILE
+    return config_module.load_config(LMConfig, config_file) if config_file.is_file() else None
+
+
+def _load_model(model_path):
+    """The run's model: the one way `evaluate` and `generate` load it."""
     from apps.common import model_files
     from apps.lm import model as model_module  # noqa: F401 - registers the layers
 
-    path = run_dir_module.find_model(NAME, run)
-    config_file = path.parent / run_dir_module.CONFIG_FILE
-    config = (config_module.load_config(LMConfig, config_file) if config_file.is_file()
-              else None)
-    return path, config, model_files.load_model(path, NAME)
+    return model_files.load_model(model_path, NAME)
 
 
 def evaluate_command(args):
@@ -187,20 +189,18 @@ def evaluate_command(args):
 
     path = run_dir_module.find_model(NAME, args.run)
     own = data.read_documents(args.text)[0] if args.text else None
-    config_file = path.parent / run_dir_module.CONFIG_FILE
-    needs_corpus = own is None or not args.no_peer
+    saved = _run_config(path)
     corpus = None
-    if needs_corpus:
-        if not config_file.is_file():
+    if own is None or not args.no_peer:
+        if saved is None:
             raise UsageError(f"{path.parent} has no {run_dir_module.CONFIG_FILE}, which says "
                              "what the model was trained on; give --text PATH and --no-peer")
-        saved = config_module.load_config(LMConfig, config_file)
         if args.data_dir:
             saved = dataclasses.replace(saved, data_dir=args.data_dir)
         corpus = data.load(saved)  # the run's own splits: the peer fits on its training split
         print(f"data: {corpus.description}", flush=True)
-    path, config, model = _load_run(args.run)
-    window = config.window if config else LMConfig().window
+    model = _load_model(path)
+    window = saved.window if saved else LMConfig().window
     test = own if own is not None else corpus.test
     test = test[:args.limit] if args.limit else test
     out = app_commands.evaluation_folder(args, path)
@@ -228,8 +228,7 @@ def generate_command(args):
     from apps.lm import model as model_module, sampling
 
     sampling.check_choice(args.temperature, args.top_k, args.top_p)
-    run_dir_module.find_model(NAME, args.run)
-    _, _, model = _load_run(args.run)
+    model = _load_model(run_dir_module.find_model(NAME, args.run))
     vocabulary = model_module.vocabulary_of(model)
     samples = sampling.generate(model, vocabulary, args.prompt, args.max_tokens,
                                 temperature=args.temperature, top_k=args.top_k,
