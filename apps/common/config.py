@@ -35,7 +35,7 @@ def setting(default, help, *, choices=None, minimum=None, above=None, below=None
     )
 
 
-LEARNING_RATE_SCHEDULES = ("constant", "cosine")
+LEARNING_RATE_SCHEDULES = ("constant", "cosine", "slanted")
 
 
 def app_config(**defaults):
@@ -88,9 +88,11 @@ class CommonConfig:
     batch_size: int = setting(128, "examples per training step", minimum=1)
     learning_rate: float = setting(1e-3, "Adam learning rate", above=0.0)
     learning_rate_schedule: str = setting(
-        "constant", "constant, or cosine: decay the learning rate from --learning-rate to 0 "
+        "constant", "constant; cosine: decay the learning rate from --learning-rate to 0 "
         "over all the epochs' steps (a calmer end of training: the last epochs' weights "
-        "wander less)", choices=LEARNING_RATE_SCHEDULES)
+        "wander less); or slanted: the slanted triangular schedule of ULMFiT (Howard & Ruder "
+        "2018), a linear rise over the first 10% of the steps from 1/32 of --learning-rate "
+        "to all of it, then a linear fall back to 1/32", choices=LEARNING_RATE_SCHEDULES)
     ema_momentum: float = setting(
         0.0, "keep an exponential moving average of the weights with this momentum (e.g. "
         "0.995: about the last 200 steps) and validate, keep and evaluate the averaged "

@@ -19,6 +19,7 @@ def load_model(path, app):
     import keras
 
     import layers  # noqa: F401 - registers the recurrent layers for deserialisation
+    from apps.common import training  # noqa: F401 - registers the SlantedTriangular schedule
 
     path = Path(path)
     if not path.is_file():

@@ -24,43 +24,102 @@ def set_seed(seed):
     keras.utils.set_random_seed(seed)
 
 
-def compile_model(model, config, loss, metrics, train_data=None):
+def compile_model(model, config, loss, metrics, train_data=None, optimizer=None):
     """Compile with Adam and gradient clipping by norm (`config.clipnorm`).
 
     Clipping is always on: an IRNN's ReLU state is unbounded and long
     sequences make rare huge gradients; clipping costs nothing otherwise.
-    The cosine learning-rate schedule reads the epoch's length from
-    `train_data` (a tf.data dataset of known cardinality). With
+    The cosine and slanted learning-rate schedules read the epoch's length
+    from `train_data` (a tf.data dataset of known cardinality). With
     `config.ema_momentum`, Adam also keeps a moving average of the weights
-    (`make_callbacks` then validates and saves the average).
+    (`make_callbacks` then validates and saves the average). `optimizer`
+    replaces Adam (built from `adam_arguments`, as sentiment's fine-tuning does).
     """
-    averaging = {"use_ema": True, "ema_momentum": config.ema_momentum} if config.ema_momentum else {}
-    steps = (steps_per_epoch(train_data)
-             if config.learning_rate_schedule == "cosine" and train_data is not None else None)
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate(config, steps),
-                                      clipnorm=config.clipnorm, **averaging)
+    if optimizer is None:
+        optimizer = keras.optimizers.Adam(**adam_arguments(config, train_data))
     model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics),
                   jit_compile=bool(config.jit))
     return model
 
 
-def learning_rate(config, steps_per_epoch=None):
-    """Adam's learning rate: `config.learning_rate`, or a cosine decay from it to 0.
+def adam_arguments(config, train_data=None):
+    """Adam's keyword arguments a config asks for: learning rate (schedule), clipnorm, EMA."""
+    averaging = {"use_ema": True, "ema_momentum": config.ema_momentum} if config.ema_momentum else {}
+    steps = (steps_per_epoch(train_data)
+             if config.learning_rate_schedule != "constant" and train_data is not None else None)
+    return {"learning_rate": learning_rate(config, steps), "clipnorm": config.clipnorm,
+            **averaging}
 
-    The cosine schedule spans `config.epochs * steps_per_epoch` steps; it is
-    driven by the optimizer's step counter, which BackupAndRestore restores,
-    so a resumed run continues the same curve.
+
+def learning_rate(config, steps_per_epoch=None):
+    """Adam's learning rate: `config.learning_rate`, or a schedule over all the epochs' steps.
+
+    cosine decays from `config.learning_rate` to 0; slanted is ULMFiT's slanted
+    triangular rise and fall (`SlantedTriangular`). Both are driven by the
+    optimizer's step counter, which BackupAndRestore restores, so a resumed run
+    continues the same curve.
     """
     if config.learning_rate_schedule == "constant":
         return config.learning_rate
-    if config.learning_rate_schedule != "cosine":
-        raise ValueError(f"learning_rate_schedule must be 'constant' or 'cosine', got "
-                         f"{config.learning_rate_schedule!r}")
+    if config.learning_rate_schedule not in ("cosine", "slanted"):
+        raise ValueError(f"learning_rate_schedule must be 'constant', 'cosine' or 'slanted', "
+                         f"got {config.learning_rate_schedule!r}")
     if not steps_per_epoch or steps_per_epoch < 1:
-        raise ValueError(f"the cosine learning-rate schedule needs the number of steps per "
-                         f"epoch, got steps_per_epoch={steps_per_epoch!r}")
-    return keras.optimizers.schedules.CosineDecay(
-        config.learning_rate, decay_steps=config.epochs * int(steps_per_epoch))
+        raise ValueError(f"the {config.learning_rate_schedule} learning-rate schedule needs the "
+                         f"number of steps per epoch, got steps_per_epoch={steps_per_epoch!r}")
+    total = config.epochs * int(steps_per_epoch)
+    if config.learning_rate_schedule == "slanted":
+        return SlantedTriangular(config.learning_rate, total)
+    return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total)
+
+
+@keras.saving.register_keras_serializable(package="rnn_suite")
+class SlantedTriangular(keras.optimizers.schedules.LearningRateSchedule):
+    """ULMFiT's slanted triangular learning rate (Howard & Ruder 2018, eq. 3).
+
+    Rises linearly from `peak / ratio` to `peak` over the first `rise_fraction`
+    of `total_steps`, then falls linearly back to `peak / ratio` at the last
+    step: a short warm-up that lets a pretrained model find its region, then a
+    long refinement.
+
+    Args:
+        peak: The highest learning rate (reached at `rise_fraction * total_steps`).
+        total_steps: Steps of the whole training (all epochs).
+        rise_fraction: Part of the steps spent rising (ULMFiT's cut_frac, 0.1).
+        ratio: How much smaller the lowest rate is than the peak (32).
+
+    Example:
+
+    >>> schedule = SlantedTriangular(0.01, total_steps=100)
+    >>> round(float(schedule(10)), 6), round(float(schedule(100)), 6)
+    (0.01, 0.000312)
+    """
+
+    def __init__(self, peak, total_steps, rise_fraction=0.1, ratio=32.0):
+        if not peak > 0:
+            raise ValueError(f"peak must be positive, got {peak!r}")
+        if int(total_steps) < 1:
+            raise ValueError(f"total_steps must be at least 1, got {total_steps!r}")
+        if not 0 < rise_fraction < 1:
+            raise ValueError(f"rise_fraction must be between 0 and 1, got {rise_fraction!r}")
+        if not ratio >= 1:
+            raise ValueError(f"ratio must be at least 1, got {ratio!r}")
+        self.peak = float(peak)
+        self.total_steps = int(total_steps)
+        self.rise_fraction = float(rise_fraction)
+        self.ratio = float(ratio)
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        cut = max(1.0, self.total_steps * self.rise_fraction)
+        rising = step / cut
+        falling = 1.0 - (step - cut) / max(1.0, self.total_steps - cut)
+        p = keras.ops.clip(keras.ops.where(step < cut, rising, falling), 0.0, 1.0)
+        return self.peak * (1.0 + p * (self.ratio - 1.0)) / self.ratio
+
+    def get_config(self):
+        return {"peak": self.peak, "total_steps": self.total_steps,
+                "rise_fraction": self.rise_fraction, "ratio": self.ratio}
 
 
 def steps_per_epoch(dataset):

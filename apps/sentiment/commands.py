@@ -137,8 +137,13 @@ def build_training(config, reviews):
                                config.max_length, shuffle=True, seed=config.seed)
     validation_data = data.pipeline(reviews.x_val, reviews.y_val, config.batch_size,
                                     config.max_length)
+    optimizer = None
+    if language_model is not None:
+        from apps.sentiment import fine_tuning
+
+        optimizer = fine_tuning.optimizer(config, train_data)
     training.compile_model(model, config, loss="binary_crossentropy", metrics=["accuracy"],
-                           train_data=train_data)
+                           train_data=train_data, optimizer=optimizer)
     return training.TrainingSetup(model, train_data, validation_data,
                                   monitor="val_accuracy", mode="max")
 

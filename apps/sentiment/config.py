@@ -4,7 +4,7 @@ import typing
 
 from apps.common.config import CommonConfig, app_config, setting
 
-POOLINGS = ("last", "attention", "max")
+POOLINGS = ("last", "attention", "max", "concat")
 SOURCES = ("auto", "files", "tfds", "csv")
 VALIDATION_SPLITS = ("random", "movie")
 
@@ -24,7 +24,8 @@ class SentimentConfig(CommonConfig):
     pooling: str = setting(
         "attention", "how the steps become one vector: last (the final state), attention "
         "(a learned, masked weighted average of all steps; needed for --explain) or max (the "
-        "largest value of each feature over the steps)",
+        "largest value of each feature over the steps) or concat (ULMFiT's concat pooling: "
+        "the last step's output, the maximum and the mean over the steps, side by side)",
         choices=POOLINGS)
     attention_units: int = setting(64, "size of the attention pooling's score layer", minimum=1)
     embedding_dropout: float = setting(
@@ -51,6 +52,14 @@ class SentimentConfig(CommonConfig):
         "its vocabulary, embedding size, cell, units and layers replace those settings, and "
         "its embedding and recurrent weights are copied (the forward half of a bidirectional "
         "layer)")
+    gradual_unfreezing: bool = setting(
+        True, "with --encoder-from: the first epoch trains only the layers above the "
+        "language model's (pooling, output), and each later epoch one more group from the top "
+        "joins (the last recurrent layer, ..., the embedding), as ULMFiT does")
+    discriminative_decay: float = setting(
+        2.6, "with --encoder-from: each layer group learns this many times more slowly than "
+        "the group above it (ULMFiT's discriminative learning rates; 1: one rate for all)",
+        minimum=1.0)
     csv: typing.Optional[str] = setting(
         None, "a CSV file of your own reviews (header row; see --text-col, --label-col); "
         "test and validation splits are carved from it with a fixed seed")

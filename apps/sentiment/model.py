@@ -3,8 +3,9 @@
     review (string) -> TextVectorization (lower-case, strip <br /> and punctuation)
       -> Truncate(max_length) -> Embedding(mask_zero=True)
       -> (Bidirectional) recurrent stack from layers/
-      -> pooling: the last state, AttentionPooling over all steps (masked), or
-         the maximum of each feature over the steps (masked)
+      -> pooling: the last state, AttentionPooling over all steps (masked),
+         the maximum of each feature over the steps (masked), or ConcatPooling
+         (the last step, maximum and mean side by side, masked)
       -> Dropout -> Dense(1) logit -> Verdict (sigmoid of logit / temperature)
 
 Preprocessing lives inside the model, so the saved `model.keras` takes raw
@@ -19,10 +20,11 @@ import numpy as np
 from keras import ops
 
 from apps.common import recurrent_stack
+from apps.sentiment import fine_tuning  # noqa: F401 - registers LayerwiseAdam for loading
 from apps.common import text as text_module
 
 PACKAGE = "rnn_suite.apps"
-POOLINGS = ("last", "attention", "max")
+POOLINGS = ("last", "attention", "max", "concat")
 DEFAULT_CLASS_NAMES = ("negative", "positive")
 MASKED_SCORE = -1e9
 
@@ -100,6 +102,41 @@ class MaskedMaxPooling(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class ConcatPooling(keras.layers.Layer):
+    """ULMFiT's concat pooling over the unmasked steps: [last, max, mean], [B, T, F] -> [B, 3F].
+
+    The last step's output carries what the recurrent state summed up; the
+    maximum and the mean keep what the state forgot of a long review. A fully
+    masked sequence (an empty review) gives zeros.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
+        valid = ops.cast(mask, inputs.dtype)
+        count = ops.sum(valid, axis=1, keepdims=True)  # [B, 1]
+        last_index = ops.cast(ops.maximum(count - 1.0, 0.0), "int32")
+        last = ops.squeeze(ops.take_along_axis(inputs, ops.expand_dims(last_index, -1), axis=1),
+                           axis=1)
+        steps = ops.expand_dims(mask, -1)
+        largest = ops.max(ops.where(steps, inputs, ops.full_like(inputs, MASKED_SCORE)), axis=1)
+        mean = ops.sum(inputs * ops.expand_dims(valid, -1), axis=1) / ops.maximum(count, 1.0)
+        pooled = ops.concatenate([last, largest, mean], axis=-1)
+        return ops.where(count > 0, pooled, ops.zeros_like(pooled))
+
+    def compute_output_shape(self, input_shape):
+        features = input_shape[-1]
+        return (input_shape[0], None if features is None else 3 * features)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class Verdict(keras.layers.Layer):
     """logit -> P(positive) = sigmoid(logit / temperature), and the names of the two classes.
 
@@ -165,6 +202,8 @@ def build_model(config, vocabulary=None, class_names=DEFAULT_CLASS_NAMES):
         x, _ = AttentionPooling(config.attention_units, name="attention_pooling")(x)
     elif config.pooling == "max":
         x = MaskedMaxPooling(name="max_pooling")(x)
+    elif config.pooling == "concat":
+        x = ConcatPooling(name="concat_pooling")(x)
     x = keras.layers.Dropout(config.final_dropout, name="final_dropout")(x)
     logit = keras.layers.Dense(1, name="logit")(x)
     probability = Verdict(class_names, name="verdict")(logit)
