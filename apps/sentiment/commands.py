@@ -142,10 +142,16 @@ def build_training(config, reviews):
         from apps.sentiment import fine_tuning
 
         optimizer = fine_tuning.optimizer(config, train_data)
-    training.compile_model(model, config, loss="binary_crossentropy", metrics=["accuracy"],
+    trained = model
+    if config.adversarial:
+        from apps.sentiment import adversarial
+
+        trained = adversarial.AdversarialTrainer(model, config.adversarial)
+    training.compile_model(trained, config, loss="binary_crossentropy", metrics=["accuracy"],
                            train_data=train_data, optimizer=optimizer)
-    return training.TrainingSetup(model, train_data, validation_data,
-                                  monitor="val_accuracy", mode="max")
+    return training.TrainingSetup(trained, train_data, validation_data,
+                                  monitor="val_accuracy", mode="max",
+                                  saved_model=model if trained is not model else None)
 
 
 def _with_encoder_architecture(config, reviews=None):

@@ -60,6 +60,11 @@ class SentimentConfig(CommonConfig):
         2.6, "with --encoder-from: each layer group learns this many times more slowly than "
         "the group above it (ULMFiT's discriminative learning rates; 1: one rate for all)",
         minimum=1.0)
+    adversarial: float = setting(
+        0.0, "adversarial training (Miyato et al. 2017): every step also learns from the batch "
+        "with each review's embedded words pushed this far (L2 norm over the whole review) in "
+        "the direction that raises the loss most; about twice the time per step (0: off)",
+        minimum=0.0)
     csv: typing.Optional[str] = setting(
         None, "a CSV file of your own reviews (header row; see --text-col, --label-col); "
         "test and validation splits are carved from it with a fixed seed")

@@ -1,0 +1,116 @@
+"""Adversarial training (Miyato et al. 2017): the perturbation has the norm asked for and
+points up the loss, and one trainer step is the gradient step on clean + perturbed loss."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from app_testutils import run_cli
+from apps.sentiment.adversarial import (AdversarialTrainer, EmbeddingPerturbation,
+                                        adversarial_perturbation)
+
+from test_encoder_from import REVIEWS
+
+
+def test_the_perturbation_has_the_norm_asked_for_along_the_gradient():
+    rng = np.random.default_rng(0)
+    gradient = rng.normal(size=(4, 7, 3)).astype("float32")
+    gradient[2] = 0.0  # no gradient: no push
+    r = keras.ops.convert_to_numpy(adversarial_perturbation(gradient, 2.5))
+    norms = np.sqrt((r ** 2).sum(axis=(1, 2)))
+    np.testing.assert_allclose(norms[[0, 1, 3]], 2.5, rtol=1e-5)
+    assert norms[2] == 0.0
+    expected = 2.5 * gradient[0] / np.linalg.norm(gradient[0])
+    np.testing.assert_allclose(r[0], expected, rtol=1e-5, atol=1e-7)
+
+
+def tiny_classifier(seed=0):
+    keras.utils.set_random_seed(seed)
+    ids = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(12, 4, mask_zero=True, name="embedding")(ids)
+    x = EmbeddingPerturbation(name="embedding_perturbation")(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    p = keras.layers.Dense(1, activation="sigmoid", name="logit")(x)
+    return keras.Model(ids, p)
+
+
+BATCH = (np.array([[1, 2, 3, 0], [4, 5, 0, 0], [6, 7, 8, 9]], "int32"),
+         np.array([[1.0], [0.0], [1.0]], "float32"))
+
+
+def by_hand(model, epsilon):
+    """The clean loss, the perturbed loss and their gradients, computed step by step."""
+    x, y = BATCH
+    bce = keras.losses.BinaryCrossentropy()
+    embed = keras.Model(model.inputs, model.get_layer("embedding").output)
+    rest_layers = model.layers[2:]
+    mask = tf.constant(x != 0)
+
+    def head(embedded):
+        h = embedded
+        for layer in rest_layers:
+            h = layer(h, mask=mask) if isinstance(layer, keras.layers.GlobalAveragePooling1D) \
+                else layer(h)
+        return h
+
+    with tf.GradientTape(persistent=True) as tape:
+        embedded = embed(x)
+        clean = bce(y, head(embedded))
+    g = tape.gradient(clean, embedded)
+    r = epsilon * g / tf.norm(tf.reshape(g, (3, -1)), axis=1)[:, None, None]
+    with tf.GradientTape() as tape2:
+        total = bce(y, head(embed(x))) + bce(y, head(embed(x) + r))
+    return float(clean), tape2.gradient(total, model.trainable_weights), r
+
+
+def test_the_push_raises_the_loss_more_than_a_random_one():
+    model = tiny_classifier()
+    x, y = BATCH
+    clean, _, r = by_hand(model, 0.5)
+    layer = model.get_layer("embedding_perturbation")
+    bce = keras.losses.BinaryCrossentropy()
+    losses = {}
+    for name, push in [("adversarial", r), ("random", tf.random.normal(r.shape))]:
+        push = adversarial_perturbation(push * tf.cast(x != 0, "float32")[..., None], 0.5)
+        layer._state["perturbation"] = push
+        losses[name] = float(bce(y, model(x)))
+        layer._state["perturbation"] = None
+    assert losses["adversarial"] > clean
+    assert losses["adversarial"] > losses["random"]
+    assert float(bce(y, model(x))) == pytest.approx(clean)  # back to the identity
+
+
+def test_one_trainer_step_descends_the_clean_plus_perturbed_loss():
+    model = tiny_classifier()
+    start = [w.numpy().copy() for w in model.trainable_weights]
+    _, gradients, _ = by_hand(model, 0.5)
+    trainer = AdversarialTrainer(model, epsilon=0.5)
+    trainer.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
+    logs = trainer.train_on_batch(*BATCH, return_dict=True)
+    for before, gradient, after in zip(start, gradients, model.trainable_weights):
+        gradient = tf.convert_to_tensor(gradient).numpy()
+        np.testing.assert_allclose(after.numpy(), before - 0.1 * gradient, rtol=1e-4, atol=1e-6)
+    assert np.isfinite(logs["loss"])
+
+
+def test_the_trainer_needs_a_perturbation_layer_and_a_positive_epsilon():
+    ids = keras.Input((None,), dtype="int32")
+    plain = keras.Model(ids, keras.layers.Embedding(5, 2)(ids))
+    with pytest.raises(ValueError, match="has no 'embedding_perturbation' layer"):
+        AdversarialTrainer(plain, 1.0)
+    with pytest.raises(ValueError, match="epsilon must be positive"):
+        AdversarialTrainer(tiny_classifier(), 0.0)
+
+
+def test_train_with_adversarial_saves_the_plain_classifier(capsys, in_tmp):
+    (in_tmp / "reviews.csv").write_text(REVIEWS)
+    status, _, err = run_cli(capsys, "sentiment", "train", "--csv", "reviews.csv",
+                             "--adversarial", "1.0", "--epochs", "1", "--units", "8",
+                             "--embedding-dim", "8", "--vocab-size", "40")
+    assert status == 0, err
+    (run,) = list((in_tmp / "runs" / "sentiment").iterdir())
+    status, out, err = run_cli(capsys, "sentiment", "predict", "--run", str(run),
+                               "what a great movie")
+    assert status == 0, err
+    assert "great" in out or "positive" in out or "negative" in out
