@@ -23,11 +23,11 @@ PAD_ID, UNK_ID, EOD_ID = 0, 1, 2
 RESERVED = ("", "[UNK]", "[eod]")
 KINDS = ("word", "char")
 # IMDB's HTML line breaks: a character model reads them as a line end.
-_BREAKS = ("<br /><br />", "<br />", "<br/>", "<br>")
+HTML_BREAKS = ("<br /><br />", "<br />", "<br/>", "<br>")
 
 
 def _char_text(text):
-    for tag in _BREAKS:
+    for tag in HTML_BREAKS:
         text = text.replace(tag, "\n")
     return text
 

@@ -1,4 +1,4 @@
-"""`rnn-suite lm train|evaluate|generate`: the flags, and what each command does.
+"""`rnn-suite lm train|evaluate|generate|export`: the flags, and what each command does.
 
 TensorFlow is imported inside the commands, not at the top, so that `--help`
 and flag errors answer at once.
@@ -19,7 +19,7 @@ EVALUATE_BATCH = 64
 
 
 def add_commands(parser):
-    """Add `train`, `evaluate` and `generate` under the app's parser."""
+    """Add `train`, `evaluate`, `generate` and `export` under the app's parser."""
     commands = app_commands.add_train(
         parser, NAME, LMConfig, train,
         "Train a recurrent language model, one token ahead, on windows of a token stream "
@@ -66,6 +66,9 @@ def add_commands(parser):
     generate.add_argument("--num-samples", type=config_module.positive_int, default=1,
                           help="how many samples (default: 1)")
     generate.set_defaults(handler=generate_command)
+    from apps.lm import serving
+
+    app_commands.add_export(commands, NAME, export_command, serving.SIGNATURE)
 
 
 # ----------------------------------------------------------------- train
@@ -237,3 +240,12 @@ def generate_command(args):
     for text, _ in samples:
         print(f"{args.prompt}{joiner if args.prompt and text else ''}{text}", flush=True)
     return [text for text, _ in samples]
+
+
+def export_command(args):
+    """`export --run DIR [--output DIR]`: the run's model as a SavedModel that generates text."""
+    from apps.common import serving as common_serving
+    from apps.lm import serving
+
+    return common_serving.export_run(NAME, args.run, args.output, _load_model,
+                                     serving.endpoints)
