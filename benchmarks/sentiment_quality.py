@@ -73,7 +73,7 @@ def main(argv=None):
     ours = (f"{'Bi' if config.bidirectional else ''}{config.cell.upper()} "
             f"{config.units}x{config.layers}, {config.pooling} pooling, vocab "
             f"{config.vocab_size}, first {config.max_length} words, embedding "
-            f"{config.embedding_dim}")
+            f"{config.embedding_dim}" + _recipe(config))
     splits = (f"{metrics['train_examples']:,} / {metrics['validation_examples']:,} / "
               f"{metrics['test_examples']:,}")
     ours_cells = {
@@ -116,6 +116,24 @@ def main(argv=None):
           f"{'met' if metrics['test_accuracy'] >= TARGET else 'NOT met'}; {verdicts}; "
           f"run in {config.run_dir}")
     return 0
+
+
+def _recipe(config):
+    """What of the semi-supervised recipe a run used, for the model's row of the table."""
+    parts = []
+    if config.encoder_from:
+        parts.append(f"from the language model {config.encoder_from} ("
+                     + ("gradual unfreezing, " if config.gradual_unfreezing else "")
+                     + f"learning rates / {config.discriminative_decay:g} per layer down)")
+    if config.learning_rate_schedule != "constant":
+        parts.append(f"{config.learning_rate_schedule} learning rate from "
+                     f"{config.learning_rate:g}")
+    if config.adversarial:
+        parts.append(f"adversarial training, norm {config.adversarial:g}")
+    if config.virtual_adversarial:
+        parts.append(f"virtual adversarial training on {config.unlabelled}, norm "
+                     f"{config.virtual_adversarial:g}")
+    return "".join(f"; {part}" for part in parts)
 
 
 def peers_only(config):

@@ -160,3 +160,43 @@ def read_unlabelled(path):
     if not found:
         raise ValueError(f"no {FOLDER}/train/unsup/*.txt reviews inside")
     return tuple(text for _, text in found)
+
+
+def unlabelled_reviews(root, with_train=False, flag="--dataset imdb-unsup"):
+    """The IMDB unlabelled reviews (and the labelled training ones), without any test review.
+
+    Maas et al.'s unlabelled reviews hold 270 texts that are also labelled
+    test reviews: they are left out (exact text, whitespace stripped), so a
+    model pretrained on them (or trained on them unlabelled) has never read a test review.
+
+    Returns:
+        (documents, description).
+    """
+    if root is None:
+        raise UsageError(f"{flag} needs the IMDB reviews: pass --data-dir or set "
+                         f"${data_mirror.ENV_VAR} to a folder holding imdb/"
+                         f"{UNLABELLED_ARCHIVE}")
+    path = find_unlabelled(root)
+    try:
+        documents = list(read_unlabelled(str(path.resolve())))
+    except (OSError, tarfile.TarError, EOFError, UnicodeDecodeError, ValueError) as error:
+        raise UsageError(f"cannot read the unlabelled IMDB reviews from {path}: {error}")
+    description = f"IMDB unlabelled reviews from {path} ({root.origin})"
+    try:
+        labelled = find_imdb(root)
+        x_train, _, x_test, _ = read_imdb(str(labelled.resolve()))
+    except UsageError:
+        if with_train:
+            raise
+        description += ("; the labelled archive was not found, so reviews that are also test "
+                        "reviews could not be left out")
+    else:
+        test_texts = {text.strip() for text in x_test}
+        kept = [text for text in documents if text.strip() not in test_texts]
+        description += (f"; {len(documents) - len(kept):,} that are also labelled test reviews "
+                        "left out")
+        documents = kept
+        if with_train:
+            documents += list(x_train)
+            description += f"; with the {len(x_train):,} labelled training reviews"
+    return documents, description

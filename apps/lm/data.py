@@ -16,21 +16,17 @@ predicting the next `window` tokens (truncated backpropagation through time).
 """
 
 import dataclasses
-import tarfile
-from pathlib import Path
 
 import numpy as np
 
 from apps.common import data_mirror, imdb_files
-from apps.common import text as text_module
+from apps.common import documents as documents_module
 from apps.common.errors import UsageError
 
 SPLIT_SEED = 0
 VALIDATION_FRACTION = 0.05
 TEST_FRACTION = 0.05
-MIN_DOCUMENTS = 3
-TEXT_SUFFIXES = (".txt",)
-ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+MIN_DOCUMENTS = 3  # one each for training, validation and test
 
 
 @dataclasses.dataclass
@@ -58,7 +54,7 @@ def load(config):
     if config.text:
         if config.dataset != "auto":
             raise UsageError(f"--text and --dataset {config.dataset} name two corpora; drop one")
-        documents, description = read_documents(config.text)
+        documents, description = documents_module.read_documents(config.text, MIN_DOCUMENTS)
         name = "text"
     else:
         dataset = config.dataset
@@ -72,7 +68,8 @@ def load(config):
                            f"or set ${data_mirror.ENV_VAR} for real text)")
             name = "embedded"
         else:
-            documents, description = imdb_reviews(root, with_train=dataset == "imdb-unsup+train")
+            documents, description = imdb_files.unlabelled_reviews(
+                root, with_train=dataset == "imdb-unsup+train", flag=f"--dataset {dataset}")
             name = dataset
     return split(documents, name, description).limited(config.limit)
 
@@ -83,111 +80,6 @@ def _has_unlabelled(root):
     except UsageError:
         return False
     return True
-
-
-def imdb_reviews(root, with_train=False):
-    """The IMDB unlabelled reviews (and the labelled training ones), without any test review.
-
-    Maas et al.'s unlabelled reviews hold 270 texts that are also labelled
-    test reviews: they are left out (exact text, whitespace stripped), so a
-    sentiment model initialised from this LM has never read a test review.
-
-    Returns:
-        (documents, description).
-    """
-    if root is None:
-        raise UsageError("--dataset imdb-unsup needs the IMDB reviews: pass --data-dir or set "
-                         f"${data_mirror.ENV_VAR} to a folder holding imdb/"
-                         f"{imdb_files.UNLABELLED_ARCHIVE}")
-    path = imdb_files.find_unlabelled(root)
-    try:
-        documents = list(imdb_files.read_unlabelled(str(path.resolve())))
-    except (OSError, tarfile.TarError, EOFError, UnicodeDecodeError, ValueError) as error:
-        raise UsageError(f"cannot read the unlabelled IMDB reviews from {path}: {error}")
-    description = f"IMDB unlabelled reviews from {path} ({root.origin})"
-    try:
-        labelled = imdb_files.find_imdb(root)
-        x_train, _, x_test, _ = imdb_files.read_imdb(str(labelled.resolve()))
-    except UsageError:
-        if with_train:
-            raise
-        description += ("; the labelled archive was not found, so reviews that are also test "
-                        "reviews could not be left out")
-    else:
-        test_texts = {text.strip() for text in x_test}
-        kept = [text for text in documents if text.strip() not in test_texts]
-        description += (f"; {len(documents) - len(kept):,} that are also labelled test reviews "
-                        "left out")
-        documents = kept
-        if with_train:
-            documents += list(x_train)
-            description += f"; with the {len(x_train):,} labelled training reviews"
-    return documents, description
-
-
-def read_documents(path):
-    """The documents of `--text PATH`: a file, a folder of .txt files, or a tar of them.
-
-    Returns:
-        (documents, description).
-
-    Raises:
-        UsageError: A missing path, no text at all, a binary or non-UTF-8 file.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise UsageError(f"--text {path} does not exist (expected a UTF-8 text file, a folder "
-                         "of .txt files or a .tar.gz of them)")
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES)
-        if not files:
-            raise UsageError(f"--text {path} holds no .txt files (expected one document per "
-                             "file)")
-        documents = [_decode(p.read_bytes(), p) for p in files]
-        what = f"{len(files):,} .txt files in {path}"
-    elif path.name.endswith(ARCHIVE_SUFFIXES):
-        documents = _archive_documents(path)
-        what = f"{len(documents):,} .txt files in {path}"
-    else:
-        text = _decode(path.read_bytes(), path)
-        documents = [p for p in _paragraphs(text) if p.strip()]
-        if len(documents) < MIN_DOCUMENTS:
-            documents = [line for line in text_module.split_lines(text) if line.strip()]
-        what = f"{path} ({len(documents):,} paragraphs or lines)"
-    documents = [d for d in documents if d.strip()]
-    if not documents:
-        raise UsageError(f"--text {path} has no text (only empty or blank documents)")
-    if len(documents) < MIN_DOCUMENTS:
-        raise UsageError(f"--text {path} has {len(documents)} document(s); at least "
-                         f"{MIN_DOCUMENTS} are needed to carve training, validation and test "
-                         "splits (separate paragraphs with a blank line)")
-    return documents, f"your text: {what}"
-
-
-def _paragraphs(text):
-    return text.replace("\r\n", "\n").split("\n\n")
-
-
-def _decode(data, where):
-    if b"\x00" in data:
-        raise UsageError(f"--text {where} looks binary (it holds NUL bytes); expected UTF-8 "
-                         "text")
-    return text_module.decode_utf8(data, f"--text {where}")
-
-
-def _archive_documents(path):
-    try:
-        with tarfile.open(path, "r:*") as archive:
-            members = sorted((m for m in archive if m.isfile() and m.name.endswith(TEXT_SUFFIXES)),
-                             key=lambda m: m.name)
-            documents = [_decode(archive.extractfile(m).read(), f"{path}:{m.name}")
-                         for m in members]
-    except (OSError, tarfile.TarError, EOFError) as error:
-        raise UsageError(f"cannot read --text {path}: {error} (expected a .tar or .tar.gz of "
-                         ".txt files)")
-    if not documents:
-        raise UsageError(f"--text {path} holds no .txt files (expected one document per file)")
-    return documents
 
 
 def split(documents, name, description):

@@ -99,11 +99,28 @@ def load_reviews(config):
 
 
 def load_data(config):
-    """The data `build_training` needs: the reviews a config names (see `load_reviews`)."""
+    """The data `build_training` needs: the reviews a config names (see `load_reviews`), and
+    with --virtual-adversarial the unlabelled ones."""
     if config.jit:
         raise UsageError("--jit is not available for sentiment: the model reads raw strings "
                          "(its TextVectorization layer cannot be compiled by XLA)")
-    return load_reviews(config)
+    if config.virtual_adversarial and not config.unlabelled:
+        raise UsageError("--virtual-adversarial needs unlabelled reviews: add --unlabelled "
+                         "imdb-unsup (with --data-dir) or --unlabelled FILE")
+    if config.unlabelled and not config.virtual_adversarial:
+        raise UsageError(f"--unlabelled {config.unlabelled} is only read by virtual adversarial "
+                         "training: add --virtual-adversarial EPS (e.g. 1.0), or drop it")
+    reviews = load_reviews(config)
+    if config.virtual_adversarial:
+        import dataclasses
+
+        from apps.sentiment import data
+
+        texts, description = data.load_unlabelled(config.unlabelled, config.data_dir,
+                                                  config.limit)
+        print(f"unlabelled: {len(texts):,} reviews, {description}", flush=True)
+        reviews = dataclasses.replace(reviews, x_unlabelled=texts)
+    return reviews
 
 
 def build_training(config, reviews):
@@ -137,16 +154,20 @@ def build_training(config, reviews):
                                config.max_length, shuffle=True, seed=config.seed)
     validation_data = data.pipeline(reviews.x_val, reviews.y_val, config.batch_size,
                                     config.max_length)
+    if config.virtual_adversarial:
+        train_data = data.with_unlabelled(train_data, reviews.x_unlabelled, config.batch_size,
+                                          config.max_length, config.seed)
     optimizer = None
     if language_model is not None:
         from apps.sentiment import fine_tuning
 
         optimizer = fine_tuning.optimizer(config, train_data)
     trained = model
-    if config.adversarial:
+    if config.adversarial or config.virtual_adversarial:
         from apps.sentiment import adversarial
 
-        trained = adversarial.AdversarialTrainer(model, config.adversarial)
+        trained = adversarial.AdversarialTrainer(model, config.adversarial,
+                                                 config.virtual_adversarial)
     training.compile_model(trained, config, loss="binary_crossentropy", metrics=["accuracy"],
                            train_data=train_data, optimizer=optimizer)
     return training.TrainingSetup(trained, train_data, validation_data,

@@ -65,6 +65,16 @@ class SentimentConfig(CommonConfig):
         "with each review's embedded words pushed this far (L2 norm over the whole review) in "
         "the direction that raises the loss most; about twice the time per step (0: off)",
         minimum=0.0)
+    virtual_adversarial: float = setting(
+        0.0, "virtual adversarial training (Miyato et al. 2017): every step also takes a batch "
+        "of --unlabelled reviews, finds the push of this L2 norm that changes the model's "
+        "prediction most, and learns to keep the prediction (KL divergence); about four times "
+        "the time per step (0: off)", minimum=0.0)
+    unlabelled: typing.Optional[str] = setting(
+        None, "the unlabelled reviews of --virtual-adversarial: imdb-unsup (the 50,000 of the "
+        "IMDB archive under --data-dir/$RNN_SUITE_DATA, without the 270 that are also test "
+        "reviews), or a UTF-8 text file (one review per line or paragraph), a folder of .txt "
+        "files or a .tar.gz of them")
     csv: typing.Optional[str] = setting(
         None, "a CSV file of your own reviews (header row; see --text-col, --label-col); "
         "test and validation splits are carved from it with a fixed seed")

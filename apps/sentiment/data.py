@@ -29,6 +29,8 @@ from apps.common.errors import UsageError
 from apps.common.splits import LabelledSplits
 from apps.sentiment.config import VALIDATION_SPLITS
 
+UNLABELLED_IMDB = "imdb-unsup"
+
 SPLIT_SEED = 0
 VALIDATION_FRACTION = 0.1
 CSV_TEST_FRACTION = 0.2
@@ -43,6 +45,7 @@ class Reviews(LabelledSplits):
     """Review texts and 0/1 labels split three ways, and what they are (name: "imdb" or "csv")."""
 
     class_names: tuple = CLASS_NAMES
+    x_unlabelled: tuple = ()  # reviews without labels (virtual adversarial training)
 
 
 def load(source="auto", data_dir=None, limit=0, csv_path=None, text_col="text",
@@ -389,6 +392,23 @@ def pipeline(texts, labels, batch_size, max_length, shuffle=False, seed=0):
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+def with_unlabelled(train_data, unlabelled, batch_size, max_length, seed=0):
+    """`train_data` of ((reviews, unlabelled reviews), labels): virtual adversarial training's.
+
+    The unlabelled reviews are batched as `pipeline` batches (shuffled, by
+    length) and cycled, as many batches as the labelled ones give, so an
+    epoch is still one pass over the labelled reviews.
+    """
+    import tensorflow as tf
+
+    others = (pipeline(unlabelled, np.zeros(len(unlabelled)), batch_size, max_length,
+                       shuffle=True, seed=seed + 2)
+              .map(lambda texts, _: texts).repeat())
+    zipped = tf.data.Dataset.zip((train_data, others)).map(
+        lambda labelled, texts: ((labelled[0], texts), labelled[1]))
+    return zipped.apply(tf.data.experimental.assert_cardinality(train_data.cardinality()))
+
+
 def predict_probabilities(model, texts, batch_size, max_length):
     """P(label 1) for each text, in the given order (batched by length internally)."""
     import tensorflow as tf
@@ -405,3 +425,25 @@ def predict_probabilities(model, texts, batch_size, max_length):
         output = model.predict_on_batch(tf.constant([texts[i] for i in chunk]))
         result[chunk] = np.asarray(output).reshape(-1)
     return result
+
+
+def load_unlabelled(unlabelled, data_dir, limit=0):
+    """The reviews `--unlabelled` names: imdb-unsup, or a file, folder or archive of text.
+
+    Returns:
+        (a tuple of texts, a description).
+
+    Raises:
+        UsageError: If they cannot be found or read, naming the flag.
+    """
+    from apps.common import documents, imdb_files
+
+    if unlabelled == UNLABELLED_IMDB:
+        texts, description = imdb_files.unlabelled_reviews(
+            data_mirror.data_root(data_dir), flag=f"--unlabelled {UNLABELLED_IMDB}")
+    else:
+        texts, description = documents.read_documents(unlabelled, flag="--unlabelled")
+    if limit:
+        texts = texts[:limit]
+        description += f"; the first {len(texts):,} (--limit)"
+    return tuple(texts), description

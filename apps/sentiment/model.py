@@ -171,8 +171,8 @@ def build_model(config, vocabulary=None, class_names=DEFAULT_CLASS_NAMES):
     Args:
         config: A `SentimentConfig` (vocab_size, max_length, embedding_dim,
             word_dropout, embedding_dropout, pooling, attention_units, cell, units, layers,
-            bidirectional, dropout, final_dropout, adversarial: an EmbeddingPerturbation
-            after the embedding when set).
+            bidirectional, dropout, final_dropout; adversarial or virtual_adversarial: an
+            EmbeddingPerturbation after the embedding).
         vocabulary: The vectoriser's vocabulary (a list of words, as from
             `data.build_vocabulary`; the first two are "" and "[UNK]"), or
             None to adapt later.
@@ -190,7 +190,7 @@ def build_model(config, vocabulary=None, class_names=DEFAULT_CLASS_NAMES):
     ids = text_module.Truncate(config.max_length, name="truncate")(ids)
     x = keras.layers.Embedding(config.vocab_size, config.embedding_dim, mask_zero=True,
                                name="embedding")(ids)
-    if config.adversarial:
+    if config.adversarial or config.virtual_adversarial:
         from apps.sentiment import adversarial
 
         x = adversarial.EmbeddingPerturbation(name=adversarial.LAYER_NAME)(x)

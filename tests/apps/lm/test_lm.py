@@ -9,6 +9,7 @@ import pytest
 
 from app_testutils import killed_and_resumed, read_json, run_cli
 from apps.common.errors import UsageError
+from apps.common import documents as documents_module
 from apps.common import tokens
 from apps.lm import data, evaluation, model as model_module, sampling
 from apps.lm.config import LMConfig
@@ -145,16 +146,16 @@ def test_documents_from_a_file_folder_and_archive(tmp_path):
     import tarfile
 
     (tmp_path / "one.txt").write_text("first part\n\nsecond part\n\nthird part\n")
-    documents, _ = data.read_documents(tmp_path / "one.txt")
+    documents, _ = documents_module.read_documents(tmp_path / "one.txt")
     assert documents == ["first part", "second part", "third part\n"]
     folder = tmp_path / "docs"
     folder.mkdir()
     for i in range(3):
         (folder / f"{i}.txt").write_text(f"document {i}")
-    assert data.read_documents(folder)[0] == ["document 0", "document 1", "document 2"]
+    assert documents_module.read_documents(folder)[0] == ["document 0", "document 1", "document 2"]
     with tarfile.open(tmp_path / "docs.tar.gz", "w:gz") as archive:
         archive.add(folder, arcname="docs")
-    assert data.read_documents(tmp_path / "docs.tar.gz")[0] == ["document 0", "document 1",
+    assert documents_module.read_documents(tmp_path / "docs.tar.gz")[0] == ["document 0", "document 1",
                                                                 "document 2"]
 
 

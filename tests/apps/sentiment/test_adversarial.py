@@ -85,7 +85,7 @@ def test_one_trainer_step_descends_the_clean_plus_perturbed_loss():
     model = tiny_classifier()
     start = [w.numpy().copy() for w in model.trainable_weights]
     _, gradients, _ = by_hand(model, 0.5)
-    trainer = AdversarialTrainer(model, epsilon=0.5)
+    trainer = AdversarialTrainer(model, adversarial=0.5)
     trainer.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
     logs = trainer.train_on_batch(*BATCH, return_dict=True)
     for before, gradient, after in zip(start, gradients, model.trainable_weights):
@@ -98,8 +98,8 @@ def test_the_trainer_needs_a_perturbation_layer_and_a_positive_epsilon():
     ids = keras.Input((None,), dtype="int32")
     plain = keras.Model(ids, keras.layers.Embedding(5, 2)(ids))
     with pytest.raises(ValueError, match="has no 'embedding_perturbation' layer"):
-        AdversarialTrainer(plain, 1.0)
-    with pytest.raises(ValueError, match="epsilon must be positive"):
+        AdversarialTrainer(plain, adversarial=1.0)
+    with pytest.raises(ValueError, match="adversarial or virtual_adversarial must be positive"):
         AdversarialTrainer(tiny_classifier(), 0.0)
 
 
@@ -114,3 +114,44 @@ def test_train_with_adversarial_saves_the_plain_classifier(capsys, in_tmp):
                                "what a great movie")
     assert status == 0, err
     assert "great" in out or "positive" in out or "negative" in out
+
+
+def test_the_virtual_push_changes_the_prediction_more_than_a_random_one():
+    from apps.sentiment.adversarial import binary_kl
+
+    model = tiny_classifier(seed=2)
+    trainer = AdversarialTrainer(model, virtual_adversarial=0.5)
+    x, _ = BATCH
+    p = model(x)
+    layer = model.get_layer("embedding_perturbation")
+    pushed = float(trainer.virtual_adversarial_loss(tf.constant(x), seed=1))
+    assert layer._state["perturbation"] is None  # the push is undone
+    mask = tf.cast(x != 0, "float32")[..., None]
+    randoms = []
+    for seed in range(5):
+        push = adversarial_perturbation(tf.random.normal((3, 4, 4), seed=seed) * mask, 0.5)
+        layer._state["perturbation"] = push
+        randoms.append(float(binary_kl(p, model(x))))
+        layer._state["perturbation"] = None
+    assert pushed > max(randoms) > 0
+
+
+def test_binary_kl_is_the_bernoulli_divergence():
+    from apps.sentiment.adversarial import binary_kl
+
+    p, q = np.array([0.2, 0.9]), np.array([0.5, 0.6])
+    expected = np.mean(p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q)))
+    assert float(binary_kl(p, q)) == pytest.approx(expected, rel=1e-6)
+    assert float(binary_kl(p, p)) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_train_with_virtual_adversarial_reads_unlabelled_reviews(capsys, in_tmp):
+    (in_tmp / "reviews.csv").write_text(REVIEWS)
+    (in_tmp / "unlabelled.txt").write_text(
+        "\n".join(["a dull plot", "i loved the music", "skip it", "great acting"] * 5))
+    status, out, err = run_cli(capsys, "sentiment", "train", "--csv", "reviews.csv",
+                               "--virtual-adversarial", "1.0", "--unlabelled", "unlabelled.txt",
+                               "--adversarial", "0.5", "--epochs", "1", "--units", "8",
+                               "--embedding-dim", "8", "--vocab-size", "40")
+    assert status == 0, err
+    assert "unlabelled: 20 reviews" in out
