@@ -346,6 +346,16 @@ def setup_binary_txt(work, live_pid):
     _write(work / "input.txt", b"PK\x03\x04\x00\x00binary\x00")
 
 
+def setup_reviews_csv_binary_txt(work, live_pid):
+    setup_reviews_csv(work, live_pid)
+    setup_binary_txt(work, live_pid)
+
+
+def setup_reviews_csv_empty_dir(work, live_pid):
+    setup_reviews_csv(work, live_pid)
+    setup_empty_dir(work, live_pid)
+
+
 def setup_empty_text_dir(work, live_pid):
     (work / "texts").mkdir()
     _write(work / "texts" / "notes.md", "not a .txt file")
@@ -1018,6 +1028,31 @@ CATALOGUE = [
      "--encoder-from nowhere does not exist", "reviews_csv"),
     ("lm-evaluate-no-run", ["lm", "evaluate", "--run", "nowhere"], "--run nowhere does not exist",
      None),
+    ("lm-export-no-run", ["lm", "export", "--run", "nowhere"], "--run nowhere does not exist",
+     None),
+    ("sentiment-vat-without-unlabelled", ["sentiment", "train", "--csv", "reviews.csv",
+                                          "--virtual-adversarial", "1"],
+     "--virtual-adversarial needs unlabelled reviews", "reviews_csv"),
+    ("sentiment-unlabelled-without-vat", ["sentiment", "train", "--csv", "reviews.csv",
+                                          "--unlabelled", "input.txt"],
+     "is only read by virtual adversarial training", "reviews_csv"),
+    ("sentiment-unlabelled-missing", ["sentiment", "train", "--csv", "reviews.csv",
+                                      "--virtual-adversarial", "1", "--unlabelled", "nowhere.txt"],
+     "--unlabelled nowhere.txt does not exist", "reviews_csv"),
+    ("sentiment-unlabelled-binary", ["sentiment", "train", "--csv", "reviews.csv",
+                                     "--virtual-adversarial", "1", "--unlabelled", "input.txt"],
+     "--unlabelled input.txt looks binary", "reviews_csv_binary_txt"),
+    ("sentiment-unlabelled-imdb-missing", ["sentiment", "train", "--csv", "reviews.csv",
+                                           "--virtual-adversarial", "1", "--unlabelled",
+                                           "imdb-unsup", "--data-dir", "empty"],
+     "aclImdb_v1_unsup.tar.gz", "reviews_csv_empty_dir"),
+    ("sentiment-adversarial-negative", ["sentiment", "train", "--adversarial", "-1"],
+     "--adversarial must be >= 0.0", None),
+    ("sentiment-discriminative-decay-below-1", ["sentiment", "train",
+                                                "--discriminative-decay", "0.5"],
+     "--discriminative-decay must be >= 1.0", None),
+    ("sentiment-schedule-unknown", ["sentiment", "train", "--learning-rate-schedule", "warm"],
+     "invalid choice: 'warm'", None),
 ]
 
 
