@@ -37,7 +37,7 @@ def compile_model(model, config, loss, metrics, train_data=None, optimizer=None)
     """
     if optimizer is None:
         optimizer = keras.optimizers.Adam(**adam_arguments(config, train_data))
-    model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics),
+    model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics) or None,
                   jit_compile=bool(config.jit))
     return model
 

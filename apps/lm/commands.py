@@ -82,6 +82,10 @@ def load_data(config):
         raise UsageError("--bidirectional cannot be used by a language model: it predicts each "
                          "token from the ones before it, and a backward layer would read the "
                          "answer")
+    if config.softmax == "sampled" and config.sampled_tokens >= config.vocab_size:
+        raise UsageError(f"--sampled-tokens {config.sampled_tokens} must be below --vocab-size "
+                         f"{config.vocab_size} (sampled softmax draws fewer tokens than the "
+                         "vocabulary holds; use --softmax full to score them all)")
     return data.load(config)
 
 
@@ -108,9 +112,17 @@ def build_training(config, corpus):
     # A short validation split still gets one (shorter) window.
     validation_data = data.pipeline(validation_ids, min(config.window, len(validation_ids) - 1),
                                     config.batch_size)
-    model_module.compile_model(model, config, train_data=train_data)
+    trained = model
+    if config.softmax == "sampled":
+        from apps.lm.sampled_softmax import SampledSoftmaxTrainer
+
+        # A small corpus may hold fewer tokens than --vocab-size asked for.
+        trained = SampledSoftmaxTrainer(model, min(config.sampled_tokens, vocabulary.size - 1))
+    model_module.compile_model(trained, config, train_data=train_data,
+                               accuracy=trained is model)
     return training.TrainingSetup(
-        model, train_data, validation_data, monitor="val_loss", mode="min",
+        trained, train_data, validation_data, monitor="val_loss", mode="min",
+        saved_model=model if trained is not model else None,
         sizes={"vocabulary_size": vocabulary.size, "train_tokens": int(len(train_ids)),
                "validation_tokens": int(len(validation_ids))})
 

@@ -6,6 +6,7 @@ from apps.common.config import CommonConfig, app_config, setting
 
 TOKENIZERS = ("word", "char")
 DATASETS = ("auto", "imdb-unsup", "imdb-unsup+train", "embedded")
+SOFTMAXES = ("full", "sampled")
 
 
 # Defaults measured on this project's 2-core CPU (README, "Language model"): one LSTM
@@ -49,6 +50,14 @@ class LMConfig(CommonConfig):
     output_dropout: float = setting(
         0.3, "variational dropout on the last recurrent layer's output (one mask per "
         "sequence), before the softmax", minimum=0.0, below=1.0)
+    softmax: str = setting(
+        "full", "full, or sampled: training scores each position against --sampled-tokens "
+        "tokens drawn by frequency (sampled softmax, Jean et al. 2015; much faster for a big "
+        "vocabulary); validation, evaluation and generation always use the full softmax",
+        choices=SOFTMAXES)
+    sampled_tokens: int = setting(
+        1024, "with --softmax sampled: tokens drawn per training batch (fewer than the "
+        "vocabulary)", minimum=1)
     sample_prompt: str = setting(
         "this movie", "the prompt of the samples written to samples.txt after every epoch")
     sample_tokens: int = setting(40, "tokens per sample in samples.txt", minimum=1)

@@ -69,11 +69,12 @@ def vocabulary_of(model):
                      "model")
 
 
-def compile_model(model, config, train_data=None):
-    """Compile for next-token cross-entropy (the common Adam with clipping and schedule)."""
+def compile_model(model, config, train_data=None, accuracy=True):
+    """Compile for next-token cross-entropy (the common Adam with clipping and schedule), with
+    next-token accuracy unless `accuracy` is false (sampled softmax computes no full logits)."""
     from apps.common import training
 
+    metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")] if accuracy else []
     return training.compile_model(
         model, config, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        train_data=train_data)
+        metrics=metrics, train_data=train_data)

@@ -28,12 +28,14 @@ class SampleWriter(keras.callbacks.Callback):
         self.tokens = tokens
 
     def on_epoch_end(self, epoch, logs=None):
-        vocabulary = model_module.vocabulary_of(self.model)
-        step = sampling.logits_function(self.model)
+        # With sampled softmax Keras trains a wrapper; the language model is inside it.
+        model = getattr(self.model, "language_model", self.model)
+        vocabulary = model_module.vocabulary_of(model)
+        step = sampling.logits_function(model)
         try:
-            greedy = sampling.generate(self.model, vocabulary, self.prompt, self.tokens,
+            greedy = sampling.generate(model, vocabulary, self.prompt, self.tokens,
                                        temperature=0, step=step)
-            sampled = sampling.generate(self.model, vocabulary, self.prompt, self.tokens,
+            sampled = sampling.generate(model, vocabulary, self.prompt, self.tokens,
                                         temperature=TEMPERATURE, top_p=TOP_P, seed=epoch,
                                         num_samples=SAMPLED, step=step)
         except UsageError as error:  # a prompt of only unknown tokens: say so in the file
