@@ -91,7 +91,7 @@ class CommonConfig:
         "constant", "constant; cosine: decay the learning rate from --learning-rate to 0 "
         "over all the epochs' steps (a calmer end of training: the last epochs' weights "
         "wander less); or slanted: the slanted triangular schedule of ULMFiT (Howard & Ruder "
-        "2018), a linear rise over the first 10% of the steps from 1/32 of --learning-rate "
+        "2018), a linear rise over the first tenth of the steps from 1/32 of --learning-rate "
         "to all of it, then a linear fall back to 1/32", choices=LEARNING_RATE_SCHEDULES)
     ema_momentum: float = setting(
         0.0, "keep an exponential moving average of the weights with this momentum (e.g. "
