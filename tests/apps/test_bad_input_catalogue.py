@@ -346,6 +346,17 @@ def setup_binary_txt(work, live_pid):
     _write(work / "input.txt", b"PK\x03\x04\x00\x00binary\x00")
 
 
+def setup_reviews_csv_char_lm(work, live_pid):
+    setup_reviews_csv(work, live_pid)
+    _run(work / "charlm", {"tokenizer": "char", "window": 70, "cell": "gru", "units": 8,
+                           "layers": 1, "embedding_dim": 8})
+
+
+def setup_reviews_csv_mnist_run(work, live_pid):
+    setup_reviews_csv(work, live_pid)
+    _run(work / "mnistrun", {"mode": "row", "units": 8})
+
+
 def setup_reviews_csv_binary_txt(work, live_pid):
     setup_reviews_csv(work, live_pid)
     setup_binary_txt(work, live_pid)
@@ -1030,6 +1041,13 @@ CATALOGUE = [
      None),
     ("lm-export-no-run", ["lm", "export", "--run", "nowhere"], "--run nowhere does not exist",
      None),
+    ("sentiment-encoder-from-char-lm", ["sentiment", "train", "--csv", "reviews.csv",
+                                        "--encoder-from", "charlm"],
+     "is a char language model; a classifier of words needs one trained with --tokenizer word",
+     "reviews_csv_char_lm"),
+    ("sentiment-encoder-from-mnist-run", ["sentiment", "train", "--csv", "reviews.csv",
+                                          "--encoder-from", "mnistrun"],
+     "is not a run of `rnn-suite lm train`", "reviews_csv_mnist_run"),
     ("sentiment-vat-without-unlabelled", ["sentiment", "train", "--csv", "reviews.csv",
                                           "--virtual-adversarial", "1"],
      "--virtual-adversarial needs unlabelled reviews", "reviews_csv"),
