@@ -9,7 +9,8 @@ def open_image(path):
     """Open an image file with Pillow and load its pixels.
 
     Raises:
-        UsageError: If the file is missing, a folder, or not an image Pillow can read.
+        UsageError: If the file is missing, a folder, not an image Pillow can read, or
+            larger than Pillow's decompression-bomb limit (`PIL.Image.MAX_IMAGE_PIXELS`).
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -22,6 +23,10 @@ def open_image(path):
         with Image.open(path) as image:
             image.load()
             return image.copy()
+    except Image.DecompressionBombError as error:  # not an OSError: it would be a traceback
+        raise UsageError(
+            f"image {path} is too large to decode safely ({error}); shrink it first, or raise "
+            "PIL.Image.MAX_IMAGE_PIXELS if you trust the file") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise UsageError(f"{path} is not an image Pillow can read "
                          "(expected an image file: PNG, JPEG, BMP, GIF, ...)") from None

@@ -325,6 +325,20 @@ def setup_text_png(work, live_pid):
     _write(work / "digit.png", "I am a text file called digit.png\n")
 
 
+def setup_bomb_png(work, live_pid):
+    # A valid PNG header that claims 20,000 x 20,000 pixels (over Pillow's bomb limit).
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    _write(work / "digit.png", b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+           + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
 def setup_truncated_png(work, live_pid):
     path = _png(work / "digit.png", size=64)
     _truncate(path)
@@ -884,6 +898,10 @@ CATALOGUE = [
      "digit.png is not an image Pillow can read", "mnist_garbage_run+text_png"),
     ("truncated-png-mnist", ["mnist", "predict", "--run", "run", "digit.png"],
      "digit.png is not an image Pillow can read", "mnist_garbage_run+truncated_png"),
+    ("bomb-png-mnist", ["mnist", "predict", "--run", "run", "digit.png"],
+     "image digit.png is too large to decode safely", "mnist_garbage_run+bomb_png"),
+    ("bomb-png-captioning", ["captioning", "predict", "--run", "run", "digit.png"],
+     "image digit.png is too large to decode safely", "captioning_garbage_run+bomb_png"),
     ("text-png-captioning", ["captioning", "predict", "--run", "run", "digit.png"],
      "image digit.png is not an image Pillow can read", "captioning_garbage_run+text_png"),
     ("truncated-png-captioning", ["captioning", "predict", "--run", "run", "digit.png"],
