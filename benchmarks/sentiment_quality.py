@@ -70,6 +70,7 @@ def main(argv=None):
     wall = time.perf_counter() - started
     reviews = commands.load_reviews(config)
     peers = [linear_peer(reviews), nb_logistic_regression_peer(reviews)]
+    config = commands._with_encoder_architecture(config)  # the sizes the model was built with
     ours = (f"{'Bi' if config.bidirectional else ''}{config.cell.upper()} "
             f"{config.units}x{config.layers}, {config.pooling} pooling, vocab "
             f"{config.vocab_size}, first {config.max_length} words, embedding "

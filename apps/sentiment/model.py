@@ -20,6 +20,7 @@ import numpy as np
 from keras import ops
 
 from apps.common import recurrent_stack
+from apps.sentiment import adversarial
 from apps.sentiment import fine_tuning  # noqa: F401 - registers LayerwiseAdam for loading
 from apps.common import text as text_module
 
@@ -191,8 +192,6 @@ def build_model(config, vocabulary=None, class_names=DEFAULT_CLASS_NAMES):
     x = keras.layers.Embedding(config.vocab_size, config.embedding_dim, mask_zero=True,
                                name="embedding")(ids)
     if config.adversarial or config.virtual_adversarial:
-        from apps.sentiment import adversarial
-
         x = adversarial.EmbeddingPerturbation(name=adversarial.LAYER_NAME)(x)
     if config.word_dropout:
         x = keras.layers.Dropout(config.word_dropout, noise_shape=(None, None, 1),

@@ -103,19 +103,6 @@ def test_the_trainer_needs_a_perturbation_layer_and_a_positive_epsilon():
         AdversarialTrainer(tiny_classifier(), 0.0)
 
 
-def test_train_with_adversarial_saves_the_plain_classifier(capsys, in_tmp):
-    (in_tmp / "reviews.csv").write_text(REVIEWS)
-    status, _, err = run_cli(capsys, "sentiment", "train", "--csv", "reviews.csv",
-                             "--adversarial", "1.0", "--epochs", "1", "--units", "8",
-                             "--embedding-dim", "8", "--vocab-size", "40")
-    assert status == 0, err
-    (run,) = list((in_tmp / "runs" / "sentiment").iterdir())
-    status, out, err = run_cli(capsys, "sentiment", "predict", "--run", str(run),
-                               "what a great movie")
-    assert status == 0, err
-    assert "great" in out or "positive" in out or "negative" in out
-
-
 def test_the_virtual_push_changes_the_prediction_more_than_a_random_one():
     from apps.sentiment.adversarial import binary_kl
 
@@ -145,13 +132,22 @@ def test_binary_kl_is_the_bernoulli_divergence():
     assert float(binary_kl(p, p)) == pytest.approx(0.0, abs=1e-7)
 
 
-def test_train_with_virtual_adversarial_reads_unlabelled_reviews(capsys, in_tmp):
+def test_train_with_both_reads_unlabelled_reviews_and_saves_the_plain_classifier(capsys, in_tmp):
     (in_tmp / "reviews.csv").write_text(REVIEWS)
     (in_tmp / "unlabelled.txt").write_text(
         "\n".join(["a dull plot", "i loved the music", "skip it", "great acting"] * 5))
     status, out, err = run_cli(capsys, "sentiment", "train", "--csv", "reviews.csv",
                                "--virtual-adversarial", "1.0", "--unlabelled", "unlabelled.txt",
                                "--adversarial", "0.5", "--epochs", "1", "--units", "8",
-                               "--embedding-dim", "8", "--vocab-size", "40")
+                               "--embedding-dim", "8", "--vocab-size", "40", "--max-length", "12",
+                               "--no-bidirectional")
     assert status == 0, err
     assert "unlabelled: 20 reviews" in out
+    (run,) = list((in_tmp / "runs" / "sentiment").iterdir())
+    import keras
+
+    from apps.sentiment import model as model_module  # noqa: F401 - registers the layers
+
+    saved = keras.models.load_model(run / "model.keras")
+    assert not isinstance(saved, AdversarialTrainer)
+    assert saved.get_layer("embedding_perturbation")  # an identity outside training
