@@ -75,18 +75,25 @@ class AttentionPooling(keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+class _StepPooling(keras.layers.Layer):
+    """A pooling over the steps [B, T, F] that reads the mask and gives none."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class MaskedMaxPooling(keras.layers.Layer):
+class MaskedMaxPooling(_StepPooling):
     """Max over time of each feature, over the unmasked steps only: [B, T, F] -> [B, F].
 
     The pooling of the one-hot bidirectional LSTM of Johnson and Zhang (2016),
     which reads a whole long review without leaning on its last words. A fully
     masked sequence (an empty review) gives zeros.
     """
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
 
     def call(self, inputs, mask=None):
         if mask is None:
@@ -98,22 +105,15 @@ class MaskedMaxPooling(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[-1])
 
-    def compute_mask(self, inputs, mask=None):
-        return None
-
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class ConcatPooling(keras.layers.Layer):
+class ConcatPooling(_StepPooling):
     """ULMFiT's concat pooling over the unmasked steps: [last, max, mean], [B, T, F] -> [B, 3F].
 
     The last step's output carries what the recurrent state summed up; the
     maximum and the mean keep what the state forgot of a long review. A fully
     masked sequence (an empty review) gives zeros.
     """
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
 
     def call(self, inputs, mask=None):
         if mask is None:
@@ -132,9 +132,6 @@ class ConcatPooling(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         features = input_shape[-1]
         return (input_shape[0], None if features is None else 3 * features)
-
-    def compute_mask(self, inputs, mask=None):
-        return None
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
