@@ -6,7 +6,6 @@ and flag errors answer at once.
 
 
 from apps.common import app_commands
-from apps.common import documents as documents_module
 from apps.common import config as config_module
 from apps.common import run_dir as run_dir_module
 from apps.common.errors import UsageError
@@ -204,7 +203,9 @@ def evaluate_command(args):
     from apps.lm import data
 
     path = run_dir_module.find_model(NAME, args.run)
-    own = documents_module.read_documents(args.text)[0] if args.text else None
+    from apps.common import documents
+
+    own = documents.read_documents(args.text)[0] if args.text else None
     saved = _run_config(path)
     corpus = None
     if own is None or not args.no_peer:
