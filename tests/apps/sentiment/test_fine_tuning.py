@@ -124,7 +124,7 @@ def test_the_encoder_stays_frozen_for_the_first_epoch(lm_run, in_tmp):  # noqa: 
     (in_tmp / "reviews.csv").write_text(REVIEWS)
     config = config_module.build_config(SentimentConfig, {
         "csv": "reviews.csv", "encoder_from": str(lm_run), "bidirectional": False,
-        "pooling": "concat", "epochs": 2, "batch_size": 8,
+        "pooling": "concat", "epochs": 2, "batch_size": 8, "gradual_unfreezing": True,
         "learning_rate_schedule": "slanted"})
     reviews = commands.load_data(config)
     setup = commands.build_training(commands._with_encoder_architecture(config), reviews)
