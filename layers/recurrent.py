@@ -558,6 +558,8 @@ class _CellLayer(Recurrent):
         for key in ("units",) + tuple(self._cell_arguments):
             if key in cell_config:
                 config[key] = cell_config[key]
+        # The base Layer keeps it but leaves it out of its config (Keras's LSTM adds it too).
+        config["activity_regularizer"] = keras.regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod
