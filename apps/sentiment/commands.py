@@ -224,24 +224,19 @@ def calibrate(model, reviews, config):
     Returns:
         {"temperature", "val_log_loss_before", "val_log_loss_after"}.
     """
-    import numpy as np
-
     from apps.sentiment import data, model as model_module
 
     logits = data.predict_probabilities(model_module.logits_model(model), reviews.x_val,
                                         config.batch_size, config.max_length)
     temperature = model_module.fit_temperature(logits, reviews.y_val)
     model_module.set_temperature(model, temperature)
-
-    def log_loss(t):
-        z = np.asarray(logits, np.float64) / t
-        return float(np.mean(np.logaddexp(0.0, z) - reviews.y_val * z))
-
+    before = model_module.log_loss(logits, reviews.y_val)
+    after = model_module.log_loss(logits, reviews.y_val, temperature)
     print(f"calibration: temperature {temperature:.3f} fitted on the validation split "
-          f"(log loss {log_loss(1.0):.4f} -> {log_loss(temperature):.4f})", flush=True)
+          f"(log loss {before:.4f} -> {after:.4f})", flush=True)
     return {"temperature": round(temperature, 4),
-            "val_log_loss_before_calibration": round(log_loss(1.0), 5),
-            "val_log_loss_after_calibration": round(log_loss(temperature), 5)}
+            "val_log_loss_before_calibration": round(before, 5),
+            "val_log_loss_after_calibration": round(after, 5)}
 
 
 # ----------------------------------------------------------------- evaluate

@@ -23,11 +23,10 @@ from apps.common import recurrent_stack
 from apps.sentiment import adversarial
 from apps.sentiment import fine_tuning  # noqa: F401 - registers LayerwiseAdam for loading
 from apps.common import text as text_module
+from layers.attention import MASKED_SCORE
 
 PACKAGE = "rnn_suite.apps"
-POOLINGS = ("last", "attention", "max", "concat")
 DEFAULT_CLASS_NAMES = ("negative", "positive")
-MASKED_SCORE = -1e9
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -266,17 +265,16 @@ def fit_temperature(logits, labels):
     A 1-D search (log-spaced grid, then a finer one around the best); robust
     and dependency-free.
     """
-    logits = np.asarray(logits, np.float64).ravel()
-    labels = np.asarray(labels, np.float64).ravel()
-
-    def nll(t):
-        z = logits / t
-        return float(np.mean(np.logaddexp(0.0, z) - labels * z))
-
     grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 81))
-    best = grid[int(np.argmin([nll(t) for t in grid]))]
+    best = grid[int(np.argmin([log_loss(logits, labels, t) for t in grid]))]
     fine = np.exp(np.linspace(np.log(best) - 0.1, np.log(best) + 0.1, 41))
-    return float(fine[int(np.argmin([nll(t) for t in fine]))])
+    return float(fine[int(np.argmin([log_loss(logits, labels, t) for t in fine]))])
+
+
+def log_loss(logits, labels, temperature=1.0):
+    """The mean log loss of sigmoid(logit / temperature) against 0/1 labels (float64)."""
+    z = np.asarray(logits, np.float64).ravel() / temperature
+    return float(np.mean(np.logaddexp(0.0, z) - np.asarray(labels, np.float64).ravel() * z))
 
 
 def set_temperature(model, temperature):

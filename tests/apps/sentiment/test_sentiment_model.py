@@ -104,6 +104,14 @@ def test_fit_temperature_recovers_a_known_temperature():
     assert model_module.fit_temperature(true_logits * 3.0, labels) == pytest.approx(3.0, rel=0.05)
 
 
+def test_log_loss_is_the_binary_cross_entropy_of_the_scaled_logits():
+    logits, labels = np.array([0.0, 2.0, -1.0, 800.0]), np.array([1, 0, 0, 1])
+    p = 1 / (1 + np.exp(-logits[:3] / 2.0))
+    expected = -np.sum(labels[:3] * np.log(p) + (1 - labels[:3]) * np.log(1 - p)) / 4
+    # A huge logit with the right label costs nothing (and does not overflow).
+    assert model_module.log_loss(logits, labels, 2.0) == pytest.approx(expected, rel=1e-12)
+
+
 def test_standardisation_lowercases_and_strips_html_and_punctuation():
     assert text_module.words(["It's GREAT!<br />Really...  A must-see.\u0085Ok"]) == [
         ["its", "great", "really", "a", "must", "see", "ok"]]
