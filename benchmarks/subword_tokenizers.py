@@ -7,7 +7,7 @@ pieces with each of
 - WordPiece: `keras_hub.tokenizers.compute_word_piece_vocabulary` and
   `WordPieceTokenizer` (case kept, accents kept, split on whitespace and
   punctuation, "##" marking a word's continuation);
-- SentencePiece unigram and BPE: `apps.translation.subwords.learn_subwords`
+- SentencePiece unigram and BPE: `apps.common.subwords.learn_subwords`
   and `SubwordVectorizer` (the app's), byte fallback on;
 
 and prints a markdown table per language: seconds to learn; sentences/s to
@@ -93,7 +93,7 @@ class WordPiece:
 
 class SentencePiece:
     def __init__(self, sentences, vocab_size, model_type):
-        from apps.translation import subwords
+        from apps.common import subwords
 
         self.name = f"SentencePiece {model_type} (ours)"
         self.layer = subwords.SubwordVectorizer(

@@ -19,14 +19,21 @@ ARCHITECTURE = ("cell", "units", "layers", "embedding_dim")
 LM_APP = "lm"
 
 
-def read_settings(run):
-    """The settings of a word language model run (its config.json), checked.
+def read_settings(run, flag="--encoder-from", words_only=True):
+    """The settings of a language model run (its config.json), checked.
+
+    Args:
+        run: The run folder (or its model.keras).
+        flag: The flag that named it, for messages.
+        words_only: Refuse a model of characters or subwords (a classifier of words
+            can only start from a word model).
 
     Raises:
-        UsageError: If `run` is not a run of `rnn-suite lm train`, or not a word model.
+        UsageError: If `run` is not a run of `rnn-suite lm train`, or (`words_only`) not a
+            word model.
     """
     if not Path(run).exists():
-        raise UsageError(f"--encoder-from {run} does not exist (expected the run folder of "
+        raise UsageError(f"{flag} {run} does not exist (expected the run folder of "
                          "`rnn-suite lm train`)")
     path = run_dir_module.find_model(LM_APP, run)
     config_file = path.parent / run_dir_module.CONFIG_FILE
@@ -36,15 +43,15 @@ def read_settings(run):
         settings = None
     if not isinstance(settings, dict) or not {"tokenizer", "window", *ARCHITECTURE} <= set(
             settings):
-        raise UsageError(f"--encoder-from {run} is not a run of `rnn-suite lm train` (its "
+        raise UsageError(f"{flag} {run} is not a run of `rnn-suite lm train` (its "
                          f"{run_dir_module.CONFIG_FILE} has no language-model settings)")
     try:  # the vocabulary's real size (a small corpus may hold fewer words than asked)
         metrics = json.loads((path.parent / run_dir_module.METRICS_FILE).read_text())
         settings["vocabulary_size"] = int(metrics["vocabulary_size"])
     except (OSError, ValueError, KeyError, TypeError):
         settings["vocabulary_size"] = int(settings.get("vocab_size", 0))
-    if settings["tokenizer"] != "word":
-        raise UsageError(f"--encoder-from {run} is a {settings['tokenizer']} language model; "
+    if words_only and settings["tokenizer"] != "word":
+        raise UsageError(f"{flag} {run} is a {settings['tokenizer']} language model; "
                          "a classifier of words needs one trained with --tokenizer word")
     return settings
 

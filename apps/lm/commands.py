@@ -85,7 +85,55 @@ def load_data(config):
         raise UsageError(f"--sampled-tokens {config.sampled_tokens} must be below --vocab-size "
                          f"{config.vocab_size} (sampled softmax draws fewer tokens than the "
                          "vocabulary holds; use --softmax full to score them all)")
+    if config.tokenizer == "subword":
+        from apps.common import subwords
+
+        if config.vocab_size < subwords.MIN_VOCAB_SIZE:
+            raise UsageError(
+                f"--vocab-size {config.vocab_size} is too small for --tokenizer subword: "
+                f"{subwords.RESERVED_IDS} ids are reserved (specials and 256 byte pieces); "
+                f"give at least {subwords.MIN_VOCAB_SIZE}")
+    if config.init_from:
+        _init_settings(config)
     return data.load(config)
+
+
+# What a run started with --init-from takes from the language model it continues.
+INHERITED = ("tokenizer", "embedding_dim", "cell", "units", "layers", "tie_weights")
+
+
+def _init_settings(config):
+    from apps.common import pretrained_encoder
+
+    return pretrained_encoder.read_settings(config.init_from, flag="--init-from",
+                                            words_only=False)
+
+
+def _with_init_architecture(config, corpus=None):
+    """With `--init-from`: the config with the language model's tokens and architecture (as
+    config.json records them); otherwise `config`."""
+    if not config.init_from:
+        return config
+    import dataclasses
+
+    settings = _init_settings(config)
+    return dataclasses.replace(config, vocab_size=settings["vocabulary_size"],
+                               **{name: settings[name] for name in INHERITED})
+
+
+def _starting_point(config):
+    """(vocabulary, weights) to start from: the --init-from model's, or (None, None)."""
+    if not config.init_from:
+        return None, None
+    from apps.common import tokens
+
+    from apps.lm import model as model_module
+
+    start = _load_model(run_dir_module.find_model(NAME, config.init_from))
+    # A layer of its own (not the loaded model's) for the new model.
+    vocabulary = tokens.TokenVocabulary.from_config(
+        model_module.vocabulary_of(start).get_config())
+    return vocabulary, start.get_weights()
 
 
 def build_training(config, corpus):
@@ -102,10 +150,19 @@ def build_training(config, corpus):
     from apps.common import tokens
     from apps.lm import data, model as model_module
 
-    vocabulary = tokens.build_vocabulary(corpus.train, config.tokenizer, config.vocab_size)
+    config = _with_init_architecture(config)
+    vocabulary, weights = _starting_point(config)
+    if vocabulary is None:
+        try:
+            vocabulary = tokens.build_vocabulary(corpus.train, config.tokenizer,
+                                                 config.vocab_size)
+        except ValueError as error:  # SentencePiece: fewer ids than the text has characters
+            raise UsageError(f"--vocab-size {config.vocab_size}: {error}") from None
     train_ids = data.stream(corpus.train, vocabulary)
     validation_ids = data.stream(corpus.validation, vocabulary)
     model = model_module.build_model(config, vocabulary)
+    if weights is not None:
+        model.set_weights(weights)  # the same builder and settings: the same weights, in order
     train_data = data.pipeline(train_ids, config.window, config.batch_size, shuffle=True,
                                seed=config.seed)
     # A short validation split still gets one (shorter) window.
@@ -133,6 +190,7 @@ def train(config, extra_callbacks=()):
     return training.run_training(training.TrainingStory(
         NAME, load_data, build_training, evaluate=_evaluate_best, settings=_settings,
         headline=lambda metrics: ("test perplexity", metrics["test_perplexity"]),
+        resolve=_with_init_architecture,
         describe=lambda config, corpus: (
             f"using {len(corpus.train):,} train / {len(corpus.validation):,} validation / "
             f"{len(corpus.test):,} test documents, {config.tokenizer} tokens, windows of "
@@ -250,9 +308,9 @@ def generate_command(args):
     samples = sampling.generate(model, vocabulary, args.prompt, args.max_tokens,
                                 temperature=args.temperature, top_k=args.top_k,
                                 top_p=args.top_p, seed=args.seed, num_samples=args.num_samples)
-    joiner = "" if vocabulary.kind == "char" else " "
-    for text, _ in samples:
-        print(f"{args.prompt}{joiner if args.prompt and text else ''}{text}", flush=True)
+    for text, ids in samples:
+        joiner = vocabulary.separator(ids) if args.prompt and text else ""
+        print(f"{args.prompt}{joiner}{text}", flush=True)
     return [text for text, _ in samples]
 
 

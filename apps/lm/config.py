@@ -4,7 +4,7 @@ import typing
 
 from apps.common.config import CommonConfig, app_config, setting
 
-TOKENIZERS = ("word", "char")
+TOKENIZERS = ("word", "char", "subword")
 DATASETS = ("auto", "imdb-unsup", "imdb-unsup+train", "embedded")
 SOFTMAXES = ("full", "sampled")
 
@@ -29,7 +29,9 @@ class LMConfig(CommonConfig):
         choices=DATASETS)
     tokenizer: str = setting(
         "word", "word (the sentiment app's standardisation: lower-case, no punctuation, so a "
-        "sentiment model can reuse the vocabulary) or char (every character as written)",
+        "sentiment model can reuse the vocabulary), char (every character as written) or "
+        "subword (SentencePiece unigram pieces learned from the training split, as translation "
+        "does: case and punctuation kept, no [UNK]; --vocab-size of at least 261)",
         choices=TOKENIZERS)
     vocab_size: int = setting(
         10000, "tokens in the vocabulary, counting padding, [UNK] and the end-of-document "
@@ -58,6 +60,12 @@ class LMConfig(CommonConfig):
     sampled_tokens: int = setting(
         1024, "with --softmax sampled: tokens drawn per training batch (fewer than the "
         "vocabulary)", minimum=1)
+    init_from: typing.Optional[str] = setting(
+        None, "start from another language model's run (`rnn-suite lm train`) and go on "
+        "training it on this corpus: its tokenizer, vocabulary, --embedding-dim, --cell, "
+        "--units, --layers and --tie-weights replace those settings and its weights are "
+        "the start (ULMFiT's second stage: a general LM fine-tuned on the task's own text, "
+        "before `sentiment train --encoder-from` this run)")
     sample_prompt: str = setting(
         "this movie", "the prompt of the samples written to samples.txt after every epoch")
     sample_tokens: int = setting(40, "tokens per sample in samples.txt", minimum=1)

@@ -44,9 +44,13 @@ class SampleWriter(keras.callbacks.Callback):
         heading = f"== epoch {epoch + 1}"
         if loss is not None:
             heading += f" (validation perplexity {math.exp(min(float(loss), 700.0)):.2f})"
-        lines = [heading + " ==", f"greedy: {self.prompt} {greedy[0][0]}".rstrip()]
-        lines += [f"sample (temperature {TEMPERATURE}, top-p {TOP_P}): {self.prompt} "
-                  f"{text}".rstrip() for text, _ in sampled]
+        def continued(text, ids):
+            joiner = "" if not self.prompt else " " if ids is None else vocabulary.separator(ids)
+            return f"{self.prompt}{joiner}{text}".rstrip()
+
+        lines = [heading + " ==", f"greedy: {continued(*greedy[0])}"]
+        lines += [f"sample (temperature {TEMPERATURE}, top-p {TOP_P}): {continued(*sample)}"
+                  for sample in sampled]
         kept = sections_before(self.path, epoch + 1)
         self.path.write_text(kept + "\n".join(lines) + "\n\n", encoding="utf-8")
 

@@ -6,8 +6,8 @@ float32 [], top_k: int32 [], seed: int32 [])` gives, for each prompt:
   characters), without the prompt; it stops before the end-of-document token;
 - `tokens` (int32): how many tokens it has.
 
-The graph reads text as `generate` does (the word model's standardisation, or
-characters with IMDB's <br /> as line ends), puts the end-of-document token
+The graph reads text as `generate` does (the word model's standardisation,
+characters with IMDB's <br /> as line ends, or SentencePiece's own op), puts the end-of-document token
 first, and runs the whole sequence through the model at every step, as
 `sampling.generate` does, so at temperature 0 (greedy) the two agree token for
 token. top_k 0 means no limit; nucleus (top-p) sampling is `generate`'s only.
@@ -35,11 +35,23 @@ def endpoints(model, model_path):
     separator = "" if vocabulary.kind == "char" else " "
 
     def read(prompt):
-        if vocabulary.kind == "char":
+        if vocabulary.kind in ("char", "subword"):
             for tag in tokens_module.HTML_BREAKS:
                 prompt = tf.strings.regex_replace(prompt, tag, "\n", replace_global=True)
+            if vocabulary.kind == "subword":
+                return prompt
             return tf.strings.unicode_split(prompt, "UTF-8")
         return tf.strings.split(text_module.lower_strip_html_punctuation(prompt))
+
+    def prompt_ids(prompt):
+        if vocabulary.kind == "subword":  # SentencePiece's op (the model tracks its resource)
+            return tf.cast(vocabulary.subwords(read(prompt[None]))[0], tf.int32)
+        return lookup(read(prompt[None])[0])
+
+    def spell(new):
+        if vocabulary.kind == "subword":
+            return vocabulary.subwords.detokenize_graph(new)
+        return tf.strings.reduce_join(tf.gather(words, new), separator=separator)
 
     def lookup(tokens):
         # A comparison with every word, not a hash table: a prompt is short, and the
@@ -61,7 +73,7 @@ def endpoints(model, model_path):
                        lambda: tf.argmax(logits, output_type=tf.int32))
 
     def continue_one(prompt, max_tokens, temperature, top_k, seed):
-        ids = tf.concat([[tokens_module.EOD_ID], lookup(read(prompt[None])[0])], 0)
+        ids = tf.concat([[tokens_module.EOD_ID], prompt_ids(prompt)], 0)
         start = tf.size(ids)
 
         def going(step, ids, done):
@@ -78,7 +90,7 @@ def endpoints(model, model_path):
             shape_invariants=[tf.TensorShape([]), tf.TensorShape([None]), tf.TensorShape([])])
         new = ids[start:]
         new = new[:tf.size(new) - tf.cast(done, tf.int32)]  # the end token is not text
-        return tf.strings.reduce_join(tf.gather(words, new), separator=separator), tf.size(new)
+        return spell(new), tf.size(new)
 
     def generate(prompt, max_tokens, temperature, top_k, seed):
         text, count = tf.map_fn(

@@ -150,7 +150,7 @@ def prepare_pairs(config, corpus):
     if config.tokenizer == "subword":
         source_vocabulary, target_vocabulary = learn_subword_vocabularies(
             config, train_pairs[0], train_pairs[1])
-        from apps.translation import subwords
+        from apps.common import subwords
 
         source_tokens = subwords.SubwordVectorizer(source_vocabulary).pieces(train_pairs[0])
         return train_pairs, source_vocabulary, target_vocabulary, max(map(len, source_tokens))
@@ -167,7 +167,7 @@ def learn_subword_vocabularies(config, sources, targets):
 
     One model learned from both sides when `--joint-vocabulary`, else one per language.
     """
-    from apps.translation import subwords
+    from apps.common import subwords
 
     try:
         if config.joint_vocabulary:

@@ -30,7 +30,7 @@ from apps.common import recurrent_stack
 from apps.common.teacher_forcing import (  # noqa: F401 - teacher_forcing_ids, loss: the app's API
     DecoderInputs, MaskedAccuracy, forced_ids, loss, sequence_log_prob, teacher_forcing_ids,
     tokens_to_words)
-from apps.translation import subwords  # noqa: F401 - registers SubwordVectorizer for loading
+from apps.common import subwords  # noqa: F401 - registers SubwordVectorizer for loading
 from apps.translation import text
 
 PACKAGE = text.PACKAGE

@@ -6,7 +6,7 @@ standardisation is a registered function, so the `TextVectorization` layers
 using it live inside `model.keras` (safe_mode on) and the model takes raw
 strings; the vocabularies come from the training split only.
 
-Subword vocabularies (`apps.translation.subwords`, the default for new runs)
+Subword vocabularies (`apps.common.subwords`, the default for new runs)
 take the place of the word vocabulary through the same `make_vectorizer`.
 
 Pipeline (words): Unicode NFKC normalisation (in Python, `normalize`), Unicode lower-casing, a space around
@@ -67,7 +67,7 @@ def make_vectorizer(vocabulary, name):
         name: The layer's name.
     """
     if isinstance(vocabulary, (bytes, bytearray)):
-        from apps.translation import subwords
+        from apps.common import subwords
 
         return subwords.SubwordVectorizer(bytes(vocabulary), name=name)
     return teacher_forcing.make_vectorizer(vocabulary, normalize_and_split_punctuation, name)

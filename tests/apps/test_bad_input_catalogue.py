@@ -371,6 +371,10 @@ def setup_reviews_csv_mnist_run(work, live_pid):
     _run(work / "mnistrun", {"mode": "row", "units": 8})
 
 
+def setup_mnist_run(work, live_pid):
+    _run(work / "mnistrun", {"mode": "row", "units": 8})
+
+
 def setup_reviews_csv_binary_txt(work, live_pid):
     setup_reviews_csv(work, live_pid)
     setup_binary_txt(work, live_pid)
@@ -1044,6 +1048,14 @@ CATALOGUE = [
      "--bidirectional cannot be used by a language model", None),
     ("lm-vocab-3", ["lm", "train", "--vocab-size", "3"], "--vocab-size must be >= 4", None),
     ("lm-window-1", ["lm", "train", "--window", "1"], "--window must be >= 2", None),
+    ("lm-init-from-missing", ["lm", "train", "--init-from", "nowhere", "--dataset", "embedded"],
+     "--init-from nowhere does not exist", None),
+    ("lm-init-from-mnist-run", ["lm", "train", "--init-from", "mnistrun", "--dataset",
+                                "embedded"], "--init-from mnistrun is not a run of `rnn-suite lm "
+     "train`", "mnist_run"),
+    ("lm-subword-vocab-too-small", ["lm", "train", "--tokenizer", "subword", "--vocab-size",
+                                    "100", "--dataset", "embedded"],
+     "--vocab-size 100 is too small for --tokenizer subword: 260 ids are reserved", None),
     ("lm-unsup-missing", ["lm", "train", "--dataset", "imdb-unsup", "--data-dir", "empty"],
      "aclImdb_v1_unsup.tar.gz", "empty_dir"),
     ("lm-top-k-0", ["lm", "generate", "hello", "--top-k", "0"], "--top-k must be at least 1",

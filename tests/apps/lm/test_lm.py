@@ -198,3 +198,40 @@ def test_a_killed_run_resumes(capsys, in_tmp):
     assert metrics["epochs_done"] == 3
     samples = (run / "samples.txt").read_text()
     assert [samples.count(f"== epoch {n} ") for n in (1, 2, 3)] == [1, 1, 1]
+
+
+def test_init_from_starts_from_the_language_model_and_fine_tunes_it(capsys, in_tmp):
+    status, _, err = run_cli(capsys, "lm", "train", *TINY, "--epochs", "1",
+                             "--run-dir", "runs/lm/general")
+    assert status == 0, err
+    general = in_tmp / "runs" / "lm" / "general"
+    task = in_tmp / "task.txt"
+    task.write_text("\n\n".join(["the ending was awful . skip it"] * 600), encoding="utf-8")
+    # The builder the run uses: the general model's vocabulary and weights, exactly,
+    # whatever other sizes the flags ask for.
+    from apps.common import model_files
+    from apps.lm import commands
+
+    config = dataclasses.replace(LMConfig(), text=str(task), init_from=str(general), units=99,
+                                 tokenizer="char", vocab_size=50)
+    setup = commands.build_training(config, commands.load_data(config))
+    start = model_files.load_model(general / "model.keras", "lm")
+    assert model_module.vocabulary_of(setup.model).vocabulary == \
+        model_module.vocabulary_of(start).vocabulary
+    for built, loaded in zip(setup.model.weights, start.weights):
+        np.testing.assert_array_equal(np.asarray(built), np.asarray(loaded))
+
+    status, _, err = run_cli(capsys, "lm", "train", *TINY, "--text", str(task), "--dataset",
+                             "auto", "--init-from", str(general), "--units", "64",
+                             "--epochs", "3", "--run-dir", "runs/lm/task")
+    assert status == 0, err
+    tuned = in_tmp / "runs" / "lm" / "task"
+    assert read_json(tuned / "config.json")["units"] == 16  # the general model's
+    capsys.readouterr()
+    perplexity = {}
+    for run in (general, tuned):
+        status, _, err = run_cli(capsys, "lm", "evaluate", "--run", run, "--text", str(task),
+                                 "--no-peer")
+        assert status == 0, err
+        perplexity[run.name] = read_json(run / "evaluation.json")["test_perplexity"]
+    assert perplexity["task"] < perplexity["general"] / 2, perplexity

@@ -1,4 +1,4 @@
-"""SentencePiece subwords (`apps.translation.subwords`) against independent oracles.
+"""SentencePiece subwords (`apps.common.subwords`) against independent oracles.
 
 The oracles: Python's `unicodedata` NFKC plus SentencePiece's documented
 `nmt_nfkc` extras (for what the layer reads), the `sentencepiece` Python
@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import keras
-from apps.translation import subwords
+from apps.common import subwords
 
 REPO = Path(__file__).resolve().parents[3]
 UNK_ID, START_ID, END_ID = 1, 2, 3
@@ -235,6 +235,14 @@ def test_pieces_and_vocabulary_spell_the_ids(layer):
     assert [row[:len(want)].tolist() for row, want in zip(ids, expected)] == expected
 
 
+def test_python_ids_are_the_graph_ids_unpadded(layer, reference):
+    texts = ["Ein Mann fährt über die Straße.", "", "Zwei Kinder 😀"]
+    graph = layer(texts).numpy()
+    python = layer.ids(texts)
+    assert python == [reference.encode(text) for text in texts]
+    assert [row[:len(want)].tolist() for row, want in zip(graph, python)] == python
+
+
 def test_shapes_are_those_of_text_vectorization(layer):
     words = keras.layers.TextVectorization(vocabulary=["a"])
     inputs = [["a b", "a"], tf.constant([["a b"], ["a"]]), "a b", [""],
@@ -332,7 +340,7 @@ import tensorflow as tf, tensorflow_text  # the SavedModel needs only TensorFlow
 exported = tf.saved_model.load(sys.argv[2])
 served = exported.serving_default(sentence=tf.constant(json.loads(sys.argv[3])))
 import keras
-import apps.translation.subwords as subwords  # registers the layer
+import apps.common.subwords as subwords  # registers the layer
 model = keras.models.load_model(sys.argv[1])  # safe_mode on
 texts = json.loads(sys.argv[3])
 learned = subwords.learn_subwords(json.loads(sys.argv[4]), 400)

@@ -1,4 +1,5 @@
-"""Subword vocabularies for translation: SentencePiece, learned in Python, applied in the graph.
+"""Subword vocabularies (translation, and the lm app's --tokenizer subword): SentencePiece,
+learned in Python, applied in the graph.
 
 `learn_subwords` learns a SentencePiece model (unigram or BPE) from raw
 sentences and returns its serialized proto. `SubwordVectorizer` is a Keras
@@ -34,6 +35,7 @@ import tensorflow as tf  # loaded by Keras already (the TensorFlow backend)
 
 from apps.common.teacher_forcing import END, END_ID, PAD, START, START_ID, UNK
 
+# The name it was first registered under: saved translation models refer to it.
 PACKAGE = "rnn_suite.translation"
 UNK_ID = 1
 BYTE_PIECES = 256
@@ -371,6 +373,10 @@ class SubwordVectorizer(keras.layers.Layer):
     def pieces(self, texts):
         """The pieces each text becomes: a list of lists of str (byte pieces as "<0xF0>")."""
         return [self._processor.encode(str(text), out_type=str) for text in texts]
+
+    def ids(self, texts):
+        """The ids each text becomes, in Python (what `call` gives, unpadded): lists of int."""
+        return self._processor.encode([str(text) for text in texts], out_type=int)
 
 
 def _before_end(sequence):
