@@ -288,8 +288,10 @@ class AttentiveCell(keras.layers.Layer):
         return {**super().get_config(), **config}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
-        config["attention"] = keras.saving.deserialize_keras_object(config["attention"])
+        config["cell"] = keras.saving.deserialize_keras_object(config["cell"],
+                                                               custom_objects=custom_objects)
+        config["attention"] = keras.saving.deserialize_keras_object(
+            config["attention"], custom_objects=custom_objects)
         return cls(**config)

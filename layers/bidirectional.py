@@ -182,15 +182,18 @@ class Bidirectional(keras.layers.Layer):
         config = {
             "layer": keras.saving.serialize_keras_object(self.forward_layer),
             "merge_mode": self.merge_mode,
+            # Always there (made from `layer` when not given), so a reload rebuilds it as is.
+            "backward_layer": keras.saving.serialize_keras_object(self.backward_layer),
         }
-        if self.backward_layer is not None:
-            config["backward_layer"] = keras.saving.serialize_keras_object(self.backward_layer)
         return {**super().get_config(), **config}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
-        if config.get("backward_layer") is not None:
-            config["backward_layer"] = keras.saving.deserialize_keras_object(config["backward_layer"])
-        return cls(**config)
+        # In a scope, not only as an argument: __init__ copies the layer by its config too.
+        with keras.saving.custom_object_scope(custom_objects or {}):
+            config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
+            if config.get("backward_layer") is not None:
+                config["backward_layer"] = keras.saving.deserialize_keras_object(
+                    config["backward_layer"])
+            return cls(**config)

@@ -295,9 +295,7 @@ class SimpleRNNCell(_GatedCell):
     def step(self, inputs, states, constants):
         """One time step: returns `(output, [h])`."""
         (x_part,), (h_part,) = self.project_gates(inputs, states[0], constants)
-        h = x_part + h_part
-        if self.activation is not None:
-            h = self.activation(h)
+        h = self.activation(x_part + h_part)  # activations.get(None) is linear, never None
         return h, [h]
 
 

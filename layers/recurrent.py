@@ -496,9 +496,10 @@ class Recurrent(keras.layers.Layer):
         return {**super().get_config(), **config}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
+        config["cell"] = keras.saving.deserialize_keras_object(config["cell"],
+                                                               custom_objects=custom_objects)
         return cls(**config)
 
 
@@ -529,6 +530,9 @@ class _CellLayer(Recurrent):
         **kwargs,
     ):
         check_positive_int("units", units)
+        if use_cudnn not in ("auto", True, False):
+            raise ValueError("Expected `use_cudnn` to be 'auto', True or False (as Keras "
+                             f"takes it). Received: use_cudnn={use_cudnn!r}")
         cell_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in self._cell_arguments}
         cell = self.cell_class(
             units,
@@ -563,8 +567,8 @@ class _CellLayer(Recurrent):
         return config
 
     @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+    def from_config(cls, config, custom_objects=None):
+        return cls(**config)  # flat arguments: nothing to deserialise by name
 
 
 def _expose_cell_settings(layer_class):

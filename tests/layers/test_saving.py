@@ -228,3 +228,31 @@ def test_an_activity_regularizer_survives_the_config(name):
     x = inputs()
     clone(x)
     assert len(clone.losses) == 1  # the penalty on the output is added, as before saving
+
+
+class _UnregisteredCell(L.GRUCell):
+    """A user's own cell, not registered with Keras: only `custom_objects` can name it."""
+
+
+def test_from_config_honours_custom_objects():
+    layer = L.Recurrent(_UnregisteredCell(H), return_sequences=True)
+    x = inputs()
+    layer(x)
+    custom = {"_UnregisteredCell": _UnregisteredCell}
+    with pytest.raises(TypeError, match="_UnregisteredCell"):
+        type(layer).from_config(layer.get_config())
+    clone = type(layer).from_config(layer.get_config(), custom_objects=custom)
+    assert type(clone.cell) is _UnregisteredCell
+    clone(x)
+    clone.set_weights(layer.get_weights())
+    assert_all_close(np.asarray(clone(x)), np.asarray(layer(x)), "custom-cell clone")
+    with keras.saving.custom_object_scope(custom):  # the other way Keras offers
+        assert type(type(layer).from_config(layer.get_config())) is type(layer)
+
+
+@pytest.mark.parametrize("value", ["yes", 1.5, None])
+def test_use_cudnn_takes_what_keras_takes(value):
+    with pytest.raises(ValueError, match=rf"Received: use_cudnn={value!r}"):
+        L.LSTM(H, use_cudnn=value)
+    for accepted in ("auto", True, False):
+        assert L.GRU(H, use_cudnn=accepted).use_cudnn == accepted
