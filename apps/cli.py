@@ -16,6 +16,7 @@ import importlib.util
 import os
 import sys
 
+from apps.common import quiet_tensorflow
 from apps.common.errors import UsageError
 
 PROG = "rnn-suite"
@@ -81,35 +82,6 @@ def _quiet_tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _import_tensorflow_quietly():
-    """Import TensorFlow with its start-up chatter on stderr held back.
-
-    Its C++ logging prints INFO lines before TF_CPP_MIN_LOG_LEVEL is read;
-    they are kept in a temporary file and shown only if the import fails.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    import tempfile
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            import tensorflow
-
-            # The first device query logs a cuInit error on machines without a GPU.
-            tensorflow.config.list_physical_devices("GPU")
-        except BaseException:
-            os.dup2(saved, 2)
-            held.seek(0)
-            sys.stderr.write(held.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def main(argv=None):
     """Run the `rnn-suite` command; returns the exit status (0, 2 for bad input, 130 on Ctrl-C)."""
     _quiet_tensorflow()
@@ -117,7 +89,7 @@ def main(argv=None):
         args = build_parser().parse_args(argv)
         _silence_tensorflow_python_logger()
         if getattr(args, "needs_tensorflow", True):
-            _import_tensorflow_quietly()
+            quiet_tensorflow.import_tensorflow_quietly()
         args.handler(args)
     except UsageError as error:
         print(f"{getattr(error, 'prog', PROG)}: error: {error}", file=sys.stderr)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import keras
 
-from apps import cli
+from cli_testutils import run_cli  # noqa: F401 - the tests import it from here
 
 MIRROR = os.environ.get("RNN_SUITE_DATA")
 SOURCE = "files" if MIRROR else "digits"
@@ -24,13 +24,6 @@ IMAGE_SIZE = 28 if MIRROR else 8
 # Small enough that every training test takes seconds on two cores.
 TINY = ["--source", SOURCE, "--mode", "row", "--cell", "gru", "--units", "12",
         "--batch-size", "32", "--limit", "256", "--learning-rate", "0.01", "--seed", "3"]
-
-
-def run_cli(capsys, *args):
-    """Run `rnn-suite ARGS` in-process; returns (exit status, stdout, stderr)."""
-    status = cli.main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def read_json(path):

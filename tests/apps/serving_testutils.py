@@ -17,6 +17,7 @@ import sys
 import numpy as np
 
 from apps import cli
+from apps.common.quiet_tensorflow import import_tensorflow_quietly
 
 _SCRIPT = r"""
 import base64, json, sys
@@ -76,7 +77,7 @@ def export(capsys, app, run, output, *flags):
 
 def predict(capsys, *argv):
     """`rnn-suite ARGV` (a predict command) in this process; returns the handler's results."""
-    cli._import_tensorflow_quietly()
+    import_tensorflow_quietly()
     args = cli.build_parser().parse_args([str(a) for a in argv])
     results = args.handler(args)
     capsys.readouterr()

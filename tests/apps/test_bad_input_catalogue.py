@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 
 from apps import cli
+from apps.common.quiet_tensorflow import import_tensorflow_quietly
 
 # A CSV of reviews good enough to train on (two labels, >= 10 rows).
 REVIEWS = "text,label\n" + "".join(
@@ -1113,7 +1114,7 @@ def _rows():
 @pytest.fixture(scope="module", autouse=True)
 def quiet_tensorflow():
     """TensorFlow started as the command does it: its start-up lines are not the command's."""
-    cli._import_tensorflow_quietly()
+    import_tensorflow_quietly()
     import tensorflow as tf
 
     tf.config.list_physical_devices("GPU")  # logs a cuInit error once, on machines without GPU

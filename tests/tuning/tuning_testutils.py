@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 
-from apps import cli
+from cli_testutils import run_cli  # noqa: F401 - the tests import it from here
 
 MNIST_DATA = ["--source", "digits", "--mode", "row", "--limit", "200", "--seed", "3"]
 MNIST_SPACE = {"cell": "gru", "units": [4, 8], "layers": 1, "bidirectional": False,
@@ -38,13 +38,6 @@ FILLER = ["the", "movie", "plot", "was", "and", "it", "a", "story", "actors", "m
 def space(values):
     """A `--space` argument (inline JSON)."""
     return json.dumps(values)
-
-
-def run_cli(capsys, *args):
-    """Run `rnn-suite ARGS` in-process; returns (exit status, stdout, stderr)."""
-    status = cli.main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def review_csv(path, count=160, seed=0):
