@@ -98,8 +98,9 @@ def load_data(config):
     return data.load(config)
 
 
-# What a run started with --init-from takes from the language model it continues.
-INHERITED = ("tokenizer", "embedding_dim", "cell", "units", "layers", "tie_weights")
+# What a run started with --init-from takes from the language model it continues, besides
+# the architecture a classifier takes from it too (`pretrained_encoder.adopt`).
+INHERITED = ("tokenizer", "tie_weights")
 
 
 def _init_settings(config):
@@ -116,8 +117,11 @@ def _with_init_architecture(config, corpus=None):
         return config
     import dataclasses
 
+    from apps.common import pretrained_encoder
+
     settings = _init_settings(config)
-    return dataclasses.replace(config, vocab_size=settings["vocabulary_size"],
+    return dataclasses.replace(pretrained_encoder.adopt(config, settings),
+                               vocab_size=settings["vocabulary_size"],
                                **{name: settings[name] for name in INHERITED})
 
 

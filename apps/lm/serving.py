@@ -34,19 +34,17 @@ def endpoints(model, model_path):
     words = tf.constant(vocabulary.vocabulary)
     separator = "" if vocabulary.kind == "char" else " "
 
-    def read(prompt):
-        if vocabulary.kind in ("char", "subword"):
-            for tag in tokens_module.HTML_BREAKS:
-                prompt = tf.strings.regex_replace(prompt, tag, "\n", replace_global=True)
-            if vocabulary.kind == "subword":
-                return prompt
-            return tf.strings.unicode_split(prompt, "UTF-8")
-        return tf.strings.split(text_module.lower_strip_html_punctuation(prompt))
+    def breaks_as_line_ends(prompt):  # `tokens._char_text`, in the graph
+        for tag in tokens_module.HTML_BREAKS:
+            prompt = tf.strings.regex_replace(prompt, tag, "\n", replace_global=True)
+        return prompt
 
     def prompt_ids(prompt):
         if vocabulary.kind == "subword":  # SentencePiece's op (the model tracks its resource)
-            return tf.cast(vocabulary.subwords(read(prompt[None]))[0], tf.int32)
-        return lookup(read(prompt[None])[0])
+            return tf.cast(vocabulary.subwords(breaks_as_line_ends(prompt[None]))[0], tf.int32)
+        if vocabulary.kind == "char":
+            return lookup(tf.strings.unicode_split(breaks_as_line_ends(prompt), "UTF-8"))
+        return lookup(tf.strings.split(text_module.lower_strip_html_punctuation(prompt[None]))[0])
 
     def spell(new):
         if vocabulary.kind == "subword":
