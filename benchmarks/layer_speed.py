@@ -6,7 +6,7 @@ inference (`predict_on_batch`) and a full training step (`train_on_batch`: forwa
 backward, Adam). It prints sequences/s (median over rounds) and the ratio
 ours / Keras, which is what to read: both run in the same process, same moment.
 
-    python benchmarks/layer_speed.py                 # the README table
+    python benchmarks/layer_speed.py                 # the table in docs/performance.md
     python benchmarks/layer_speed.py --jit off       # both without XLA
     python benchmarks/layer_speed.py --quick         # a fast smoke run
 """

@@ -11,7 +11,7 @@
   gradients; the weight gradients are then one large matmul each.
 
 Both give Keras's numbers (printed: largest output and gradient differences);
-the README's speed section reports their throughput ratios. Prototypes for the
+docs/performance.md reports their throughput ratios. Prototypes for the
 record, not part of `layers/`.
 """
 

@@ -107,7 +107,7 @@ def export_run(app, run, output, load_model, endpoints):
         print(f"  signature {name}: {text}", flush=True)
     print(f"serve it: docker run -p 8501:8501 -v {out.resolve()}:/models/{app}/1 "
           f"-e MODEL_NAME={app} tensorflow/serving (the folder is version 1 of model "
-          f"'{app}'; see README.md, Serving)", flush=True)
+          f"'{app}'; see docs/serving.md)", flush=True)
     return {"path": str(out), "signatures": signatures}
 
 

@@ -9,7 +9,7 @@ DATASETS = ("auto", "imdb-unsup", "imdb-unsup+train", "embedded")
 SOFTMAXES = ("full", "sampled")
 
 
-# Defaults measured on this project's 2-core CPU (README, "Language model"): one LSTM
+# Defaults measured on this project's 2-core CPU (docs/lm.md): one LSTM
 # layer of 256 units, tied 256-wide embeddings, 70-token windows; Adam at 2e-3 with
 # clipping at 0.25 as the AWD-LSTM does (its SGD used 0.25 too).
 @app_config(cell="lstm", units=256, epochs=2, batch_size=64, learning_rate=2e-3,

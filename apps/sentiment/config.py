@@ -56,7 +56,7 @@ class SentimentConfig(CommonConfig):
         False, "with --encoder-from: the first epoch trains only the layers above the "
         "language model's (pooling, output), and each later epoch one more group from the top "
         "joins (the last recurrent layer, ..., the embedding), as ULMFiT does; off by default: "
-        "it needs many epochs (in 3 on IMDB it scored 0.834, README)")
+        "it needs many epochs (in 3 on IMDB it scored 0.834, docs/sentiment.md)")
     discriminative_decay: float = setting(
         2.6, "with --encoder-from: each layer group learns this many times more slowly than "
         "the group above it (ULMFiT's discriminative learning rates; 1: one rate for all)",

@@ -3,7 +3,7 @@
 TensorFlow is imported inside the commands, not at the top, so that `--help`
 and flag errors answer at once.
 
-Decisions on awkward input (also in the README):
+Decisions on awkward input (also in docs/translation.md):
 - an empty sentence (or one with only spaces) translates to an empty line,
   with a warning, without running the model;
 - a sentence longer than any training source is translated in full (the

@@ -5,7 +5,7 @@ a distinctive part of the expected message, and optionally the names of the
 `setup_*` functions that make its bad files (several joined by "+"). Adding a
 case is adding one line.
 
-Every case must give, as promised in README.md ("Bad input"):
+Every case must give, as promised in docs/apps.md ("Bad input"):
 - exit status 2, and no traceback anywhere;
 - exactly one line on stderr, `rnn-suite ...: error: ...`, holding the expected text;
 - no file written: the case runs in a fresh working folder (which holds every
