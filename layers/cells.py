@@ -36,10 +36,12 @@ def _replica_in_sync():
     return context.replica_id_in_sync_group
 
 
-class _GatedCell(keras.layers.Layer, DropoutRNNCell):
+class _RNNCellBase(keras.layers.Layer, DropoutRNNCell):
     """What the three cells share: arguments, weights, dropout masks, config.
 
-    Subclasses set `gate_count` and implement `step`.
+    Subclasses set `gate_count`, the number of blocks of units in the fused
+    weights (1 for the ungated SimpleRNNCell, 3 for GRUCell, 4 for LSTMCell),
+    and implement `step`.
     """
 
     gate_count = 1
@@ -252,7 +254,7 @@ class _GatedCell(keras.layers.Layer, DropoutRNNCell):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class SimpleRNNCell(_GatedCell):
+class SimpleRNNCell(_RNNCellBase):
     """Cell of a fully connected RNN: `h_t = activation(x_t W + b + h_{t-1} U)`.
 
     With `activation="relu"` and `recurrent_initializer="identity"` it is the IRNN
@@ -300,7 +302,7 @@ class SimpleRNNCell(_GatedCell):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class GRUCell(_GatedCell):
+class GRUCell(_RNNCellBase):
     """Cell of the Gated Recurrent Unit (Cho et al., 2014), gates z, r, h.
 
     `reset_after=True` (the default, as in Keras and cuDNN) applies the reset gate
@@ -441,7 +443,7 @@ class GRUCell(_GatedCell):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class LSTMCell(_GatedCell):
+class LSTMCell(_RNNCellBase):
     """Cell of the Long Short-Term Memory layer (Hochreiter & Schmidhuber, 1997).
 
     Gates in Keras's order: input i, forget f, candidate c, output o.

@@ -511,34 +511,40 @@ def _call_takes_training(cell):
 
 
 class _CellLayer(Recurrent):
-    """Shared by SimpleRNN, GRU, LSTM: build the cell from flat arguments."""
+    """What SimpleRNN, GRU, LSTM share: a `Recurrent` over a cell built from flat arguments.
+
+    Each subclass spells out its arguments in its own `__init__` (as Keras's
+    layers do) and passes the cell's on as `cell_arguments`. The cell's
+    settings come back as the read-only properties below and sit flat in the
+    layer's config, as in Keras.
+    """
 
     cell_class = None
-    _cell_arguments = ()
 
     def __init__(
         self,
         units,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        zero_output_for_mask=False,
-        use_cudnn="auto",
-        activity_regularizer=None,
+        cell_arguments,
+        *,
+        activity_regularizer,
+        return_sequences,
+        return_state,
+        go_backwards,
+        stateful,
+        unroll,
+        use_cudnn,
+        zero_output_for_mask,
         **kwargs,
     ):
         check_positive_int("units", units)
         if use_cudnn not in ("auto", True, False):
             raise ValueError("Expected `use_cudnn` to be 'auto', True or False (as Keras "
                              f"takes it). Received: use_cudnn={use_cudnn!r}")
-        cell_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in self._cell_arguments}
         cell = self.cell_class(
             units,
             name="cell" if "name" not in kwargs else f"{kwargs['name']}_cell",
             dtype=kwargs.get("dtype"),
-            **cell_kwargs,
+            **cell_arguments,
         )
         super().__init__(
             cell,
@@ -555,13 +561,79 @@ class _CellLayer(Recurrent):
         self.use_cudnn = use_cudnn
         self.input_spec = keras.layers.InputSpec(ndim=3)
 
+    # --- the cell's settings, read-only as in Keras ----------------------------
+
+    @property
+    def units(self):
+        return self.cell.units
+
+    @property
+    def activation(self):
+        return self.cell.activation
+
+    @property
+    def use_bias(self):
+        return self.cell.use_bias
+
+    @property
+    def kernel_initializer(self):
+        return self.cell.kernel_initializer
+
+    @property
+    def recurrent_initializer(self):
+        return self.cell.recurrent_initializer
+
+    @property
+    def bias_initializer(self):
+        return self.cell.bias_initializer
+
+    @property
+    def kernel_regularizer(self):
+        return self.cell.kernel_regularizer
+
+    @property
+    def recurrent_regularizer(self):
+        return self.cell.recurrent_regularizer
+
+    @property
+    def bias_regularizer(self):
+        return self.cell.bias_regularizer
+
+    @property
+    def kernel_constraint(self):
+        return self.cell.kernel_constraint
+
+    @property
+    def recurrent_constraint(self):
+        return self.cell.recurrent_constraint
+
+    @property
+    def bias_constraint(self):
+        return self.cell.bias_constraint
+
+    @property
+    def dropout(self):
+        return self.cell.dropout
+
+    @property
+    def recurrent_dropout(self):
+        return self.cell.recurrent_dropout
+
+    @property
+    def seed(self):
+        return self.cell.seed
+
+    # --- config ----------------------------------------------------------------
+
     def get_config(self):
         config = super().get_config()
-        cell_config = self.cell.get_config()
         config.pop("cell")
-        for key in ("units",) + tuple(self._cell_arguments):
-            if key in cell_config:
-                config[key] = cell_config[key]
+        # The cell's settings, flat; its name, dtype and trainable flag come
+        # from the layer's own when the cell is rebuilt.
+        cell_config = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell_config.pop(key)
+        config.update(cell_config)
         # The base Layer keeps it but leaves it out of its config (Keras's LSTM adds it too).
         config["activity_regularizer"] = keras.regularizers.serialize(self.activity_regularizer)
         return config
@@ -571,130 +643,536 @@ class _CellLayer(Recurrent):
         return cls(**config)  # flat arguments: nothing to deserialise by name
 
 
-def _expose_cell_settings(layer_class):
-    """Read-only properties (units, activation, ...) forwarding to the cell, as in Keras."""
-    for name in ("units",) + tuple(layer_class._cell_arguments):
-        setattr(layer_class, name, property(lambda self, name=name: getattr(self.cell, name)))
-    return layer_class
-
-
-_COMMON_CELL_ARGUMENTS = (
-    "activation",
-    "use_bias",
-    "kernel_initializer",
-    "recurrent_initializer",
-    "bias_initializer",
-    "kernel_regularizer",
-    "recurrent_regularizer",
-    "bias_regularizer",
-    "kernel_constraint",
-    "recurrent_constraint",
-    "bias_constraint",
-    "dropout",
-    "recurrent_dropout",
-    "seed",
-)
-
-
 @keras.saving.register_keras_serializable(package=PACKAGE)
-@_expose_cell_settings
 class SimpleRNN(_CellLayer):
-    """Fully connected RNN where the output is fed back as the next input.
+    """Fully-connected RNN where the output is fed back as the next input.
 
-    Same arguments, weights and results as `keras.layers.SimpleRNN`. The IRNN
-    recipe for long sequences (pixel-by-pixel MNIST, 784 steps) is
-    `SimpleRNN(units, activation="relu", recurrent_initializer="identity")`
-    trained with gradient clipping (`clipnorm`).
+    Same arguments, weights and results as `keras.layers.SimpleRNN`, computed by
+    `SimpleRNNCell`: `h_t = activation(x_t @ kernel + bias + h_{t-1} @ recurrent_kernel)`.
+    For long sequences (pixel-by-pixel MNIST, 784 steps) use the IRNN of Le,
+    Jaitly & Hinton (2015), `activation="relu"` with
+    `recurrent_initializer="identity"`, and train with gradient clipping
+    (`clipnorm`).
 
     Args:
         units: Positive integer, dimensionality of the output space.
-        activation: Activation function. Default: `tanh`.
-        use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
-        kernel_regularizer, recurrent_regularizer, bias_regularizer,
-        kernel_constraint, recurrent_constraint, bias_constraint, dropout,
-        recurrent_dropout, seed: As in `SimpleRNNCell`.
-        return_sequences, return_state, go_backwards, stateful, unroll,
-        zero_output_for_mask: As in `Recurrent`.
-        use_cudnn: Accepted for compatibility with Keras; ignored.
-        activity_regularizer: Regularizer function applied to the output.
+        activation: Activation function to use. Default: hyperbolic tangent
+            (`tanh`). If you pass `None`, no activation is applied
+            (ie. "linear" activation: `a(x) = x`).
+        use_bias: Boolean (default `True`), whether the layer uses a bias
+            vector.
+        kernel_initializer: Initializer for the `kernel` weights matrix, used
+            for the linear transformation of the inputs. Default:
+            `"glorot_uniform"`.
+        recurrent_initializer: Initializer for the `recurrent_kernel` weights
+            matrix, used for the linear transformation of the recurrent state.
+            Default: `"orthogonal"` (`"identity"` for an IRNN).
+        bias_initializer: Initializer for the bias vector. Default: `"zeros"`.
+        kernel_regularizer: Regularizer function applied to the `kernel`
+            weights matrix. Default: `None`.
+        recurrent_regularizer: Regularizer function applied to the
+            `recurrent_kernel` weights matrix. Default: `None`.
+        bias_regularizer: Regularizer function applied to the bias vector.
+            Default: `None`.
+        activity_regularizer: Regularizer function applied to the output of the
+            layer (its "activation"). Default: `None`.
+        kernel_constraint: Constraint function applied to the `kernel` weights
+            matrix. Default: `None`.
+        recurrent_constraint: Constraint function applied to the
+            `recurrent_kernel` weights matrix. Default: `None`.
+        bias_constraint: Constraint function applied to the bias vector.
+            Default: `None`.
+        dropout: Float in [0, 1). Fraction of the units to drop for the linear
+            transformation of the inputs (one mask per sequence, off at
+            inference). Default: 0.
+        recurrent_dropout: Float in [0, 1). Fraction of the units to drop for
+            the linear transformation of the recurrent state. Default: 0.
+        return_sequences: Boolean. Whether to return the last output in the
+            output sequence, or the full sequence. Default: `False`.
+        return_state: Boolean. Whether to return the last state in addition to
+            the output. Default: `False`.
+        go_backwards: Boolean (default `False`). If `True`, process the input
+            sequence backwards and return the reversed sequence.
+        stateful: Boolean (default `False`). If `True`, the last state for each
+            sample at index i in a batch is used as the initial state for the
+            sample of index i in the following batch (needs a fixed batch size).
+        unroll: Boolean (default `False`). Accepted and kept in the config for
+            compatibility with Keras, and otherwise ignored: the loop always
+            runs `STEPS_PER_ITERATION` steps per iteration (full unrolling
+            measured no faster to train); the results are the same.
+        seed: Random seed for dropout. Default: `None`. Unlike the built-in,
+            this layer keeps it in its config, so a reloaded layer draws the
+            same dropout masks.
+        use_cudnn: `"auto"`, `True` or `False`, as Keras's GRU and LSTM take
+            it. Accepted for compatibility and ignored: this layer has one
+            implementation. Default: `"auto"`.
+        zero_output_for_mask: Boolean (default `False`). If `True`, masked time
+            steps output zeros instead of the previous step's output (the
+            argument of `keras.layers.RNN`).
+        **kwargs: Base layer arguments, such as `name`, `dtype` and `trainable`.
+
+    Call arguments:
+        sequences: A 3D tensor, with shape `(batch, timesteps, features)`.
+        mask: Binary tensor of shape `(batch, timesteps)` indicating whether a
+            given timestep should be masked (optional). An individual `True`
+            entry indicates that the corresponding timestep should be utilized,
+            while a `False` entry indicates that the corresponding timestep
+            should be ignored. Defaults to `None`.
+        training: Python boolean indicating whether the layer should behave in
+            training mode or in inference mode. Only relevant if `dropout` or
+            `recurrent_dropout` is used (optional). Defaults to `None`.
+        initial_state: List of initial state tensors to be passed to the first
+            call of the cell, one `(batch, units)` tensor (optional; `None`
+            means zeros, or the carried state of a stateful layer).
+            Defaults to `None`.
+        memory, memory_mask: Taken by `Recurrent` for an `AttentiveCell`; this
+            layer's cell attends over nothing, so leave them `None`.
 
     Example:
 
     >>> import numpy as np
     >>> from layers import SimpleRNN
+    >>> inputs = np.random.random((32, 10, 8))
+    >>> simple_rnn = SimpleRNN(4)
+    >>> output = simple_rnn(inputs)
+    >>> print(output.shape)
+    (32, 4)
+    >>> simple_rnn = SimpleRNN(4, return_sequences=True, return_state=True)
+    >>> whole_sequence_output, final_state = simple_rnn(inputs)
+    >>> print(whole_sequence_output.shape)
+    (32, 10, 4)
+    >>> print(final_state.shape)
+    (32, 4)
+
+    An IRNN over 784 steps:
+
     >>> irnn = SimpleRNN(16, activation="relu", recurrent_initializer="identity")
-    >>> irnn(np.random.rand(2, 784, 1).astype("float32")).shape
-    TensorShape([2, 16])
+    >>> print(irnn(np.random.random((2, 784, 1))).shape)
+    (2, 16)
     """
 
     cell_class = cells_module.SimpleRNNCell
-    _cell_arguments = _COMMON_CELL_ARGUMENTS
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        seed=None,
+        use_cudnn="auto",
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        super().__init__(
+            units,
+            cell_arguments=dict(
+                activation=activation,
+                use_bias=use_bias,
+                kernel_initializer=kernel_initializer,
+                recurrent_initializer=recurrent_initializer,
+                bias_initializer=bias_initializer,
+                kernel_regularizer=kernel_regularizer,
+                recurrent_regularizer=recurrent_regularizer,
+                bias_regularizer=bias_regularizer,
+                kernel_constraint=kernel_constraint,
+                recurrent_constraint=recurrent_constraint,
+                bias_constraint=bias_constraint,
+                dropout=dropout,
+                recurrent_dropout=recurrent_dropout,
+                seed=seed,
+            ),
+            activity_regularizer=activity_regularizer,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            use_cudnn=use_cudnn,
+            zero_output_for_mask=zero_output_for_mask,
+            **kwargs,
+        )
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-@_expose_cell_settings
 class GRU(_CellLayer):
-    """Gated Recurrent Unit layer (Cho et al., 2014).
+    """Gated Recurrent Unit - Cho et al. 2014.
 
-    Same arguments, weights and results as `keras.layers.GRU` (including
-    `reset_after`, default `True`).
+    Same arguments, weights and results as `keras.layers.GRU`, computed by
+    `GRUCell` with gates z, r, h. There are two variants. The default,
+    `reset_after=True` (based on [v3](https://arxiv.org/abs/1406.1078v3), the
+    cuDNN convention), applies the reset gate to the hidden state after the
+    recurrent matrix multiplication and keeps separate biases for `kernel` and
+    `recurrent_kernel` (`bias` of shape `(2, 3 * units)`). `reset_after=False`
+    (the [original](https://arxiv.org/abs/1406.1078v1)) applies it before,
+    with one bias of shape `(3 * units,)`.
 
     Args:
         units: Positive integer, dimensionality of the output space.
-        activation, recurrent_activation, use_bias, kernel_initializer,
-        recurrent_initializer, bias_initializer, kernel_regularizer,
-        recurrent_regularizer, bias_regularizer, kernel_constraint,
-        recurrent_constraint, bias_constraint, dropout, recurrent_dropout,
-        reset_after, seed: As in `GRUCell`.
-        return_sequences, return_state, go_backwards, stateful, unroll,
-        zero_output_for_mask: As in `Recurrent`.
-        use_cudnn: Accepted for compatibility with Keras; ignored.
-        activity_regularizer: Regularizer function applied to the output.
+        activation: Activation function to use. Default: hyperbolic tangent
+            (`tanh`). If you pass `None`, no activation is applied
+            (ie. "linear" activation: `a(x) = x`).
+        recurrent_activation: Activation function to use for the recurrent
+            step (the update and reset gates). Default: sigmoid (`sigmoid`).
+            If you pass `None`, no activation is applied
+            (ie. "linear" activation: `a(x) = x`).
+        use_bias: Boolean (default `True`), whether the layer uses a bias
+            vector.
+        kernel_initializer: Initializer for the `kernel` weights matrix, used
+            for the linear transformation of the inputs. Default:
+            `"glorot_uniform"`.
+        recurrent_initializer: Initializer for the `recurrent_kernel` weights
+            matrix, used for the linear transformation of the recurrent state.
+            Default: `"orthogonal"`.
+        bias_initializer: Initializer for the bias vector. Default: `"zeros"`.
+        kernel_regularizer: Regularizer function applied to the `kernel`
+            weights matrix. Default: `None`.
+        recurrent_regularizer: Regularizer function applied to the
+            `recurrent_kernel` weights matrix. Default: `None`.
+        bias_regularizer: Regularizer function applied to the bias vector.
+            Default: `None`.
+        activity_regularizer: Regularizer function applied to the output of the
+            layer (its "activation"). Default: `None`.
+        kernel_constraint: Constraint function applied to the `kernel` weights
+            matrix. Default: `None`.
+        recurrent_constraint: Constraint function applied to the
+            `recurrent_kernel` weights matrix. Default: `None`.
+        bias_constraint: Constraint function applied to the bias vector.
+            Default: `None`.
+        dropout: Float in [0, 1). Fraction of the units to drop for the linear
+            transformation of the inputs (one mask per sequence, off at
+            inference). Default: 0.
+        recurrent_dropout: Float in [0, 1). Fraction of the units to drop for
+            the linear transformation of the recurrent state. Default: 0.
+        seed: Random seed for dropout. Default: `None`.
+        return_sequences: Boolean. Whether to return the last output in the
+            output sequence, or the full sequence. Default: `False`.
+        return_state: Boolean. Whether to return the last state in addition to
+            the output. Default: `False`.
+        go_backwards: Boolean (default `False`). If `True`, process the input
+            sequence backwards and return the reversed sequence.
+        stateful: Boolean (default `False`). If `True`, the last state for each
+            sample at index i in a batch is used as the initial state for the
+            sample of index i in the following batch (needs a fixed batch size).
+        unroll: Boolean (default `False`). Accepted and kept in the config for
+            compatibility with Keras, and otherwise ignored: the loop always
+            runs `STEPS_PER_ITERATION` steps per iteration (full unrolling
+            measured no faster to train); the results are the same.
+        reset_after: GRU convention (whether to apply the reset gate after or
+            before the matrix multiplication). `False` is `"before"`, `True`
+            is `"after"` (default and cuDNN compatible).
+        use_cudnn: `"auto"`, `True` or `False`, as Keras takes it. Accepted for
+            compatibility and ignored: this layer has one implementation.
+            Default: `"auto"`.
+        zero_output_for_mask: Boolean (default `False`). If `True`, masked time
+            steps output zeros instead of the previous step's output (the
+            argument Keras's GRU passes on to `keras.layers.RNN`).
+        **kwargs: Base layer arguments, such as `name`, `dtype` and `trainable`.
+
+    Call arguments:
+        sequences: A 3D tensor, with shape `(batch, timesteps, features)`.
+        mask: Binary tensor of shape `(batch, timesteps)` indicating whether a
+            given timestep should be masked (optional). An individual `True`
+            entry indicates that the corresponding timestep should be utilized,
+            while a `False` entry indicates that the corresponding timestep
+            should be ignored. Defaults to `None`.
+        training: Python boolean indicating whether the layer should behave in
+            training mode or in inference mode. Only relevant if `dropout` or
+            `recurrent_dropout` is used (optional). Defaults to `None`.
+        initial_state: List of initial state tensors to be passed to the first
+            call of the cell, one `(batch, units)` tensor (optional; `None`
+            means zeros, or the carried state of a stateful layer).
+            Defaults to `None`.
+        memory, memory_mask: Taken by `Recurrent` for an `AttentiveCell`; this
+            layer's cell attends over nothing, so leave them `None`.
 
     Example:
 
     >>> import numpy as np
     >>> from layers import GRU
-    >>> outputs, state = GRU(4, return_sequences=True, return_state=True)(
-    ...     np.zeros((2, 10, 8), "float32"))
-    >>> outputs.shape, state.shape
-    (TensorShape([2, 10, 4]), TensorShape([2, 4]))
+    >>> inputs = np.random.random((32, 10, 8))
+    >>> gru = GRU(4)
+    >>> output = gru(inputs)
+    >>> print(output.shape)
+    (32, 4)
+    >>> gru = GRU(4, return_sequences=True, return_state=True)
+    >>> whole_sequence_output, final_state = gru(inputs)
+    >>> print(whole_sequence_output.shape)
+    (32, 10, 4)
+    >>> print(final_state.shape)
+    (32, 4)
     """
 
     cell_class = cells_module.GRUCell
-    _cell_arguments = _COMMON_CELL_ARGUMENTS + ("recurrent_activation", "reset_after")
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        reset_after=True,
+        use_cudnn="auto",
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        super().__init__(
+            units,
+            cell_arguments=dict(
+                activation=activation,
+                recurrent_activation=recurrent_activation,
+                use_bias=use_bias,
+                kernel_initializer=kernel_initializer,
+                recurrent_initializer=recurrent_initializer,
+                bias_initializer=bias_initializer,
+                kernel_regularizer=kernel_regularizer,
+                recurrent_regularizer=recurrent_regularizer,
+                bias_regularizer=bias_regularizer,
+                kernel_constraint=kernel_constraint,
+                recurrent_constraint=recurrent_constraint,
+                bias_constraint=bias_constraint,
+                dropout=dropout,
+                recurrent_dropout=recurrent_dropout,
+                reset_after=reset_after,
+                seed=seed,
+            ),
+            activity_regularizer=activity_regularizer,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            use_cudnn=use_cudnn,
+            zero_output_for_mask=zero_output_for_mask,
+            **kwargs,
+        )
+
+    @property
+    def recurrent_activation(self):
+        return self.cell.recurrent_activation
+
+    @property
+    def reset_after(self):
+        return self.cell.reset_after
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-@_expose_cell_settings
 class LSTM(_CellLayer):
-    """Long Short-Term Memory layer (Hochreiter & Schmidhuber, 1997).
+    """Long Short-Term Memory layer - Hochreiter 1997.
 
-    Same arguments, weights (gates i, f, c, o) and results as
-    `keras.layers.LSTM`.
+    Same arguments, weights (gates i, f, c, o, in Keras's order) and results
+    as `keras.layers.LSTM`, computed by `LSTMCell`. Its states are `[h, c]`:
+    the memory state (also the output) and the carry state.
 
     Args:
         units: Positive integer, dimensionality of the output space.
-        activation, recurrent_activation, use_bias, kernel_initializer,
-        recurrent_initializer, bias_initializer, unit_forget_bias,
-        kernel_regularizer, recurrent_regularizer, bias_regularizer,
-        kernel_constraint, recurrent_constraint, bias_constraint, dropout,
-        recurrent_dropout, seed: As in `LSTMCell`.
-        return_sequences, return_state, go_backwards, stateful, unroll,
-        zero_output_for_mask: As in `Recurrent`.
-        use_cudnn: Accepted for compatibility with Keras; ignored.
-        activity_regularizer: Regularizer function applied to the output.
+        activation: Activation function to use. Default: hyperbolic tangent
+            (`tanh`). If you pass `None`, no activation is applied
+            (ie. "linear" activation: `a(x) = x`).
+        recurrent_activation: Activation function to use for the recurrent
+            step (the i, f, o gates). Default: sigmoid (`sigmoid`).
+            If you pass `None`, no activation is applied
+            (ie. "linear" activation: `a(x) = x`).
+        use_bias: Boolean (default `True`), whether the layer uses a bias
+            vector.
+        kernel_initializer: Initializer for the `kernel` weights matrix, used
+            for the linear transformation of the inputs. Default:
+            `"glorot_uniform"`.
+        recurrent_initializer: Initializer for the `recurrent_kernel` weights
+            matrix, used for the linear transformation of the recurrent state.
+            Default: `"orthogonal"`.
+        bias_initializer: Initializer for the bias vector. Default: `"zeros"`.
+        unit_forget_bias: Boolean (default `True`). If `True`, add 1 to the
+            bias of the forget gate at initialization, and initialize the rest
+            of the bias with `bias_initializer`. Recommended in
+            [Jozefowicz et al.](
+            https://github.com/mlresearch/v37/blob/gh-pages/jozefowicz15.pdf).
+        kernel_regularizer: Regularizer function applied to the `kernel`
+            weights matrix. Default: `None`.
+        recurrent_regularizer: Regularizer function applied to the
+            `recurrent_kernel` weights matrix. Default: `None`.
+        bias_regularizer: Regularizer function applied to the bias vector.
+            Default: `None`.
+        activity_regularizer: Regularizer function applied to the output of the
+            layer (its "activation"). Default: `None`.
+        kernel_constraint: Constraint function applied to the `kernel` weights
+            matrix. Default: `None`.
+        recurrent_constraint: Constraint function applied to the
+            `recurrent_kernel` weights matrix. Default: `None`.
+        bias_constraint: Constraint function applied to the bias vector.
+            Default: `None`.
+        dropout: Float in [0, 1). Fraction of the units to drop for the linear
+            transformation of the inputs (one mask per sequence, off at
+            inference). Default: 0.
+        recurrent_dropout: Float in [0, 1). Fraction of the units to drop for
+            the linear transformation of the recurrent state. Default: 0.
+        seed: Random seed for dropout. Default: `None`.
+        return_sequences: Boolean. Whether to return the last output in the
+            output sequence, or the full sequence. Default: `False`.
+        return_state: Boolean. Whether to return the last state in addition to
+            the output. Default: `False`.
+        go_backwards: Boolean (default `False`). If `True`, process the input
+            sequence backwards and return the reversed sequence.
+        stateful: Boolean (default `False`). If `True`, the last state for each
+            sample at index i in a batch is used as the initial state for the
+            sample of index i in the following batch (needs a fixed batch size).
+        unroll: Boolean (default `False`). Accepted and kept in the config for
+            compatibility with Keras, and otherwise ignored: the loop always
+            runs `STEPS_PER_ITERATION` steps per iteration (full unrolling
+            measured no faster to train); the results are the same.
+        use_cudnn: `"auto"`, `True` or `False`, as Keras takes it. Accepted for
+            compatibility and ignored: this layer has one implementation.
+            Default: `"auto"`.
+        zero_output_for_mask: Boolean (default `False`). If `True`, masked time
+            steps output zeros instead of the previous step's output (the
+            argument Keras's LSTM passes on to `keras.layers.RNN`).
+        **kwargs: Base layer arguments, such as `name`, `dtype` and `trainable`.
+
+    Call arguments:
+        sequences: A 3D tensor, with shape `(batch, timesteps, features)`.
+        mask: Binary tensor of shape `(batch, timesteps)` indicating whether a
+            given timestep should be masked (optional). An individual `True`
+            entry indicates that the corresponding timestep should be utilized,
+            while a `False` entry indicates that the corresponding timestep
+            should be ignored. Defaults to `None`.
+        training: Python boolean indicating whether the layer should behave in
+            training mode or in inference mode. Only relevant if `dropout` or
+            `recurrent_dropout` is used (optional). Defaults to `None`.
+        initial_state: List of initial state tensors to be passed to the first
+            call of the cell, `[h, c]`, each of shape `(batch, units)`
+            (optional; `None` means zeros, or the carried states of a stateful
+            layer). Defaults to `None`.
+        memory, memory_mask: Taken by `Recurrent` for an `AttentiveCell`; this
+            layer's cell attends over nothing, so leave them `None`.
 
     Example:
 
-    >>> import numpy as np, keras
+    >>> import numpy as np
     >>> from layers import LSTM
-    >>> inputs = keras.Input((None,), dtype="int32")
-    >>> x = keras.layers.Embedding(1000, 32, mask_zero=True)(inputs)
-    >>> model = keras.Model(inputs, keras.layers.Dense(1)(LSTM(16)(x)))
-    >>> model.predict(np.array([[5, 7, 9, 0, 0]]), verbose=0).shape
+    >>> inputs = np.random.random((32, 10, 8))
+    >>> lstm = LSTM(4)
+    >>> output = lstm(inputs)
+    >>> print(output.shape)
+    (32, 4)
+    >>> lstm = LSTM(4, return_sequences=True, return_state=True)
+    >>> whole_seq_output, final_memory_state, final_carry_state = lstm(inputs)
+    >>> print(whole_seq_output.shape)
+    (32, 10, 4)
+    >>> print(final_memory_state.shape)
+    (32, 4)
+    >>> print(final_carry_state.shape)
+    (32, 4)
+
+    Padding masked by `Embedding(mask_zero=True)` is skipped:
+
+    >>> import keras
+    >>> tokens = keras.Input((None,), dtype="int32")
+    >>> x = keras.layers.Embedding(1000, 32, mask_zero=True)(tokens)
+    >>> model = keras.Model(tokens, keras.layers.Dense(1)(LSTM(16)(x)))
+    >>> print(model.predict(np.array([[5, 7, 9, 0, 0]]), verbose=0).shape)
     (1, 1)
     """
 
     cell_class = cells_module.LSTMCell
-    _cell_arguments = _COMMON_CELL_ARGUMENTS + ("recurrent_activation", "unit_forget_bias")
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        use_cudnn="auto",
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        super().__init__(
+            units,
+            cell_arguments=dict(
+                activation=activation,
+                recurrent_activation=recurrent_activation,
+                use_bias=use_bias,
+                kernel_initializer=kernel_initializer,
+                recurrent_initializer=recurrent_initializer,
+                bias_initializer=bias_initializer,
+                unit_forget_bias=unit_forget_bias,
+                kernel_regularizer=kernel_regularizer,
+                recurrent_regularizer=recurrent_regularizer,
+                bias_regularizer=bias_regularizer,
+                kernel_constraint=kernel_constraint,
+                recurrent_constraint=recurrent_constraint,
+                bias_constraint=bias_constraint,
+                dropout=dropout,
+                recurrent_dropout=recurrent_dropout,
+                seed=seed,
+            ),
+            activity_regularizer=activity_regularizer,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            use_cudnn=use_cudnn,
+            zero_output_for_mask=zero_output_for_mask,
+            **kwargs,
+        )
+
+    @property
+    def recurrent_activation(self):
+        return self.cell.recurrent_activation
+
+    @property
+    def unit_forget_bias(self):
+        return self.cell.unit_forget_bias
