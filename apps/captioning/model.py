@@ -57,7 +57,7 @@ class PlaceCoordinates(keras.layers.Layer):
     is; attention then cannot prefer "the leftmost object", and a context
     vector cannot tell the decoder where it looked, which "left of" and
     "above" need. Appending the coordinates gives both (measured on the
-    generated shapes: see the README).
+    generated shapes: see docs/captioning.md).
     """
 
     def __init__(self, grid, **kwargs):
@@ -170,37 +170,67 @@ def build_model(config, vocabulary, encoder):
 
 def _build_decoder(config, vocabulary, feature_shape, grid):
     features = keras.Input(tuple(feature_shape), name="features")
-    memory = PlaceCoordinates(grid, name="place_coordinates")(features)
     caption = keras.Input((), dtype="string", name="caption")
     vectorizer = teacher_forcing.make_vectorizer(vocabulary, standardize, "caption_vectorizer")
     ids = common_text.Truncate(config.max_caption_length, name="truncate")(vectorizer(caption))
     inputs = teacher_forcing.DecoderInputs(name="decoder_inputs")(ids)
     units, dim = config.units, config.embedding_dim
-    mean = MeanFeature(name="mean_feature")(features)
-    states = [keras.layers.Dense(units, activation="tanh", name="init_h")(mean)]
-    if config.cell == "lstm":
-        states.append(keras.layers.Dense(units, activation="tanh", name="init_c")(mean))
-    embedding = keras.layers.Embedding(vectorizer.vocabulary_size(), dim, mask_zero=True,
-                                       name="word_embedding")
-    embedded = keras.layers.Dropout(config.dropout, name="embedding_dropout")(embedding(inputs))
     cell_class = {"gru": rnn_layers.GRUCell, "lstm": rnn_layers.LSTMCell}[config.cell]
-    cell = rnn_layers.AttentiveCell(
-        cell_class(units, name="decoder_cell"),
-        rnn_layers.BahdanauAttention(config.attention_units or units, name="attention"),
-        return_attention=True, context_gate=config.context_gate, name="attentive_cell")
-    outputs, attention = rnn_layers.Recurrent(cell, return_sequences=True, name="decoder")(
-        embedded, initial_state=states, memory=memory)
-    hidden, context = SplitDecoderOutput(units, name="split_output")(outputs)
-    deep = keras.layers.Add(name="deep_output")([
-        embedded,
-        keras.layers.Dense(dim, name="deep_h")(hidden),
-        keras.layers.Dense(dim, use_bias=False, name="deep_z")(context),
-    ])
-    deep = keras.layers.Dropout(config.dropout, name="output_dropout")(deep)
-    logits = keras.layers.Dense(vectorizer.vocabulary_size(), name="logits")(deep)
+    parts = types.SimpleNamespace(
+        places=PlaceCoordinates(grid, name="place_coordinates"),
+        mean_feature=MeanFeature(name="mean_feature"),
+        init_h=keras.layers.Dense(units, activation="tanh", name="init_h"),
+        init_c=(keras.layers.Dense(units, activation="tanh", name="init_c")
+                if config.cell == "lstm" else None),
+        embedding=keras.layers.Embedding(vectorizer.vocabulary_size(), dim, mask_zero=True,
+                                         name="word_embedding"),
+        embedding_dropout=keras.layers.Dropout(config.dropout, name="embedding_dropout"),
+        recurrent=rnn_layers.Recurrent(rnn_layers.AttentiveCell(
+            cell_class(units, name="decoder_cell"),
+            rnn_layers.BahdanauAttention(config.attention_units or units, name="attention"),
+            return_attention=True, context_gate=config.context_gate, name="attentive_cell"),
+            return_sequences=True, name="decoder"),
+        split_output=SplitDecoderOutput(units, name="split_output"),
+        deep_h=keras.layers.Dense(dim, name="deep_h"),
+        deep_z=keras.layers.Dense(dim, use_bias=False, name="deep_z"),
+        deep_output=keras.layers.Add(name="deep_output"),
+        output_dropout=keras.layers.Dropout(config.dropout, name="output_dropout"),
+        logits=keras.layers.Dense(vectorizer.vocabulary_size(), name="logits"),
+    )
+    logits, attention = decode_sequence(parts, inputs, features)
     logits = AttentionPenalty(config.attention_penalty, name="attention_penalty")(
         [logits, attention, inputs])
     return keras.Model({"features": features, "caption": caption}, logits, name=DECODER)
+
+
+def decode_sequence(parts, inputs, features, training=None):
+    """Teacher forcing: decoder input ids [B, T] -> (logits [B, T, V], attention [B, T, L]).
+
+    Builds the Keras decoder (on symbolic tensors) and scores given captions
+    (`Captioner.log_prob`, on real ones): one definition of the decoder.
+    """
+    embedded = parts.embedding_dropout(parts.embedding(inputs), training=training)
+    outputs, attention = parts.recurrent(
+        embedded, initial_state=initial_states(parts, features), memory=parts.places(features),
+        training=training)
+    return read_out(parts, embedded, outputs, training=training), attention
+
+
+def initial_states(parts, features):
+    """The decoder's first states from the mean feature (Xu et al. 2015, 3.1.2)."""
+    mean = parts.mean_feature(features)
+    return [parts.init_h(mean)] + ([parts.init_c(mean)] if parts.init_c is not None else [])
+
+
+def read_out(parts, embedded, decoder_output, training=None):
+    """The deep output layer (eq. 7): logits = L_o(dropout(E y + L_h h + L_z z)).
+
+    For a whole caption ([B, T, ...], `decode_sequence`) and for one search
+    step ([B, ...], `Captioner`): the same layers either way.
+    """
+    hidden, context = parts.split_output(decoder_output)
+    deep = parts.deep_output([embedded, parts.deep_h(hidden), parts.deep_z(context)])
+    return parts.logits(parts.output_dropout(deep, training=training))
 
 
 def parts_of(model):
@@ -208,21 +238,24 @@ def parts_of(model):
     decoder = model.get_layer(DECODER)
     get = decoder.get_layer
     names = {layer.name for layer in decoder.layers}
-    encoder = model.get_layer(encoders.NAME)
     return types.SimpleNamespace(
-        encoder=encoder,
+        encoder=model.get_layer(encoders.NAME),
         decoder_model=decoder,
         vectorizer=get("caption_vectorizer"),
         truncate=get("truncate"),
         places=get("place_coordinates"),
+        mean_feature=get("mean_feature"),
         init_h=get("init_h"),
         init_c=get("init_c") if "init_c" in names else None,
         embedding=get("word_embedding"),
+        embedding_dropout=get("embedding_dropout"),
         recurrent=get("decoder"),
+        split_output=get("split_output"),
         deep_h=get("deep_h"),
         deep_z=get("deep_z"),
+        deep_output=get("deep_output"),
+        output_dropout=get("output_dropout"),
         logits=get("logits"),
-        units=get("split_output").units,
     )
 
 
@@ -247,29 +280,18 @@ class Captioner:
         self.grid = grid_shape(self.parts.encoder)
         self._compiled = {}
 
-    def initial_states(self, features):
-        mean = ops.mean(features, axis=1)
-        states = [self.parts.init_h(mean)]
-        if self.parts.init_c is not None:
-            states.append(self.parts.init_c(mean))
-        return states
-
     def _prepare(self, features):
         cell = self.parts.recurrent.cell
         rows = ops.shape(features)[0]
         x0 = ops.zeros((rows, self.parts.embedding.output_dim), dtype=features.dtype)
-        states = self.initial_states(features)
-        return cell.prepare(x0, states, training=False, memory=self.parts.places(features))
+        return cell.prepare(x0, initial_states(self.parts, features), training=False,
+                            memory=self.parts.places(features))
 
     def _step(self, tokens, states, constants):
-        embedded = ops.take(self.parts.embedding.embeddings, tokens, axis=0)
+        embedded = self.parts.embedding(tokens)
         (output, attention), new_states = self.parts.recurrent.cell.step(
             embedded, list(states), constants)
-        hidden, context = output[:, :self.parts.units], output[:, self.parts.units:]
-        deep = (embedded + ops.matmul(hidden, self.parts.deep_h.kernel) + self.parts.deep_h.bias
-                + ops.matmul(context, self.parts.deep_z.kernel))
-        logits = ops.matmul(deep, self.parts.logits.kernel) + self.parts.logits.bias
-        return logits, list(new_states), attention
+        return read_out(self.parts, embedded, output, training=False), list(new_states), attention
 
     def compiled(self, beam_size=None, length_alpha=0.0):
         """The compiled search: `fn(features [B, L, D], max_length) -> dict` (numpy-able)."""
@@ -283,7 +305,7 @@ class Captioner:
                 common = dict(start_id=teacher_forcing.START_ID, end_id=teacher_forcing.END_ID,
                               max_length=max_length, banned=(0, teacher_forcing.START_ID),
                               attention_length=tf.shape(features)[1])
-                states = self.initial_states(features)
+                states = initial_states(self.parts, features)
                 if beam_size is None:
                     return decoding.greedy_search(self._prepare, self._step, features, states,
                                                   **common)
@@ -355,10 +377,5 @@ class Captioner:
 
         inputs, labels = teacher_forcing.forced_ids(output_ids)
         features = tf.constant(np.asarray(features, np.float32))
-        embedded = self.parts.embedding(inputs)
-        outputs, _ = self.parts.recurrent(embedded, initial_state=self.initial_states(features),
-                                          memory=self.parts.places(features), training=False)
-        units = self.parts.units
-        deep = (embedded + self.parts.deep_h(outputs[..., :units])
-                + self.parts.deep_z(outputs[..., units:]))
-        return teacher_forcing.sequence_log_prob(self.parts.logits(deep), labels)
+        logits, _ = decode_sequence(self.parts, tf.constant(inputs), features, training=False)
+        return teacher_forcing.sequence_log_prob(logits, labels)

@@ -197,20 +197,15 @@ def decode_sequence(parts, decoder_inputs, memory, mask, states, training=None):
     embedded = parts.target_dropout(parts.target_embedding(decoder_inputs), training=training)
     outputs, attention = parts.decoder(embedded, initial_state=states, memory=memory,
                                        memory_mask=mask, training=training)
-    features = parts.features([outputs, embedded])
+    return read_out(parts, outputs, embedded, training=training), attention
+
+
+def read_out(parts, decoder_output, embedded, training=None):
+    """The output layer, for a whole sentence ([B, T, ...]) or one search step ([B, ...])."""
+    features = parts.features([decoder_output, embedded])
     if parts.readout is not None:
         features = parts.readout(features)
-    logits = parts.logits(parts.output_dropout(features, training=training))
-    return logits, attention
-
-
-def output_logits(parts, decoder_output, embedded):
-    """The output layer for one step (the same weights as `decode_sequence`'s)."""
-    features = ops.concatenate([decoder_output, embedded], axis=-1)
-    readout = parts.readout
-    if readout is not None:
-        features = readout.activation(ops.matmul(features, readout.kernel) + readout.bias)
-    return ops.matmul(features, parts.logits.kernel) + parts.logits.bias
+    return parts.logits(parts.output_dropout(features, training=training))
 
 
 class Translator:
@@ -248,9 +243,9 @@ class Translator:
         return cell.prepare(x0, states, training=False, memory=memory, memory_mask=mask)
 
     def _step(self, tokens, states, constants):
-        embedded = ops.take(self.parts.target_embedding.embeddings, tokens, axis=0)
+        embedded = self.parts.target_embedding(tokens)
         (output, attention), new_states = self._cell().step(embedded, list(states), constants)
-        return output_logits(self.parts, output, embedded), list(new_states), attention
+        return read_out(self.parts, output, embedded, training=False), list(new_states), attention
 
     def _search(self, source_ids, max_length, beam_size, length_alpha, with_attention):
         import tensorflow as tf

@@ -63,15 +63,34 @@ def test_beam_of_one_equals_greedy(captioner, fresh):
                                atol=1e-4)
 
 
-def test_beam_scores_are_the_teacher_forced_log_probability(captioner, fresh):
+def test_beam_scores_are_the_keras_models_teacher_forced_log_probability(captioner, fresh):
+    # The trained Keras decoder itself, fed the found captions as strings, is the oracle.
     features, _ = fresh
     beam = captioner.caption_features(features[:12], beam_size=3, length_alpha=0.0)
+    finished = [i for i, r in enumerate(beam) if r["finished"]]
+    assert len(finished) >= 6, [r["caption"] for r in beam]
     vocabulary = list(captioner.vocabulary)
-    ids = [[vocabulary.index(w) for w in r["words"]]
-           + ([teacher_forcing.END_ID] if r["finished"] else []) for r in beam]
+    ids = [[vocabulary.index(w) for w in beam[i]["words"]] + [teacher_forcing.END_ID]
+           for i in finished]
+    _, labels = teacher_forcing.forced_ids(ids)
+    logits = np.asarray(captioner.parts.decoder_model(
+        {"features": features[finished],
+         "caption": np.array([beam[i]["caption"] for i in finished], dtype=object)},
+        training=False))
+    assert logits.shape[1] >= labels.shape[1]
+    expected = teacher_forcing.sequence_log_prob(logits[:, :labels.shape[1]], labels)
+    np.testing.assert_allclose([beam[i]["log_prob"] for i in finished], expected, atol=1e-3)
+
+
+def test_beam_scores_unfinished_captions_as_log_prob_does(captioner, fresh):
+    features, _ = fresh
+    beam = captioner.caption_features(features[:12], beam_size=3, max_length=2)
+    assert not any(r["finished"] for r in beam)  # cut at 2 words: no end token in the score
+    vocabulary = list(captioner.vocabulary)
+    ids = [[vocabulary.index(w) for w in r["words"]] for r in beam]
     expected = captioner.log_prob(features[:12], ids)
     np.testing.assert_allclose([r["log_prob"] for r in beam], expected, atol=1e-3)
-    greedy = captioner.caption_features(features[:12], beam_size=1)
+    greedy = captioner.caption_features(features[:12], beam_size=1, max_length=2)
     # Beam search never finds a less probable caption than greedy (same model, no length penalty).
     assert all(b["log_prob"] >= g["log_prob"] - 1e-4 for b, g in zip(beam, greedy))
 
