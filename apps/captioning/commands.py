@@ -120,7 +120,8 @@ def model_inputs(config, corpus, split, encoder, cache_dir=None):
         `(array, kept split, note)`; images skipped with `--skip-bad-lines`
         are left out of the split.
     """
-    from apps.captioning import data, feature_cache
+    from apps.captioning import feature_cache
+    from apps.captioning.caption_corpus import CaptionSplit
 
     names = split.names
     if frozen_encoder(config):
@@ -139,7 +140,7 @@ def model_inputs(config, corpus, split, encoder, cache_dir=None):
         raise UsageError(f"no readable images in the {split_name(corpus, split)} split "
                          f"({corpus.store.describe()})")
     captions = dict(zip(names, split.captions))
-    return array, data.CaptionSplit(kept, [captions[n] for n in kept]), note
+    return array, CaptionSplit(kept, [captions[n] for n in kept]), note
 
 
 def split_name(corpus, split):
@@ -477,6 +478,7 @@ def evaluate_command(args):
     cannot be read.
     """
     from apps.captioning import data
+    from apps.captioning.caption_corpus import CaptionCorpus, CaptionSplit
 
     path, config = _run_config(args.run)
     config = dataclasses.replace(config, data_dir=args.data_dir or config.data_dir,
@@ -496,9 +498,9 @@ def evaluate_command(args):
         except UsageError as error:
             warn(f"the run's training data cannot be read, so the peers (most frequent and "
                  f"nearest-neighbour training caption) are left out: {error}")
-            train, store = data.CaptionSplit([], []), own.store
-        corpus = data.CaptionCorpus(own.name, own.description, train, data.CaptionSplit([], []),
-                                    own.split.limited(args.limit), store, own.store)
+            train, store = CaptionSplit([], []), own.store
+        corpus = CaptionCorpus(own.name, own.description, train, CaptionSplit([], []),
+                               own.split.limited(args.limit), store, own.store)
         label = Path(args.csv or args.captions).name
         test_data = app_commands.file_test_data(
             own.description, {"csv": args.csv, "captions": args.captions, "images": args.images},

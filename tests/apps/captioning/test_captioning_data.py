@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apps.captioning import data
+from apps.captioning import caption_sources, coco_records, data, image_stores
+from apps.captioning.caption_corpus import SPLITS
 from apps.captioning.config import CaptioningConfig
 from apps.captioning.images import decode_image, read_image_file
 from apps.common.errors import UsageError
@@ -175,7 +176,7 @@ def test_flickr8k_uses_the_images_that_exist_and_says_so(tmp_path, capsys, image
     assert corpus.train.names == SPLIT_NAMES["train"]
     assert corpus.validation.names == SPLIT_NAMES["dev"]
     assert corpus.test.names == SPLIT_NAMES["test"][:1]  # two test images are missing
-    assert all(len(c) == 5 for s in data.SPLITS for c in corpus.split(s).captions)
+    assert all(len(c) == 5 for s in SPLITS for c in corpus.split(s).captions)
     assert corpus.train.captions[0][1] == "a photo of 0_train number 1 ."
     assert "test 1 of 3 listed images" in corpus.description
     assert ("tar" if images == "tar" else "folder") in corpus.description
@@ -253,23 +254,23 @@ def test_store_key_changes_when_the_file_changes(tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()
     (folder / "a.jpg").write_bytes(jpeg())
-    store = data.open_store(folder)
+    store = image_stores.open_store(folder)
     first = store.key("a.jpg")
     assert store.key("a.jpg") == first
     (folder / "a.jpg").write_bytes(jpeg((0, 0, 255), size=(30, 30)))
     os.utime(folder / "a.jpg", ns=(1, 1_000_000_123))
-    assert data.open_store(folder).key("a.jpg") != first
+    assert image_stores.open_store(folder).key("a.jpg") != first
 
     archive = tmp_path / "images.tar"
     with tarfile.open(archive, "w") as tar:
         tar.add(folder / "a.jpg", "pics/a.jpg")
-    tar_key = data.open_store(archive).key("a.jpg")
+    tar_key = image_stores.open_store(archive).key("a.jpg")
     assert "pics/a.jpg" in tar_key
     with tarfile.open(archive, "w") as tar:
         tar.add(folder / "a.jpg", "pics/a.jpg")
         tar.add(folder / "a.jpg", "pics/b.jpg")
     os.utime(archive, ns=(1, 2_000_000_456))
-    assert data.open_store(archive).key("a.jpg") != tar_key
+    assert image_stores.open_store(archive).key("a.jpg") != tar_key
 
 
 def test_store_load_names_a_bad_image_or_skips_it(tmp_path):
@@ -279,7 +280,7 @@ def test_store_load_names_a_bad_image_or_skips_it(tmp_path):
     (folder / "text.jpg").write_text("not an image")
     (folder / "empty.png").write_bytes(b"")
     (folder / "cut.jpg").write_bytes(jpeg(size=(64, 64))[:300])
-    store = data.open_store(folder)
+    store = image_stores.open_store(folder)
     for bad in ("text.jpg", "empty.png", "cut.jpg", "absent.jpg"):
         with pytest.raises(UsageError, match=bad):
             store.load(["good.jpg", bad], 8)
@@ -295,20 +296,20 @@ def test_zip_and_tar_members_are_found_by_file_name(tmp_path):
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("Flickr8k_Dataset/a.jpg", jpeg((0, 255, 0)))
         zipped.writestr("__MACOSX/Flickr8k_Dataset/._a.jpg", b"resource fork")
-    store = data.open_store(archive)
+    store = image_stores.open_store(archive)
     assert len(store) == 1 and store.has("a.jpg") and store.has("Flickr8k_Dataset/a.jpg")
     np.testing.assert_allclose(store.load(["a.jpg"], 4)[0][0, 2, 2], (0, 255, 0), atol=3)
 
 
 def test_images_place_that_is_missing_empty_or_not_an_archive(tmp_path):
     with pytest.raises(UsageError, match="does not exist"):
-        data.open_store(tmp_path / "nowhere")
+        image_stores.open_store(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError, match="holds no images"):
-        data.open_store(tmp_path / "empty")
+        image_stores.open_store(tmp_path / "empty")
     (tmp_path / "list.txt").write_text("a.jpg\n")
     with pytest.raises(UsageError, match="neither a folder nor a .tar/.zip"):
-        data.open_store(tmp_path / "list.txt")
+        image_stores.open_store(tmp_path / "list.txt")
 
 
 # ----------------------------------------------------------------- CSV
@@ -333,16 +334,16 @@ def test_csv_is_split_by_image_with_a_fixed_seed(tmp_path):
     corpus = data.load(config(csv=str(path), images=str(folder), seed=1))
     again = data.load(config(csv=str(path), images=str(folder), seed=99))
     assert corpus.name == "csv"
-    assert [len(corpus.split(s)) for s in data.SPLITS] == [24, 3, 3]
-    assert all(corpus.split(s).names == again.split(s).names for s in data.SPLITS)
-    seen = [n for s in data.SPLITS for n in corpus.split(s).names]
+    assert [len(corpus.split(s)) for s in SPLITS] == [24, 3, 3]
+    assert all(corpus.split(s).names == again.split(s).names for s in SPLITS)
+    seen = [n for s in SPLITS for n in corpus.split(s).names]
     assert sorted(seen) == sorted(f"img{i}.png" for i in range(30))  # no image in two splits
     index = corpus.test.names.index(corpus.test.names[0])
     assert corpus.test.captions[index] == [f"caption {k} of image "
                                            f"{corpus.test.names[0][3:-4]}" for k in range(3)]
     assert "train 24 images (72 captions)" in corpus.description
     small = corpus.limited(2)
-    assert [len(small.split(s)) for s in data.SPLITS] == [2, 2, 2]
+    assert [len(small.split(s)) for s in SPLITS] == [2, 2, 2]
     assert small.train.names == corpus.train.names[:2] and corpus.limited(0) is corpus
 
 
@@ -350,7 +351,7 @@ def test_three_images_give_one_per_split_and_two_are_too_few(tmp_path):
     folder = image_folder(tmp_path, 3)
     path = write_csv(tmp_path / "c.csv", [f"img{i}.png,a grey square" for i in range(3)])
     corpus = data.load(config(csv=str(path), images=str(folder)))
-    assert [len(corpus.split(s)) for s in data.SPLITS] == [1, 1, 1]
+    assert [len(corpus.split(s)) for s in SPLITS] == [1, 1, 1]
     path = write_csv(tmp_path / "c.csv", [f"img{i}.png,a grey square" for i in range(2)])
     with pytest.raises(UsageError, match="names 2 image.*need at least 3"):
         data.load(config(csv=str(path), images=str(folder)))
@@ -366,7 +367,7 @@ def test_csv_columns_can_be_renamed_and_images_come_from_a_tar(tmp_path):
     path.write_text(path.read_text().replace(";", ","))
     corpus = data.load(config(csv=str(path), images=str(archive), image_col="file",
                               caption_col="text"))
-    assert sum(len(corpus.split(s)) for s in data.SPLITS) == 5
+    assert sum(len(corpus.split(s)) for s in SPLITS) == 5
     assert corpus.store.load(corpus.train.names, 6)[0].shape == (3, 6, 6, 3)
 
 
@@ -390,7 +391,7 @@ def test_csv_bad_rows_skipped_on_request_and_utf8_errors(tmp_path, capsys):
     rows = ["img0.png,one", "img1.png,", "img2.png,three", "img3.png,four", "gone.png,lost"]
     path = write_csv(tmp_path / "c.csv", rows)
     corpus = data.load(config(csv=str(path), images=str(folder), skip_bad_lines=True))
-    assert sum(len(corpus.split(s)) for s in data.SPLITS) == 3
+    assert sum(len(corpus.split(s)) for s in SPLITS) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "skipped 1 malformed rows" in err[0] and "line 3" in err[0]
     assert "1 captions name images not found" in err[1]
@@ -447,7 +448,7 @@ def test_bad_karpathy_json(tmp_path, content, match):
 def test_coco_not_prepared_says_how_to_prepare_it_and_downloads_nothing(tmp_path, monkeypatch):
     import tensorflow_datasets as tfds
 
-    monkeypatch.setattr(data, "_coco_builder",
+    monkeypatch.setattr(coco_records, "_coco_builder",
                         lambda: tfds.builder("coco_captions", data_dir=str(tmp_path)))
     with pytest.raises(UsageError, match="not prepared in .*20 GB.*`tfds build coco_captions`"):
         data.load(config(dataset="coco"))
@@ -483,7 +484,7 @@ def test_coco_records_are_indexed_and_images_read_from_them(tmp_path, monkeypatc
         def is_prepared(self):
             return True
 
-    monkeypatch.setattr(data, "_coco_builder", Prepared)
+    monkeypatch.setattr(coco_records, "_coco_builder", Prepared)
     corpus = data.load(config(dataset="coco"))
     assert corpus.train.names == ["train0.jpg", "train1.jpg", "restval0.jpg", "restval1.jpg"]
     assert corpus.validation.captions[1] == ["a val photo", "another"]
@@ -498,10 +499,10 @@ def test_coco_records_are_indexed_and_images_read_from_them(tmp_path, monkeypatc
 def test_shapes_split_in_order_with_stable_keys_and_any_size():
     corpus = data.load(config(dataset="shapes", shapes_images=20, image_size=16, limit=0))
     assert corpus.name == "shapes"
-    assert [len(corpus.split(s)) for s in data.SPLITS] == [16, 2, 2]
+    assert [len(corpus.split(s)) for s in SPLITS] == [16, 2, 2]
     assert corpus.train.names[0] == "shape_00000.png" and corpus.test.names[-1] == "shape_00019.png"
     assert all(c and all(isinstance(t, str) and t for t in c)
-               for s in data.SPLITS for c in corpus.split(s).captions)
+               for s in SPLITS for c in corpus.split(s).captions)
     native, _ = corpus.store.load(corpus.test.names, 16)
     bigger, _ = corpus.store.load(corpus.test.names, 24)
     assert native.shape == (2, 16, 16, 3) and bigger.shape == (2, 24, 24, 3)
@@ -523,8 +524,8 @@ def test_shapes_split_in_order_with_stable_keys_and_any_size():
 def test_mirror_flickr8k_from_the_tar(capsys):
     corpus = data.load(config(dataset="auto"))
     assert corpus.name == "flickr8k"
-    assert [len(corpus.split(s)) for s in data.SPLITS] == [753, 113, 125]
-    assert all(len(c) == 5 for s in data.SPLITS for c in corpus.split(s).captions)
+    assert [len(corpus.split(s)) for s in SPLITS] == [753, 113, 125]
+    assert all(len(c) == 5 for s in SPLITS for c in corpus.split(s).captions)
     assert ".tar" in corpus.description and "train 753 of 6,000 listed images" in corpus.description
     assert capsys.readouterr().err.count("\n") == 1  # one warning: the captions without images
     pixels, skipped = corpus.store.load(corpus.test.names[:3], 64)
@@ -539,5 +540,6 @@ def test_shapes_train_on_the_canonical_wording_and_test_on_every_wording():
     corpus = data.load(CaptioningConfig(dataset="shapes", shapes_images=60, shapes_max=3))
     assert all(len(refs) == 1 for refs in corpus.train.captions + corpus.validation.captions)
     assert any(len(refs) == 2 for refs in corpus.test.captions)
-    _, references = shapes.generate(60, image_size=64, max_shapes=3, seed=data.SHAPES_SEED)
+    _, references = shapes.generate(60, image_size=64, max_shapes=3,
+                                    seed=caption_sources.SHAPES_SEED)
     assert [refs[0] for refs in corpus.train.captions] == [r[0] for r in references[:48]]

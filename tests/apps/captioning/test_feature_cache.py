@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from captioning_testutils import write_image
 
-from apps.captioning import data, feature_cache
+from apps.captioning import feature_cache
+from apps.captioning.image_stores import FolderStore
 
 
 class CountingEncoder:
@@ -33,7 +34,7 @@ def _features(store, names, encoder, identity="enc-a-16", size=16, cache=None, *
 
 
 def test_second_call_reads_the_cache(folder, tmp_path):
-    store, names = data.FolderStore(folder), [f"{i}.png" for i in range(5)]
+    store, names = FolderStore(folder), [f"{i}.png" for i in range(5)]
     encoder = CountingEncoder()
     first, kept, counts = _features(store, names, encoder, cache=tmp_path / "cache")
     assert counts == {"cached": 0, "computed": 5, "skipped": 0} and encoder.seen == 5
@@ -44,7 +45,7 @@ def test_second_call_reads_the_cache(folder, tmp_path):
 
 
 def test_other_encoder_or_size_is_computed_again(folder, tmp_path):
-    store, names = data.FolderStore(folder), ["0.png", "1.png"]
+    store, names = FolderStore(folder), ["0.png", "1.png"]
     encoder = CountingEncoder()
     _features(store, names, encoder, cache=tmp_path / "cache")
     _, _, counts = _features(store, names, encoder, identity="enc-b-16", cache=tmp_path / "cache")
@@ -56,11 +57,11 @@ def test_other_encoder_or_size_is_computed_again(folder, tmp_path):
 
 
 def test_a_changed_image_file_is_computed_again(folder, tmp_path):
-    store, names = data.FolderStore(folder), ["0.png", "1.png"]
+    store, names = FolderStore(folder), ["0.png", "1.png"]
     encoder = CountingEncoder()
     before, _, _ = _features(store, names, encoder, cache=tmp_path / "cache")
     write_image(folder / "1.png", np.full((30, 30, 3), 255, np.uint8))
-    after, _, counts = _features(data.FolderStore(folder), names, encoder,
+    after, _, counts = _features(FolderStore(folder), names, encoder,
                                  cache=tmp_path / "cache")
     assert counts == {"cached": 1, "computed": 1, "skipped": 0}
     np.testing.assert_array_equal(before[0], after[0])
@@ -69,7 +70,7 @@ def test_a_changed_image_file_is_computed_again(folder, tmp_path):
 
 def test_unreadable_images_are_skipped_when_asked(folder, tmp_path):
     (folder / "bad.png").write_text("not an image")
-    store = data.FolderStore(folder)
+    store = FolderStore(folder)
     names = ["0.png", "bad.png", "2.png"]
     grids, kept, counts = _features(store, names, CountingEncoder(), cache=tmp_path / "cache",
                                     skip_bad=True)
