@@ -11,6 +11,67 @@ from layers.validation import check_positive_int
 MASKED_SCORE = -1e9
 
 
+def additive_attention(energies, score_kernel, values, mask=None):
+    """Additive attention from its energies: `v^T tanh(energies)`, masked softmax, weighted sum.
+
+    What `BahdanauAttention` computes once it has added the projected query to
+    its keys (`energies = W1 values + b + W2 query`), and what an attention
+    pooling without a query computes (`energies = W values + b`): one
+    definition of the scores, the mask and the weighted sum for both.
+
+    Args:
+        energies: [batch, time, units] (one query, or none, per sequence) or
+            [batch, query_time, time, units] (several queries).
+        score_kernel: `v`, [units, 1].
+        values: [batch, time, value_dim], the rows the weights average.
+        mask: Optional boolean [batch, time]; `False` marks padding.
+
+    Returns:
+        `(context, weights)`: [batch, value_dim] and [batch, time], or
+        [batch, query_time, value_dim] and [batch, query_time, time]. Masked
+        positions get weight exactly 0; each row of weights sums to 1, except
+        where every position is masked: there the weights and the context are
+        all 0 (attention over nothing reads nothing).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from layers.attention import additive_attention
+    >>> values = np.ones((2, 3, 4), "float32")
+    >>> mask = np.array([[True, True, False], [False, False, False]])
+    >>> context, weights = additive_attention(
+    ...     np.zeros((2, 3, 5), "float32"), np.ones((5, 1), "float32"), values, mask)
+    >>> np.asarray(weights)
+    array([[0.5, 0.5, 0. ],
+           [0. , 0. , 0. ]], dtype=float32)
+    >>> np.asarray(context)[:, 0]
+    array([1., 0.], dtype=float32)
+    """
+    energies = ops.convert_to_tensor(energies)
+    values = ops.convert_to_tensor(values, dtype=energies.dtype)
+    # v^T tanh(.) as a multiply-and-sum: a rank-3/4 matmul here becomes a
+    # tensordot whose dynamic transpose XLA cannot compile inside a loop.
+    scores = ops.sum(ops.tanh(energies) * ops.cast(score_kernel, energies.dtype)[:, 0], axis=-1)
+    several_queries = len(scores.shape) == 3
+    if mask is not None:
+        mask = ops.cast(mask, "bool")
+        if several_queries:
+            mask = mask[:, None, :]
+        scores = ops.where(mask, scores, ops.cast(MASKED_SCORE, scores.dtype))
+        weights = ops.softmax(scores, axis=-1)
+        # A fully masked row has equal scores everywhere; its softmax would be
+        # uniform over padding.
+        weights = ops.where(ops.any(mask, axis=-1, keepdims=True), weights,
+                            ops.zeros_like(weights))
+    else:
+        weights = ops.softmax(scores, axis=-1)
+    if several_queries:
+        context = ops.matmul(weights, values)
+    else:
+        context = ops.squeeze(ops.matmul(weights[:, None, :], values), 1)
+    return context, weights
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class BahdanauAttention(keras.layers.Layer):
     """Additive attention (Bahdanau, Cho & Bengio, 2014).
@@ -38,7 +99,8 @@ class BahdanauAttention(keras.layers.Layer):
     Returns:
         `(context, weights)`: [batch, value_dim] and [batch, time] for a 2-D
         query; [batch, query_time, value_dim] and [batch, query_time, time]
-        for a 3-D query. Each row of weights sums to 1.
+        for a 3-D query. Each row of weights sums to 1, or is all 0 (with a
+        zero context) where `values_mask` masks every position.
 
     Example:
 
@@ -101,23 +163,10 @@ class BahdanauAttention(keras.layers.Layer):
         """The computation of `call`, without Keras's call bookkeeping."""
         projected = ops.matmul(query, self.query_kernel)
         if len(query.shape) == 2:
-            hidden = ops.tanh(keys + projected[:, None, :])  # [B, Tv, U]
+            energies = keys + projected[:, None, :]  # [B, Tv, U]
         else:
-            hidden = ops.tanh(keys[:, None, :, :] + projected[:, :, None, :])  # [B, Tq, Tv, U]
-        # v^T tanh(.) as a multiply-and-sum: a rank-3/4 matmul here becomes a
-        # tensordot whose dynamic transpose XLA cannot compile inside a loop.
-        scores = ops.sum(hidden * self.score_kernel[:, 0], axis=-1)
-        if values_mask is not None:
-            mask = ops.cast(values_mask, "bool")
-            if len(query.shape) == 3:
-                mask = mask[:, None, :]
-            scores = ops.where(mask, scores, ops.cast(MASKED_SCORE, scores.dtype))
-        weights = ops.softmax(scores, axis=-1)
-        if len(query.shape) == 2:
-            context = ops.squeeze(ops.matmul(weights[:, None, :], values), 1)
-        else:
-            context = ops.matmul(weights, values)
-        return context, weights
+            energies = keys[:, None, :, :] + projected[:, :, None, :]  # [B, Tq, Tv, U]
+        return additive_attention(energies, self.score_kernel, values, values_mask)
 
     def call(self, query, values, values_mask=None, keys=None):
         query = ops.convert_to_tensor(query)

@@ -23,7 +23,8 @@ from apps.common import recurrent_stack
 from apps.sentiment import adversarial
 from apps.sentiment import fine_tuning  # noqa: F401 - registers LayerwiseAdam for loading
 from apps.common import text as text_module
-from layers.attention import MASKED_SCORE
+from layers.attention import MASKED_SCORE, additive_attention
+from layers.validation import check_positive_int
 
 PACKAGE = "rnn_suite.apps"
 DEFAULT_CLASS_NAMES = ("negative", "positive")
@@ -33,17 +34,33 @@ DEFAULT_CLASS_NAMES = ("negative", "positive")
 class AttentionPooling(keras.layers.Layer):
     """Masked additive attention pooling: a learned score per step, softmax, weighted sum.
 
-    score_t = v^T tanh(W h_t + b); weights = softmax over the unmasked steps;
-    returns (context [B, F], weights [B, T]). Masked steps get weight 0; a
-    fully masked sequence gets all-zero weights and a zero context.
+    `score_t = v^T tanh(W h_t + b)`, weights = softmax over the unmasked steps,
+    context = sum_t weights_t h_t: `layers.attention.additive_attention` (the
+    computation of `BahdanauAttention`) with no query. Masked steps get weight
+    0; a fully masked sequence gets all-zero weights and a zero context.
+
+    Args:
+        units: Positive integer, size of the hidden layer of the score.
+
+    Call arguments:
+        inputs: [batch, time, features].
+        mask: Optional boolean [batch, time]; `False` marks padding.
+
+    Returns:
+        `(context, weights)`: [batch, features] and [batch, time].
     """
 
     def __init__(self, units=64, **kwargs):
+        check_positive_int("units", units)
         super().__init__(**kwargs)
         self.units = int(units)
         self.supports_masking = True
 
     def build(self, input_shape):
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError(
+                f"Layer {self.name} expects inputs [batch, time, features] with known "
+                f"features. Received input shape {tuple(input_shape)}")
         features = input_shape[-1]
         self.kernel = self.add_weight(name="kernel", shape=(features, self.units),
                                       initializer="glorot_uniform")
@@ -52,17 +69,8 @@ class AttentionPooling(keras.layers.Layer):
                                      initializer="glorot_uniform")
 
     def call(self, inputs, mask=None):
-        hidden = ops.tanh(ops.matmul(inputs, self.kernel) + self.bias)
-        scores = ops.squeeze(ops.matmul(hidden, self.score), axis=-1)  # [B, T]
-        if mask is not None:
-            valid = ops.cast(mask, scores.dtype)
-            scores = ops.where(mask, scores, ops.full_like(scores, MASKED_SCORE))
-            weights = ops.softmax(scores, axis=-1) * valid
-            weights = weights / ops.maximum(ops.sum(weights, axis=-1, keepdims=True), 1e-9)
-        else:
-            weights = ops.softmax(scores, axis=-1)
-        context = ops.sum(inputs * ops.expand_dims(weights, -1), axis=1)
-        return context, weights
+        energies = ops.matmul(inputs, self.kernel) + self.bias
+        return additive_attention(energies, self.score, inputs, mask)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[-1]), (input_shape[0], input_shape[1])

@@ -195,3 +195,35 @@ def test_attentive_cell_context_gate_matches_numpy_step():
     assert config["context_gate"] is True
     assert L.AttentiveCell.from_config(config).context_gate is True
     assert "context_gate" in L.AttentiveCell(L.GRUCell(2), L.BahdanauAttention(2)).get_config()
+
+
+@pytest.mark.parametrize("query_rank", [2, 3])
+def test_fully_masked_values_give_zero_weights_and_context(query_rank):
+    """Attention over nothing reads nothing (the convention AttentionPooling shares)."""
+    values, q2, q3 = _data(8)
+    query = q2 if query_rank == 2 else q3
+    mask = lengths_mask([5, 0, 2], TV)
+    att = L.BahdanauAttention(UNITS)
+    att(query, values)
+    w = _randomize(att, seed=9)
+    context, weights = (np.asarray(t) for t in att(query, values, values_mask=mask))
+    np.testing.assert_array_equal(weights[1], np.zeros_like(weights[1]))
+    np.testing.assert_array_equal(context[1], np.zeros_like(context[1]))
+    ref_ctx, ref_w = _reference(w, query[[0, 2]], values[[0, 2]], mask[[0, 2]])
+    np.testing.assert_allclose(weights[[0, 2]], ref_w, atol=1e-5, rtol=1e-4)
+    np.testing.assert_allclose(context[[0, 2]], ref_ctx, atol=1e-5, rtol=1e-4)
+
+
+def test_additive_attention_is_bahdanau_without_a_query():
+    """`additive_attention(W1 values + b, v, values)` is the pooling form of the same scores."""
+    values, _, _ = _data(10)
+    mask = lengths_mask([5, 3, 1], TV)
+    att = L.BahdanauAttention(UNITS)
+    att(np.zeros((B, HQ), "float32"), values)
+    w = _randomize(att, seed=11)
+    w["query_kernel"] = np.zeros_like(w["query_kernel"])
+    context, weights = L.attention.additive_attention(att.compute_keys(values), att.score_kernel,
+                                                      values, mask)
+    ref_ctx, ref_w = _reference(w, np.zeros((B, HQ), "float32"), values, mask)
+    np.testing.assert_allclose(np.asarray(weights), ref_w, atol=1e-5, rtol=1e-4)
+    np.testing.assert_allclose(np.asarray(context), ref_ctx, atol=1e-5, rtol=1e-4)
