@@ -59,7 +59,7 @@ def parse_args(argv=None):
 
 
 def _train(args, name):
-    from apps.captioning.commands import train
+    from apps.captioning.train import train
     from apps.captioning.config import CaptioningConfig
     from apps.common import config as config_module
 

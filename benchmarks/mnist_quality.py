@@ -70,7 +70,7 @@ def parse_args(argv=None):
 
 def _train(args, name, **settings):
     """One in-process training run; returns its metrics."""
-    from apps.mnist.commands import train
+    from apps.mnist.train import train
     from apps.mnist.config import MnistConfig
     from apps.common import config as config_module
 

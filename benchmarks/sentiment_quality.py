@@ -63,14 +63,14 @@ def main(argv=None):
         return peers_only(config)
     if config.run_dir is None:
         config.run_dir = f"runs/sentiment/quality-{time.strftime('%Y%m%d-%H%M%S')}"
-    from apps.sentiment import commands
+    from apps.sentiment import evaluation, train as sentiment_train
 
     started = time.perf_counter()
-    metrics = commands.train(config)
+    metrics = sentiment_train.train(config)
     wall = time.perf_counter() - started
-    reviews = commands.load_reviews(config)
+    reviews = sentiment_train.load_reviews(config)
     peers = [linear_peer(reviews), nb_logistic_regression_peer(reviews)]
-    config = commands._with_encoder_architecture(config)  # the sizes the model was built with
+    config = sentiment_train.with_encoder_architecture(config)  # the sizes the model was built with
     ours = (f"{'Bi' if config.bidirectional else ''}{config.cell.upper()} "
             f"{config.units}x{config.layers}, {config.pooling} pooling, vocab "
             f"{config.vocab_size}, first {config.max_length} words, embedding "
@@ -95,8 +95,8 @@ def main(argv=None):
         "training wall time": _minutes(metrics["train_seconds"]),
         "total wall time (load, train, calibrate, test)": _minutes(wall),
     }
-    labels, probabilities = commands.read_predictions(
-        Path(config.run_dir) / commands.PREDICTIONS)
+    labels, probabilities = evaluation.read_predictions(
+        Path(config.run_dir) / evaluation.PREDICTIONS)
     # Paired with the stronger peer: beating the weaker one as well then follows
     # from the accuracies, and a win over the stronger one is the claim worth testing.
     strongest = max(peers, key=lambda peer: peer["test_accuracy"])
@@ -154,9 +154,9 @@ def peers_only(config):
     Prints their table columns, McNemar's exact test of the two on the test
     reviews, and each one's wall time in seconds.
     """
-    from apps.sentiment import commands
+    from apps.sentiment import train as sentiment_train
 
-    reviews = commands.load_reviews(config)
+    reviews = sentiment_train.load_reviews(config)
     peers = [linear_peer(reviews), nb_logistic_regression_peer(reviews)]
     tfidf, nb = peers
     paired = paired_test(reviews.y_test, nb["test_predicted"], tfidf["test_predicted"])

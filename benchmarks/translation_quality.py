@@ -115,7 +115,7 @@ def suite_config(args, name, settings):
 
 
 def _train(config, name, runs):
-    from apps.translation.commands import train
+    from apps.translation.train import train
 
     config.run_dir = str(Path(runs) / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}")
     print(f"\n=== {name}: {config.to_dict()} ===", flush=True)
@@ -188,7 +188,7 @@ def nearest_neighbour_peer(corpus, test_pairs):
 def _peer(config):
     """The retrieval peer on the test sentences `config`'s run was scored on."""
     from apps.translation import data
-    from apps.translation.commands import scored_test_pairs
+    from apps.translation.train import scored_test_pairs
 
     corpus = data.load(config, config.data_dir)
     return nearest_neighbour_peer(corpus, scored_test_pairs(config, corpus))

@@ -59,9 +59,9 @@ def memory_mb():
 
 
 class AppHyperModel(keras_tuner.HyperModel):
-    """The hyper-model of one app; subclasses name the app's commands module.
+    """The hyper-model of one app; subclasses name the app's `train` module.
 
-    The commands module provides `NAME`, `load_data(config)` (the data, loaded
+    The `train` module provides `NAME`, `load_data(config)` (the data, loaded
     once per search: only settings outside the space may shape it) and
     `build_training(config, data)` (a compiled model and its pipelines, a
     `training.TrainingSetup`).
@@ -76,10 +76,10 @@ class AppHyperModel(keras_tuner.HyperModel):
             machine `--time-limit`), or None.
     """
 
-    commands = None
+    train_module = None
 
     def __init__(self, base_config, space, objective, direction, deadline=None):
-        self.app = importlib.import_module(self.commands)
+        self.app = importlib.import_module(self.train_module)
         super().__init__(name=self.app.NAME)
         self.base_config = base_config
         self.space = dict(space)
@@ -173,7 +173,7 @@ class AppHyperModel(keras_tuner.HyperModel):
             raise TrialUsageError(str(error)) from None
         try:
             extra = list(callbacks) + self._hparams_callbacks(hp, trial_run, run)
-            result = training.fit_from_epoch(
+            result = training.fit(
                 model, setup.train_data, setup.validation_data, config, run,
                 monitor=self.objective, mode=self.direction, extra_callbacks=extra,
                 metric_callbacks=self.metric_callbacks(config), initial_epoch=initial_epoch,
@@ -229,27 +229,27 @@ def _hparams_domain(hparams_api, dimension):
 
 
 class MnistHyperModel(AppHyperModel):
-    """MNIST: `apps.mnist.commands.build_training`, scored by validation accuracy."""
+    """MNIST: `apps.mnist.train.build_training`, scored by validation accuracy."""
 
-    commands = "apps.mnist.commands"
+    train_module = "apps.mnist.train"
 
 
 class SentimentHyperModel(AppHyperModel):
-    """Sentiment: `apps.sentiment.commands.build_training` (vocabulary from the training split)."""
+    """Sentiment: `apps.sentiment.train.build_training` (vocabulary from the training split)."""
 
-    commands = "apps.sentiment.commands"
+    train_module = "apps.sentiment.train"
 
 
 class LanguageModelHyperModel(AppHyperModel):
     """`rnn-suite tune lm`: the language model's own `build_training`."""
 
-    commands = "apps.lm.commands"
+    train_module = "apps.lm.train"
 
 
 class TranslationHyperModel(AppHyperModel):
-    """Translation: `apps.translation.commands.build_training`; validation BLEU on request."""
+    """Translation: `apps.translation.train.build_training`; validation BLEU on request."""
 
-    commands = "apps.translation.commands"
+    train_module = "apps.translation.train"
 
     def metric_callbacks(self, config):
         if self.objective != "val_bleu":
@@ -260,10 +260,10 @@ class TranslationHyperModel(AppHyperModel):
 
 
 class CaptioningHyperModel(AppHyperModel):
-    """Captioning: `apps.captioning.commands.build_training`.
+    """Captioning: `apps.captioning.train.build_training`.
 
     With a frozen pretrained encoder the trial trains the decoder on cached
     image features and saves the whole captioner (`TrainingSetup.saved_model`).
     """
 
-    commands = "apps.captioning.commands"
+    train_module = "apps.captioning.train"

@@ -1,1 +1,3 @@
 """Image captioning (one-to-many): Show, Attend and Tell on our recurrent layers."""
+
+NAME = "captioning"

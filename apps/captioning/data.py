@@ -8,6 +8,8 @@ tfds coco_captions) into a `CaptionCorpus` (`caption_corpus.py`), whose
 source named, it reads Flickr8k from the data folder, else generated shapes.
 
 Bad input is a `UsageError` (one line: the file, the line, what was expected).
+`pipeline` makes the tf.data input of training from a split's images (or their
+features) and captions.
 """
 
 from dataclasses import dataclass
@@ -110,3 +112,39 @@ def user_test_set(images, csv_path=None, captions_path=None, image_col="image",
     return UserTestSet(name, f"{what} as the test set, images from {store.describe()}: "
                              f"{len(split):,} images ({count:,} captions)", split, store)
 
+
+def pipeline(model, array, split, input_name, batch_size, shuffle=False, seed=0):
+    """A tf.data pipeline of ({input_name: array rows, "caption": strings}, labels [B, T+1]).
+
+    One example per (image, reference caption) pair; the array (features or
+    pixels) is gathered per batch from memory, the labels come from the
+    model's own vectoriser, cut as the model cuts captions.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from apps.captioning import model as model_module
+    from apps.common import teacher_forcing
+
+    parts = model_module.parts_of(model) if "image" in model.input else None
+    get = (parts.decoder_model if parts else model).get_layer
+    vectorizer, truncate = get("caption_vectorizer"), get("truncate")
+    index = [i for i, refs in enumerate(split.captions) for _ in refs]
+    captions = [c for refs in split.captions for c in refs]
+    dataset = tf.data.Dataset.from_tensor_slices((np.asarray(index, np.int32), captions))
+    if shuffle:
+        dataset = dataset.shuffle(len(captions), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    row_shape = array.shape[1:]
+
+    def gather(rows):
+        return array[rows].astype(np.float32)
+
+    def with_labels(rows, text):
+        values = tf.numpy_function(gather, [rows], tf.float32)
+        values.set_shape((None, *row_shape))
+        labels = teacher_forcing.teacher_forcing_ids(truncate(vectorizer(text)))[1]
+        return {input_name: values, "caption": text}, labels
+
+    return dataset.map(with_labels, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE)

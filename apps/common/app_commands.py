@@ -9,6 +9,7 @@ the same way: `write_evaluation` records the model and the data in
 """
 
 import json
+import sys
 from pathlib import Path
 
 from apps.common import config as config_module
@@ -181,3 +182,8 @@ def write_evaluation(out, report, model_path, dataset, test_data, summary, writt
     listed = files[0] if len(files) == 1 else f"{', '.join(files[:-1])} and {files[-1]}"
     print(f"{summary}; {listed} in {out}", flush=True)
     return report
+
+
+def warn(message):
+    """A warning on stderr, one line: for input a command accepts but the user should know about."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)

@@ -36,7 +36,9 @@ import os
 import re
 import shutil
 import tempfile
+from pathlib import Path
 
+from apps.common import run_dir as run_dir_module
 from apps.common.errors import UsageError
 
 STRATEGIES = ("none", "mirrored", "multi-worker")
@@ -341,6 +343,42 @@ def copy_backup(run_path, backup_folder, history_file, into):
     if (run_path / history_file).is_file():
         shutil.copy2(run_path / history_file, into / history_file)
     return copied
+
+
+def worker_run(strategy, config):
+    """Where a non-chief worker writes: a temporary folder of its own (delete it at the end).
+
+    When `--run-dir` (the same folder, on storage every worker sees) holds an
+    interrupted run, the chief's backup is copied in, to resume from.
+    """
+    interrupted = run_dir_module.interrupted_run_dir(config)
+    path = Path(worker_temp_dir(strategy))
+    resumed = interrupted is not None and copy_backup(
+        interrupted, run_dir_module.BACKUP_FOLDER, run_dir_module.HISTORY_FILE, path)
+    print(f"run: written by the chief; this worker writes into {path} (deleted at the end)"
+          + (f", resuming from the backup in {interrupted}" if resumed else ""), flush=True)
+    return run_dir_module.TrainingRun(path=path, resumed=resumed)
+
+
+def check_same_start(strategy, epoch):
+    """Every worker must start from the same `epoch`, or the first step would never match."""
+    epochs = all_workers(strategy, epoch)
+    if len(set(epochs)) > 1:
+        raise UsageError(
+            f"the workers would start from different epochs ({', '.join(f'{e:g}' for e in epochs)}"
+            "): a multi-worker run resumes from the chief's backup in --run-dir, which must "
+            "name the same folder on every worker, on storage they all see")
+
+
+def worker_done(app, strategy, epochs_done, wall_time, fingerprint):
+    """A non-chief worker's last line and report; it waits until the chief has written the run."""
+    number, count = worker_number(strategy), worker_count(strategy)
+    print(f"{app}: worker {number} of {count}: {epochs_done} epoch(s) trained in "
+          f"{wall_time}, final weights {fingerprint}; waiting for the chief to write the run",
+          flush=True)
+    all_workers(strategy, 0)
+    return {"app": app, "worker": number, "workers": count, "epochs_done": epochs_done,
+            "final_weights_fingerprint": fingerprint}
 
 
 def all_workers(strategy, value):

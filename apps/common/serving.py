@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apps.common import run_dir as run_dir_module
+from apps.common import trained_run
 from apps.common.errors import UsageError
 
 EXPORT_FOLDER = "export"
@@ -65,15 +66,13 @@ def output_folder(model_path, output):
     return path
 
 
-def export_run(app, run, output, load_model, endpoints):
+def export_run(app, run, output, endpoints):
     """Export a run's model as a SavedModel; returns {"path", "signatures"}.
 
     Args:
         app: The app's name (for `--run latest` and messages).
         run: The `--run` flag.
         output: The `--output` flag (None: `<run>/export/`).
-        load_model: `load_model(model_path)` -> the Keras model (raises
-            UsageError for a file that is not one).
         endpoints: `endpoints(model, model_path)` -> a list of `Endpoint`s.
 
     Raises:
@@ -82,7 +81,7 @@ def export_run(app, run, output, load_model, endpoints):
     """
     model_path = run_dir_module.find_model(app, run)
     out = output_folder(model_path, output)
-    model = load_model(model_path)
+    model = trained_run.load_model(app, model_path)
     import keras
 
     archive = keras.export.ExportArchive()

@@ -1,14 +1,12 @@
-"""The training loop every app shares: compile, callbacks, resumable fit, the summary line."""
+"""The training loop every app shares: compile, learning rate schedules, callbacks, one resumable fit, the summary line."""
 
 import csv
 import dataclasses
 import functools
 import importlib.util
 import json
-import shutil
 import time
 import typing
-from pathlib import Path
 
 import keras
 
@@ -211,7 +209,7 @@ def _best_so_far(history_csv, monitor, mode):
     return max(values) if mode == "max" else min(values)
 
 
-def _restored_epoch(run):
+def restored_epoch(run):
     metadata = run.backup_dir / "training_metadata.json"
     try:
         return int(json.loads(metadata.read_text())["epoch"])
@@ -336,35 +334,25 @@ class TrainingSetup:
 
 
 def fit(model, train_data, validation_data, config, run, monitor="val_accuracy", mode="max",
-        extra_callbacks=(), saved_model=None, metric_callbacks=()):
-    """Train `model` into `run`, resuming from its backup if one is there.
+        extra_callbacks=(), metric_callbacks=(), initial_epoch=0, saved_model=None):
+    """Train `model` into `run` with the common callbacks, resuming from its backup if one is there.
 
     Prints where it resumes from; Keras's progress bar shows the epochs.
 
-    Returns:
-        A `TrainingResult`.
-    """
-    return fit_from_epoch(model, train_data, validation_data, config, run, monitor=monitor,
-                          mode=mode, extra_callbacks=extra_callbacks,
-                          metric_callbacks=metric_callbacks, saved_model=saved_model)
-
-
-def fit_from_epoch(model, train_data, validation_data, config, run, monitor="val_accuracy",
-                   mode="max", extra_callbacks=(), metric_callbacks=(), initial_epoch=0,
-                   saved_model=None):
-    """`fit`, for a model that may already have trained `initial_epoch` epochs elsewhere.
-
-    Hyperband continues a trial from an earlier trial's weights: training
-    then runs epochs `initial_epoch + 1 .. config.epochs`, and the learning
-    rate schedule starts where that many epochs would have left it.
-
     Args:
-        model, train_data, validation_data, config, run, monitor, mode,
-            extra_callbacks: As for `fit`.
+        model: The compiled model.
+        train_data, validation_data: Its tf.data pipelines.
+        config: The app's config (epochs, time limit, early stopping, ...).
+        run: The `TrainingRun` to write into.
+        monitor, mode: The metric that picks the best epoch, and its better direction.
+        extra_callbacks: More Keras callbacks, run after the common ones.
         metric_callbacks: Callbacks that add metrics to each epoch's logs
             (e.g. a validation BLEU). They run before every other callback,
             so `monitor`, the history file and early stopping can use them.
-        initial_epoch: Epochs already trained (0 for a fresh model). A
+        initial_epoch: Epochs the model already trained elsewhere (Hyperband
+            continues a trial from an earlier trial's weights): training runs
+            epochs `initial_epoch + 1 .. config.epochs`, and the learning rate
+            schedule starts where that many epochs would have left it. A
             backup in `run` (an interrupted run) takes precedence.
         saved_model: The model `model.keras` holds, when not `model` itself
             (it must share `model`'s weights).
@@ -373,7 +361,7 @@ def fit_from_epoch(model, train_data, validation_data, config, run, monitor="val
         A `TrainingResult`.
     """
     # A backup taken before the first epoch of a continued model ended says 0.
-    initial_epoch = max(initial_epoch, _restored_epoch(run) if run.resumed else 0)
+    initial_epoch = max(initial_epoch, restored_epoch(run) if run.resumed else 0)
     history_csv = run.file(run_dir_module.HISTORY_FILE)
     if run.resumed:
         _trim_history(history_csv, initial_epoch)
@@ -442,204 +430,3 @@ def summary_line(app, metric_name, value, wall_seconds, run_path):
     """The one line printed at the end of training."""
     return (f"{app}: {metric_name} {value:.4f} in {format_seconds(wall_seconds)} "
             f"(wall time); run written to {run_path}")
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingStory:
-    """An app's own pieces of `train`; `run_training` does the rest, the same for every app.
-
-    Attributes:
-        app: The app's name ("mnist"): the run folder's parent and the model's registry.
-        load_data: `load_data(config)` -> the app's data (with `.name` and
-            `.description`); all bad input must fail here, before a run folder exists.
-        build_training: `build_training(config, data)` -> a `TrainingSetup`
-            (the one builder `rnn-suite tune` calls too).
-        evaluate: `evaluate(best_model, config, data, run)` -> the test report
-            (a dict for `metrics.json`), pictures written into `run.path`.
-        settings: `settings(config, data)` -> what `metrics.json` says about
-            the model and data besides the report (cell, units, data sizes);
-            the setup's `sizes` join them.
-        headline: `headline(metrics)` -> `(name, value)` of the summary line.
-        describe: Optional `describe(config, data)` -> the line printed after
-            the data's description (how much of it is used, and how).
-        resolve: Optional `resolve(config, data)` -> the config with "auto"
-            settings made concrete, as `config.json` keeps them.
-        curves: The metrics drawn in `learning_curves.png`.
-        run_callbacks: Optional `run_callbacks(config, data, run)` -> callbacks
-            that write into the run folder as training goes (the language
-            model's `samples.txt`).
-    """
-
-    app: str
-    load_data: typing.Callable
-    build_training: typing.Callable
-    evaluate: typing.Callable
-    settings: typing.Callable
-    headline: typing.Callable
-    describe: typing.Optional[typing.Callable] = None
-    resolve: typing.Optional[typing.Callable] = None
-    curves: tuple = ("loss", "accuracy")
-    run_callbacks: typing.Optional[typing.Callable] = None
-
-
-LEARNING_CURVES_FILE = "learning_curves.png"
-
-
-def _worker_run(strategy, config):
-    """Where a non-chief worker writes: a temporary folder of its own.
-
-    When `--run-dir` (the same folder, on storage every worker sees) holds an
-    interrupted run, the chief's backup is copied in, to resume from.
-    """
-    from apps.common import distribute
-
-    interrupted = run_dir_module.interrupted_run_dir(config)
-    path = Path(distribute.worker_temp_dir(strategy))
-    resumed = interrupted is not None and distribute.copy_backup(
-        interrupted, run_dir_module.BACKUP_FOLDER, run_dir_module.HISTORY_FILE, path)
-    print(f"run: written by the chief; this worker writes into {path} (deleted at the end)"
-          + (f", resuming from the backup in {interrupted}" if resumed else ""), flush=True)
-    return run_dir_module.TrainingRun(path=path, resumed=resumed)
-
-
-def _check_same_start(strategy, run):
-    """Every worker must start from the same epoch, or the first step would never match."""
-    from apps.common import distribute, errors
-
-    epochs = distribute.all_workers(strategy, _restored_epoch(run) if run.resumed else 0)
-    if len(set(epochs)) > 1:
-        raise errors.UsageError(
-            f"the workers would start from different epochs ({', '.join(f'{e:g}' for e in epochs)}"
-            "): a multi-worker run resumes from the chief's backup in --run-dir, which must "
-            "name the same folder on every worker, on storage they all see")
-
-
-def _worker_done(app, strategy, result, fingerprint):
-    """A non-chief worker's last line; it waits until the chief has written the run."""
-    from apps.common import distribute
-
-    number, count = distribute.worker_number(strategy), distribute.worker_count(strategy)
-    print(f"{app}: worker {number} of {count}: {result.epochs_done} epoch(s) trained in "
-          f"{format_seconds(result.wall_seconds)}, final weights {fingerprint}; waiting for "
-          "the chief to write the run", flush=True)
-    distribute.all_workers(strategy, 0)
-    return {"app": app, "worker": number, "workers": count, "epochs_done": result.epochs_done,
-            "final_weights_fingerprint": fingerprint}
-
-
-def run_training(story, config, extra_callbacks=()):
-    """Train an app from a validated config and leave a complete run folder.
-
-    Strategy (`--distribute`; bad settings fail before anything is written) ->
-    seed -> load the data (bad input fails before anything is written) ->
-    start or resume the run folder -> build and compile the model and fit it
-    with the common callbacks, both in the strategy's scope -> evaluate the
-    best saved model on the test split -> learning curves -> `metrics.json`
-    -> the one summary line.
-
-    In a multi-worker run only the chief does all of this; every other
-    worker trains in step with it, writes into a temporary folder of its own
-    (deleted at the end), and prints one line with its weights' fingerprint.
-
-    Args:
-        story: The app's `TrainingStory`.
-        config: The app's validated config.
-        extra_callbacks: More Keras callbacks for `fit` (tests use them).
-
-    Returns:
-        The metrics written to `metrics.json` (a non-chief worker: what it did).
-    """
-    from apps.common import distribute, errors, model_files, plots
-
-    started = time.perf_counter()
-    strategy = distribute.strategy_for(config)
-    multi_worker = distribute.is_multi_worker(strategy)
-    chief = distribute.is_chief(strategy)
-    set_seed(config.seed)
-    data = story.load_data(config)
-    print(f"data: {data.description}", flush=True)
-    if story.resolve:
-        config = story.resolve(config, data)
-    if story.describe:
-        print(story.describe(config, data), flush=True)
-    if config.distribute != "none":
-        print(distribute.describe(strategy, config), flush=True)
-    if chief:
-        # Without a --run-dir that every worker shares, the others could not
-        # find the chief's backup: a multi-worker run resumes only from one.
-        run = run_dir_module.start_training_run(story.app, config,
-                                                find_interrupted=not multi_worker)
-        print(f"run: {run.path}{' (resuming)' if run.resumed else ''}", flush=True)
-    else:
-        run = _worker_run(strategy, config)
-    try:
-        with strategy.scope():
-            try:
-                setup = story.build_training(config, data)
-            except errors.UsageError:
-                run.discard()  # bad input found while building leaves no new run folder behind
-                raise
-            train_data, validation_data = setup.train_data, setup.validation_data
-            if multi_worker:
-                train_data = distribute.shard_by_data(train_data)
-                validation_data = distribute.shard_by_data(validation_data)
-                _check_same_start(strategy, run)
-            # Before the backup and the history: an epoch a kill leaves logged has its files.
-            first_callbacks = (*setup.metric_callbacks,
-                               *(story.run_callbacks(config, data, run)
-                                 if story.run_callbacks and chief else ()))
-            result = fit(setup.model, train_data, validation_data, config, run,
-                         monitor=setup.monitor, mode=setup.mode, extra_callbacks=extra_callbacks,
-                         saved_model=setup.saved_model, metric_callbacks=first_callbacks)
-        model = setup.saved_model or setup.model
-        fingerprint = distribute.weights_fingerprint(model) if multi_worker else None
-        if not chief:
-            return _worker_done(story.app, strategy, result, fingerprint)
-        if not run.model_path.exists() and config.distribute != "none":
-            # Evaluation runs outside the strategy (a collective of the chief
-            # alone would wait forever): on a model read back from its file.
-            model.save(run.model_path)
-        best = (model_files.load_model(run.model_path, story.app) if run.model_path.exists()
-                else model)
-        report = story.evaluate(best, config, data, run)
-        history_csv = run.file(run_dir_module.HISTORY_FILE)
-        plots.learning_curves(history_csv, run.file(LEARNING_CURVES_FILE), metrics=story.curves)
-        history = plots.read_history(history_csv)
-        best_value = history[setup.monitor] if history and setup.monitor in history else None
-        if best_value is not None:
-            best_value = float(best_value.max() if setup.mode == "max" else best_value.min())
-        metrics = {
-            "app": story.app,
-            "dataset": data.name,
-            "dataset_description": data.description,
-            **story.settings(config, data),
-            "parameters": int(model.count_params()),
-            **setup.sizes,
-            **report,
-            f"best_{setup.monitor}": best_value,
-            "epochs_done": result.epochs_done,
-            "epochs_requested": config.epochs,
-            "resumed_from_epoch": result.initial_epoch if run.resumed else None,
-            "stopped_by_time_limit": result.stopped_by_time,
-            "distribute": config.distribute,
-            "replicas": int(strategy.num_replicas_in_sync),
-            "train_seconds": round(result.wall_seconds, 2),
-            "train_steps_per_second": round(result.steps_per_second, 3),
-            "train_examples_per_second": round(result.steps_per_second * config.batch_size, 1),
-            "wall_seconds": round(time.perf_counter() - started, 2),
-        }
-        if multi_worker:
-            metrics["workers"] = distribute.worker_count(strategy)
-            metrics["final_weights_fingerprint"] = fingerprint
-            print(f"{story.app}: worker 0 of {metrics['workers']} (chief): final weights "
-                  f"{fingerprint}", flush=True)
-        write_metrics(run, metrics)
-        if multi_worker:
-            distribute.all_workers(strategy, 0)  # the others wait for the run to be written
-    finally:
-        run.release()
-        if not chief:
-            shutil.rmtree(run.path, ignore_errors=True)
-    label, value = story.headline(metrics)
-    print(summary_line(story.app, label, value, metrics["wall_seconds"], run.path), flush=True)
-    return metrics

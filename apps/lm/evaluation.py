@@ -92,3 +92,22 @@ def ngram_peer(train_ids, test_ids, vocab_size, order=NGRAM_ORDER):
     return {"name": f"interpolated modified Kneser-Ney {order}-gram",
             "test_perplexity": perplexity(log_probs), "test_bits_per_token":
             bits_per_token(log_probs), "seconds": round(time.perf_counter() - started, 2)}
+
+
+def evaluate_model(model, train_documents, test_documents, window, batch_size, peer=True):
+    """The model's test perplexity beside the n-gram peer's, both on the same test tokens."""
+    from apps.lm import data, model as model_module
+
+    vocabulary = model_module.vocabulary_of(model)
+    test_ids = data.stream(test_documents, vocabulary)
+    train_ids = data.stream(train_documents, vocabulary) if peer else None
+    report = score(model, train_ids, test_ids, vocabulary, window, batch_size,
+                              peer=peer)
+    line = (f"test perplexity {report['test_perplexity']:.2f} "
+            f"({report['test_bits_per_token']:.3f} bits per {vocabulary.kind}) on "
+            f"{report['test_tokens']:,} tokens")
+    if peer:
+        line += (f"; {report['peer']['name']}: {report['peer']['test_perplexity']:.2f} "
+                 f"({report['peer']['test_bits_per_token']:.3f} bits)")
+    print(line, flush=True)
+    return report

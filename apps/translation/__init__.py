@@ -1,1 +1,3 @@
 """Translation: a bidirectional recurrent encoder and a Bahdanau-attention decoder."""
+
+NAME = "translation"

@@ -1,5 +1,7 @@
-"""`rnn-suite translation train|evaluate|predict`: the flags, and what each command does.
+"""`rnn-suite translation train|evaluate|predict|export`: the flags, and what each command does.
 
+`train` itself is in `train.py`, the test report in `evaluation.py`, the input
+pipeline in `data.py`.
 TensorFlow is imported inside the commands, not at the top, so that `--help`
 and flag errors answer at once.
 
@@ -16,22 +18,18 @@ Decisions on awkward input (also in docs/translation.md):
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from apps.common import app_commands
 from apps.common import config as config_module
-from apps.common import run_dir as run_dir_module
+from apps.common import trained_run
 from apps.common.errors import UsageError
-from apps.translation import serving
+from apps.translation import NAME, serving
 from apps.translation.config import TranslationConfig
-
-NAME = "translation"
+from apps.translation.evaluation import TRANSLATIONS_FILE, evaluate_model
+from apps.translation.train import train
 SUMMARY = "translation: bidirectional encoder, Bahdanau-attention decoder, greedy and beam search"
 EVALUATION_FILE = app_commands.EVALUATION_FILE
-TRANSLATIONS_FILE = "test_translations.tsv"
-ATTENTION_MAPS = 4
-WARM_UP_SENTENCES = 8
 
 
 def add_commands(parser):
@@ -103,316 +101,10 @@ def _add_decoding_flags(parser, unk_replace=True):
                              "write no [UNK]")
 
 
-def warn(message):
-    print(f"warning: {message}", file=sys.stderr, flush=True)
-
-
 # --- train -----------------------------------------------------------------------
 
 
-def load_data(config):
-    """The corpus a config names (dataset, pairs, languages, limit); bad input fails here.
-
-    Returns:
-        A `data.Corpus` (train, validation and test pairs, raw text).
-    """
-    from apps.translation import data
-
-    if config.jit:
-        raise UsageError("--jit is not available for translation: the model reads raw "
-                         "strings, which XLA cannot compile")
-    return data.load(config, config.data_dir)
-
-
-def prepare_pairs(config, corpus):
-    """Tokenise the training pairs, leave out long ones, build vocabularies (training split only).
-
-    Returns:
-        (train_pairs (sources, targets, lengths), source_vocabulary,
-        target_vocabulary, longest_source).
-    """
-    from apps.translation import text
-
-    sources, targets = corpus.train
-    source_words, target_words = text.words(sources), text.words(targets)
-    kept = [i for i, (s, t) in enumerate(zip(source_words, target_words))
-            if s and t and len(s) <= config.max_length and len(t) <= config.max_length]
-    if not kept:
-        raise UsageError(f"no training pair has at most --max-length {config.max_length} "
-                         "tokens on both sides")
-    if len(kept) < len(sources):
-        print(f"left out {len(sources) - len(kept):,} training pairs longer than "
-              f"--max-length {config.max_length} tokens (or empty)", flush=True)
-    # Pairs are kept or left out by their words in both modes, so word and subword
-    # runs train on the same pairs; batches are bucketed by words too.
-    lengths = [max(len(source_words[i]), len(target_words[i])) for i in kept]
-    train_pairs = ([sources[i] for i in kept], [targets[i] for i in kept], lengths)
-    if config.tokenizer == "subword":
-        source_vocabulary, target_vocabulary = learn_subword_vocabularies(
-            config, train_pairs[0], train_pairs[1])
-        from apps.common import subwords
-
-        source_tokens = subwords.SubwordVectorizer(source_vocabulary).pieces(train_pairs[0])
-        return train_pairs, source_vocabulary, target_vocabulary, max(map(len, source_tokens))
-    source_vocabulary = text.build_vocabulary([source_words[i] for i in kept], config.min_count,
-                                              config.max_vocab)
-    target_vocabulary = text.build_vocabulary([target_words[i] for i in kept], config.min_count,
-                                              config.max_vocab)
-    longest = max(len(source_words[i]) for i in kept)
-    return train_pairs, source_vocabulary, target_vocabulary, longest
-
-
-def learn_subword_vocabularies(config, sources, targets):
-    """(source, target) SentencePiece models learned from the training sentences.
-
-    One model learned from both sides when `--joint-vocabulary`, else one per language.
-    """
-    from apps.common import subwords
-
-    try:
-        if config.joint_vocabulary:
-            joint = subwords.learn_subwords(list(sources) + list(targets), config.vocab_size)
-            return joint, joint
-        return (subwords.learn_subwords(sources, config.vocab_size),
-                subwords.learn_subwords(targets, config.vocab_size))
-    except ValueError as error:  # e.g. fewer pieces asked for than the text has characters
-        raise UsageError(f"--vocab-size {config.vocab_size}: {error}") from None
-
-
-def describe_vocabularies(model, config):
-    """How big each vocabulary is and what it holds, for the start-of-training line."""
-    from apps.translation import text
-
-    sizes = [model.get_layer(name).vocabulary_size()
-             for name in ("source_vectorizer", "target_vectorizer")]
-    if text.is_subword(model.get_layer("source_vectorizer")):
-        kind = "one joint " if config.joint_vocabulary else ""
-        return sizes, (f"{kind}subword pieces (SentencePiece unigram, --vocab-size "
-                       f"{config.vocab_size})")
-    return sizes, f"words (seen at least {config.min_count} times in training)"
-
-
-def pipeline(model, sources, targets, batch_size, shuffle=False, seed=0, lengths=None):
-    """A tf.data pipeline of ({"source", "target"} strings, labels [B, T+1]), bucketed by length.
-
-    Pairs of similar length are batched together (less padding); the labels
-    come from the model's own target vectoriser.
-    """
-    import numpy as np
-    import tensorflow as tf
-
-    from apps.translation import model as model_module
-    from apps.translation import text
-
-    if lengths is None:
-        lengths = [max(len(a), len(b)) for a, b in zip(text.words(sources), text.words(targets))]
-    vectorizer = model.get_layer("target_vectorizer")
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (list(sources), list(targets), tf.constant(lengths, tf.int32)))
-    if shuffle:
-        dataset = dataset.shuffle(len(sources), seed=seed, reshuffle_each_iteration=True)
-    boundaries = [b for b in (6, 9, 12, 15, 20, 30, 45) if b < max(lengths, default=0)]
-    bucket_starts = [b + 1 for b in boundaries]
-    dataset = dataset.bucket_by_sequence_length(
-        lambda s, t, n: n, bucket_boundaries=bucket_starts,
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1))
-    # Each bucket gives ceil(its pairs / batch_size) batches whatever the order, so
-    # the epoch's length is known (the cosine learning-rate schedule needs it).
-    per_bucket = np.bincount(np.searchsorted(bucket_starts, lengths, side="right"),
-                             minlength=len(bucket_starts) + 1)
-    batches = int(sum(-(-count // batch_size) for count in per_bucket))
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
-
-    def with_labels(source, target, _):
-        labels = model_module.teacher_forcing_ids(vectorizer(target))[1]
-        return {"source": source, "target": target}, labels
-
-    return dataset.map(with_labels, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE)
-
-
-def build_training(config, corpus):
-    """The model a config describes, compiled, with its training and validation pipelines.
-
-    The one place the model is built and compiled for training: `train` uses
-    it, and so does `rnn-suite tune`. The vocabularies come from the training
-    split; the test split is not touched.
-
-    Args:
-        config: A `TranslationConfig`.
-        corpus: The `data.Corpus` from `load_data`.
-
-    Returns:
-        A `training.TrainingSetup` (best epoch by validation loss, or by greedy
-        validation BLEU with `--best-by bleu`).
-    """
-    from apps.common import training
-    from apps.translation import model as model_module
-
-    (sources, targets, lengths), source_vocabulary, target_vocabulary, longest = (
-        prepare_pairs(config, corpus))
-    model = model_module.build_model(config, source_vocabulary, target_vocabulary, longest)
-    (source_size, target_size), kind = describe_vocabularies(model, config)
-    sizes = {"train_pairs": len(sources), "source_vocabulary": source_size,
-             "target_vocabulary": target_size}
-    print(f"using {len(sources):,} train / {len(corpus.validation[0]):,} validation / "
-          f"{len(corpus.test[0]):,} test pairs; vocabularies {source_size:,} "
-          f"{corpus.source_lang} / {target_size:,} {corpus.target_lang} {kind}", flush=True)
-    train_data = pipeline(model, sources, targets, config.batch_size, shuffle=True,
-                          seed=config.seed, lengths=lengths)
-    validation_data = pipeline(model, *corpus.validation, config.batch_size)
-    training.compile_model(model, config, loss=model_module.loss(config.label_smoothing),
-                           metrics=[model_module.MaskedAccuracy()], train_data=train_data)
-    monitor, mode, metric_callbacks = "val_loss", "min", ()
-    if config.best_by == "bleu":
-        from apps.translation.validation_bleu import LOG_NAME, ValidationBleu
-
-        monitor, mode, metric_callbacks = LOG_NAME, "max", (ValidationBleu(corpus.validation),)
-    return training.TrainingSetup(model, train_data, validation_data, monitor=monitor,
-                                  mode=mode, sizes=sizes, metric_callbacks=metric_callbacks)
-
-
-def train(config, extra_callbacks=()):
-    """Train from a validated `TranslationConfig`; returns the metrics written to `metrics.json`."""
-    from apps.common import training
-
-    return training.run_training(training.TrainingStory(
-        NAME, load_data, build_training, evaluate=_evaluate_run, settings=_settings,
-        headline=lambda metrics: (f"test BLEU (beam {config.beam_size})", metrics["bleu_beam"]),
-        curves=("loss", "masked_accuracy")), config, extra_callbacks)
-
-
-def _settings(config, corpus):
-    return {"source_lang": corpus.source_lang, "target_lang": corpus.target_lang,
-            "cell": config.cell, "units": config.units, "layers": config.layers,
-            "bidirectional": config.bidirectional, "embedding_dim": config.embedding_dim,
-            "tokenizer": config.tokenizer, "label_smoothing": config.label_smoothing}
-
-
-def scored_test_pairs(config, corpus):
-    """The test pairs a run is scored on after training (the first --eval-limit, or all)."""
-    return corpus.limited(config.eval_limit).test if config.eval_limit else corpus.test
-
-
-def _evaluate_run(model, config, corpus, run):
-    return evaluate_model(model, scored_test_pairs(config, corpus), run.path, config.beam_size,
-                          config.max_output_length, config.length_alpha, batch_size=64,
-                          label=f"{corpus.name} test",
-                          unk_replace=config.unk_replace)
-
-
 # --- evaluate ----------------------------------------------------------------------
-
-def _timed_translate(translator, sentences, **kwargs):
-    """Translate, timing it after a warm-up call (tracing is not decoding speed)."""
-    translator.translate(sentences[:WARM_UP_SENTENCES], **kwargs)
-    started = time.perf_counter()
-    results = translator.translate(sentences, **kwargs)
-    seconds = time.perf_counter() - started
-    return results, len(sentences) / seconds if seconds > 0 else float("nan")
-
-
-def evaluate_model(model, test_pairs, out_dir, beam_size, max_output_length, length_alpha,
-                   batch_size=64, label="test", unk_replace=True):
-    """BLEU/chrF (sacrebleu) of greedy and beam search, translations file, attention maps.
-
-    Returns:
-        A dict: `bleu_greedy`, `bleu_beam`, `chrf_greedy`, `chrf_beam`,
-        `bleu_beam_lowercase`, signatures, `sentences_per_second_greedy/beam`,
-        `test_sentences`, the `[UNK]`s the model wrote with beam search
-        (`unknown_tokens_beam`, in `unknown_outputs_beam` translations; with
-        `unk_replace` they are replaced in the scored text), `pictures`.
-    """
-    from apps.common import bleu
-    from apps.translation import model as model_module
-    from apps.translation import pictures
-
-    sources, references = list(test_pairs[0]), list(test_pairs[1])
-    # One reference per sentence (a string), or several (a list each).
-    reference_lists = [[r] if isinstance(r, str) else list(r) for r in references]
-    if not sources:
-        raise UsageError("the test split is empty; nothing to evaluate")
-    translator = model_module.Translator(model)
-    decoding = dict(max_output_length=max_output_length, length_alpha=length_alpha,
-                    batch_size=batch_size, unk_replace=unk_replace)
-    greedy, greedy_speed = _timed_translate(translator, sources, beam_size=1, **decoding)
-    beam, beam_speed = _timed_translate(translator, sources, beam_size=beam_size,
-                                        greedy=False, **decoding)
-    greedy_text = [r["translation"] for r in greedy]
-    beam_text = [r["translation"] for r in beam]
-    scores_greedy = bleu.corpus_scores(greedy_text, references)
-    scores_beam = bleu.corpus_scores(beam_text, references)
-    scores_beam_lc = bleu.corpus_scores(beam_text, references, lowercase=True)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    most = max(map(len, reference_lists))
-    with open(out / TRANSLATIONS_FILE, "w", encoding="utf-8") as handle:
-        # More references than one go into reference_2, ... after the first four columns.
-        handle.write("\t".join(["source", "reference", "greedy", "beam",
-                                *(f"reference_{n}" for n in range(2, most + 1))]) + "\n")
-        for source, refs, g, b in zip(sources, reference_lists, greedy_text, beam_text):
-            row = [source, refs[0], g, b, *refs[1:], *[""] * (most - len(refs))]
-            handle.write("\t".join(cell.replace("\t", " ") for cell in row) + "\n")
-    shown = translator.translate(sources[:ATTENTION_MAPS], beam_size=beam_size,
-                                 greedy=beam_size == 1, with_attention=True, **decoding)
-    names = []
-    for index, item in enumerate(shown, 1):
-        name = f"attention_{index}.png"
-        pictures.attention_map([item], out / name, title=f"{label} sentence {index} (beam "
-                                                          f"{beam_size})")
-        names.append(name)
-    report = {
-        "test_sentences": len(sources),
-        "references_per_sentence": most,
-        "beam_size": beam_size,
-        "length_alpha": length_alpha,
-        "bleu_greedy": scores_greedy["bleu"],
-        "chrf_greedy": scores_greedy["chrf"],
-        "bleu_beam": scores_beam["bleu"],
-        "chrf_beam": scores_beam["chrf"],
-        "bleu_beam_lowercase": scores_beam_lc["bleu"],
-        "bleu_signature": scores_beam["bleu_signature"],
-        "chrf_signature": scores_beam["chrf_signature"],
-        "bleu_beam_details": scores_beam["bleu_details"],
-        "tokenizer": "subword" if translator.subword else "word",
-        "unk_replace": bool(unk_replace and not translator.subword),
-        "unknown_tokens_beam": sum(r["unknown"] for r in beam),
-        "unknown_outputs_beam": sum(1 for r in beam if r["unknown"]),
-        "sentences_per_second_greedy": round(greedy_speed, 2),
-        "sentences_per_second_beam": round(beam_speed, 2),
-        "translations_file": TRANSLATIONS_FILE,
-        "pictures": names,
-    }
-    print(f"BLEU greedy {report['bleu_greedy']:.2f}, beam {beam_size} "
-          f"{report['bleu_beam']:.2f} (lowercased {report['bleu_beam_lowercase']:.2f}); chrF "
-          f"greedy {report['chrf_greedy']:.2f}, beam {report['chrf_beam']:.2f} on "
-          f"{len(sources):,} {label} sentences", flush=True)
-    print(f"sacrebleu signatures: BLEU {report['bleu_signature']} | chrF "
-          f"{report['chrf_signature']}", flush=True)
-    if report["unknown_tokens_beam"]:
-        print(f"[UNK]: the model wrote {report['unknown_tokens_beam']:,} in "
-              f"{report['unknown_outputs_beam']:,} beam translations"
-              + ("; replaced by the most attended source word" if report["unk_replace"]
-                 else ""), flush=True)
-    print(f"decoding speed: greedy {greedy_speed:.1f} sentences/s, beam {beam_size} "
-          f"{beam_speed:.1f} sentences/s (batch {batch_size})", flush=True)
-    return report
-
-
-def _run_config(model_path):
-    path = model_path.parent / run_dir_module.CONFIG_FILE
-    if not path.is_file():
-        raise UsageError(f"{model_path.parent} has no {run_dir_module.CONFIG_FILE} (expected a "
-                         f"run folder written by `rnn-suite {NAME} train`)")
-    return config_module.load_config(TranslationConfig, path)
-
-
-def _load_run_model(run):
-    path = run_dir_module.find_model(NAME, run)
-    from apps.common import model_files
-    from apps.translation import model as model_module  # noqa: F401 - registers its layers
-
-    return path, model_files.load_model(path, NAME)
 
 
 def _decoding_settings(args, config):
@@ -498,8 +190,8 @@ def evaluate_command(args):
     import dataclasses
 
     _check_decoding_flags(args)
-    path = run_dir_module.find_model(NAME, args.run)
-    config = _run_config(path)
+    trained = trained_run.open_run(NAME, args.run, TranslationConfig, needs_config=True)
+    config = trained.config
     own = read_test_files(args)
     if own is None:
         from apps.translation import data
@@ -514,7 +206,7 @@ def evaluate_command(args):
         test_data = app_commands.file_test_data(description, {
             "source_file": args.source_file, "reference_file": args.reference_file})
     print(f"data: {description}", flush=True)
-    path, model = _load_run_model(str(path))
+    path, model = trained.path, trained.model
     beam, length, alpha = _decoding_settings(args, config)
     out = app_commands.evaluation_folder(args, path)
     report = evaluate_model(model, test, out, beam, length, alpha,
@@ -546,11 +238,8 @@ def predict_command(args):
         raise UsageError("give sentences to translate (as arguments or --file FILE, one a line)")
     if args.show_attention and not str(args.show_attention).lower().endswith(".png"):
         raise UsageError(f"--show-attention {args.show_attention}: expected a .png file name")
-    path = run_dir_module.find_model(NAME, args.run)
-    config_path = path.parent / run_dir_module.CONFIG_FILE
-    config = (config_module.load_config(TranslationConfig, config_path)
-              if config_path.is_file() else None)
-    path, model = _load_run_model(str(path))
+    trained = trained_run.open_run(NAME, args.run, TranslationConfig)
+    config, model = trained.config, trained.model
     from apps.translation import model as model_module
     from apps.translation import pictures, text
 
@@ -559,9 +248,9 @@ def predict_command(args):
     for number, sentence in enumerate(sentences, 1):
         count = len(translator.source_tokens([text.normalize(sentence)])[0])
         if count == 0:
-            warn(f"sentence {number} is empty; its translation is an empty line")
+            app_commands.warn(f"sentence {number} is empty; its translation is an empty line")
         elif translator.longest_seen and count > translator.longest_seen:
-            warn(f"sentence {number} has {count} tokens, more than any training sentence "
+            app_commands.warn(f"sentence {number} has {count} tokens, more than any training sentence "
                  f"({translator.longest_seen}); translating it in full, quality may suffer")
     results = translator.translate(sentences, beam_size=beam, max_output_length=length,
                                    length_alpha=alpha, batch_size=args.batch_size,
@@ -569,7 +258,7 @@ def predict_command(args):
                                    unk_replace=_unk_replace(args, config))
     for number, result in enumerate(results, 1):
         if result["source_words"] and not result["finished"]:
-            warn(f"sentence {number}: the output stopped at --max-output-length before the "
+            app_commands.warn(f"sentence {number}: the output stopped at --max-output-length before the "
                  "end token")
         print(" ".join(result["translation"].split()), flush=True)  # always one line
     if args.show_attention:
@@ -588,11 +277,9 @@ def export_command(args):
     from apps.common import serving as common_serving
 
     _check_decoding_flags(args)
-    path = run_dir_module.find_model(NAME, args.run)
-    config_path = path.parent / run_dir_module.CONFIG_FILE
-    config = (config_module.load_config(TranslationConfig, config_path)
-              if config_path.is_file() else None)
+    trained = trained_run.open_run(NAME, args.run, TranslationConfig)
+    path, config = trained.path, trained.config
     beam, length, alpha = _decoding_settings(args, config)
     return common_serving.export_run(
-        NAME, str(path), args.output, lambda model_path: _load_run_model(str(model_path))[1],
+        NAME, str(path), args.output,
         lambda model, model_path: serving.endpoints(model, model_path, beam, length, alpha))

@@ -6,7 +6,8 @@ Anki files have no official split; one is drawn with a fixed seed
 (`SPLIT_SEED`, not `--seed`), so `evaluate` sees the same test split as
 `train`. It is drawn by sentence, not by pair: pairs that share a sentence on
 either side stay in one split (`split_by_sentence`). Multi30k uses its own
-train / val / test_2016_flickr.
+train / val / test_2016_flickr. `pipeline` makes the tf.data input of training
+from the pairs, bucketed by length.
 """
 
 import gzip
@@ -441,3 +442,42 @@ def generated(count=1200, seed=SPLIT_SEED, min_words=2, max_words=7):
     description = (f"generated reverse-and-rename task: {n - n // 5:,} train / "
                    f"{n // 10:,} validation / {n // 10:,} test")
     return Corpus("generated", description, "src", "tgt", pick(train), pick(val), pick(test))
+
+
+def pipeline(model, sources, targets, batch_size, shuffle=False, seed=0, lengths=None):
+    """A tf.data pipeline of ({"source", "target"} strings, labels [B, T+1]), bucketed by length.
+
+    Pairs of similar length are batched together (less padding); the labels
+    come from the model's own target vectoriser.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from apps.translation import model as model_module
+    from apps.translation import text
+
+    if lengths is None:
+        lengths = [max(len(a), len(b)) for a, b in zip(text.words(sources), text.words(targets))]
+    vectorizer = model.get_layer("target_vectorizer")
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (list(sources), list(targets), tf.constant(lengths, tf.int32)))
+    if shuffle:
+        dataset = dataset.shuffle(len(sources), seed=seed, reshuffle_each_iteration=True)
+    boundaries = [b for b in (6, 9, 12, 15, 20, 30, 45) if b < max(lengths, default=0)]
+    bucket_starts = [b + 1 for b in boundaries]
+    dataset = dataset.bucket_by_sequence_length(
+        lambda s, t, n: n, bucket_boundaries=bucket_starts,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1))
+    # Each bucket gives ceil(its pairs / batch_size) batches whatever the order, so
+    # the epoch's length is known (the cosine learning-rate schedule needs it).
+    per_bucket = np.bincount(np.searchsorted(bucket_starts, lengths, side="right"),
+                             minlength=len(bucket_starts) + 1)
+    batches = int(sum(-(-count // batch_size) for count in per_bucket))
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+
+    def with_labels(source, target, _):
+        labels = model_module.teacher_forcing_ids(vectorizer(target))[1]
+        return {"source": source, "target": target}, labels
+
+    return dataset.map(with_labels, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE)

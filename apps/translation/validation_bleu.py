@@ -17,7 +17,7 @@ class ValidationBleu(keras.callbacks.Callback):
     """Adds `val_bleu` (sacrebleu corpus BLEU, greedy decoding) to each epoch's logs.
 
     Put it before the callbacks that read the logs (the history file, the
-    best-model checkpoint, early stopping): `training.fit_from_epoch` runs
+    best-model checkpoint, early stopping): `training.fit` runs
     its `metric_callbacks` first.
 
     Args:

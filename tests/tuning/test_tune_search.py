@@ -156,7 +156,7 @@ def test_rerun_resumes_and_reruns_no_finished_trial(in_tmp, capsys, monkeypatch)
     args = ["tune", "mnist", *MNIST_DATA, "--tuner", "random", "--max-trials", "2",
             "--max-epochs", "2", "--in-process", "--space", space(MNIST_SPACE)]
     trainings = []
-    real_fit = training.fit_from_epoch
+    real_fit = training.fit
 
     def counting_fit(model, train_data, validation_data, config, run, **kwargs):
         trainings.append(run.path.parent.name)
@@ -164,7 +164,7 @@ def test_rerun_resumes_and_reruns_no_finished_trial(in_tmp, capsys, monkeypatch)
             kwargs["extra_callbacks"] = [*kwargs["extra_callbacks"], _StopInSecondEpoch()]
         return real_fit(model, train_data, validation_data, config, run, **kwargs)
 
-    monkeypatch.setattr(training, "fit_from_epoch", counting_fit)
+    monkeypatch.setattr(training, "fit", counting_fit)
     status, _, _ = run_cli(capsys, *args)
     assert status == 130
     assert trainings == ["trial_0", "trial_1"]

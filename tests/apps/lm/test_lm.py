@@ -210,11 +210,11 @@ def test_init_from_starts_from_the_language_model_and_fine_tunes_it(capsys, in_t
     # The builder the run uses: the general model's vocabulary and weights, exactly,
     # whatever other sizes the flags ask for.
     from apps.common import model_files
-    from apps.lm import commands
+    from apps.lm import train as lm_train
 
     config = dataclasses.replace(LMConfig(), text=str(task), init_from=str(general), units=99,
                                  tokenizer="char", vocab_size=50)
-    setup = commands.build_training(config, commands.load_data(config))
+    setup = lm_train.build_training(config, lm_train.load_data(config))
     start = model_files.load_model(general / "model.keras", "lm")
     assert model_module.vocabulary_of(setup.model).vocabulary == \
         model_module.vocabulary_of(start).vocabulary

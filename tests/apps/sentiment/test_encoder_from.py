@@ -7,7 +7,7 @@ import pytest
 from app_testutils import read_json, run_cli
 from apps.common import config as config_module
 from apps.common.errors import UsageError
-from apps.sentiment import commands
+from apps.sentiment import train as sentiment_train
 from apps.sentiment.config import SentimentConfig
 
 LM = ["lm", "train", "--dataset", "embedded", "--limit", "200", "--units", "12",
@@ -31,8 +31,8 @@ def test_the_classifier_starts_from_the_language_model(lm_run, in_tmp, bidirecti
     config = config_module.build_config(SentimentConfig, {
         "csv": "reviews.csv", "encoder_from": str(lm_run), "bidirectional": bidirectional,
         "units": 99, "cell": "gru", "epochs": 1})
-    reviews = commands.load_data(config)
-    setup = commands.build_training(commands._with_encoder_architecture(config), reviews)
+    reviews = sentiment_train.load_data(config)
+    setup = sentiment_train.build_training(sentiment_train.with_encoder_architecture(config), reviews)
     from apps.common import pretrained_encoder
 
     language_model, vocabulary = pretrained_encoder.load(str(lm_run))
@@ -69,4 +69,4 @@ def test_a_run_of_another_app_is_refused(in_tmp):
     (other / "config.json").write_text('{"mode": "row", "units": 4}')
     config = SentimentConfig(encoder_from=str(other))
     with pytest.raises(UsageError, match="is not a run of `rnn-suite lm train`"):
-        commands._with_encoder_architecture(config)
+        sentiment_train.with_encoder_architecture(config)

@@ -7,7 +7,7 @@ import pytest
 
 from apps.common import config as config_module
 from apps.common.training import SlantedTriangular
-from apps.sentiment import commands
+from apps.sentiment import train as sentiment_train
 from apps.sentiment.config import SentimentConfig
 from apps.sentiment.fine_tuning import LayerwiseAdam, encoder_depths
 from apps.sentiment.model import ConcatPooling
@@ -126,8 +126,8 @@ def test_the_encoder_stays_frozen_for_the_first_epoch(lm_run, in_tmp):  # noqa: 
         "csv": "reviews.csv", "encoder_from": str(lm_run), "bidirectional": False,
         "pooling": "concat", "epochs": 2, "batch_size": 8, "gradual_unfreezing": True,
         "learning_rate_schedule": "slanted"})
-    reviews = commands.load_data(config)
-    setup = commands.build_training(commands._with_encoder_architecture(config), reviews)
+    reviews = sentiment_train.load_data(config)
+    setup = sentiment_train.build_training(sentiment_train.with_encoder_architecture(config), reviews)
     model = setup.model
     assert isinstance(model.optimizer, LayerwiseAdam)
     before = {name: [w.copy() for w in model.get_layer(name).get_weights()]

@@ -10,7 +10,7 @@ from app_testutils import read_json, run_cli
 from sentiment_testutils import (MIRROR, MODEL_FLAGS, generated_csv, generated_reviews,
                                  write_csv)
 
-from apps.sentiment import commands, model as model_module
+from apps.sentiment import evaluation, model as model_module
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -33,7 +33,7 @@ def test_training_writes_a_complete_run_and_the_loss_goes_down(sentiment_run):
     assert (config["vocab_size"], config["pooling"]) == (800, "attention")
     if not MIRROR:  # the generated corpus is easy: the model must have learnt it
         assert metrics["test_accuracy"] > 0.8
-    labels, probabilities = commands.read_predictions(sentiment_run / "test_predictions.csv")
+    labels, probabilities = evaluation.read_predictions(sentiment_run / "test_predictions.csv")
     assert len(labels) == metrics["test_examples"]
     assert ((probabilities >= 0.5) == labels).mean() == pytest.approx(metrics["test_accuracy"])
     assert np.array(metrics["confusion_matrix"]).sum(axis=1).tolist() == np.bincount(
@@ -114,7 +114,7 @@ def test_evaluate_writes_metrics_pictures_and_explanations(sentiment_run, capsys
                 "test_ece"):
         assert 0.0 <= report[key] <= 1.0, key
     assert (out_dir / "reliability.png").is_file() and (out_dir / "confusion_matrix.png").is_file()
-    labels, probabilities = commands.read_predictions(out_dir / "test_predictions.csv")
+    labels, probabilities = evaluation.read_predictions(out_dir / "test_predictions.csv")
     assert len(labels) == 60 and ((probabilities >= 0.5) == labels).mean() == pytest.approx(
         report["test_accuracy"])
     pages = sorted((out_dir / "explain").glob("*.html"))
@@ -269,8 +269,8 @@ def test_help_lists_the_sentiment_flags(capsys):
 def test_test_predictions_file_keeps_every_decision(tmp_path):
     # Just below 0.5 in float32: six decimals would print 0.500000 and flip the decision.
     probabilities = np.array([0.49999997, 0.5, 0.9, 1e-8], np.float32)
-    commands.write_predictions(tmp_path / "p.csv", [1, 0, 1, 0], probabilities)
-    labels, read = commands.read_predictions(tmp_path / "p.csv")
+    evaluation.write_predictions(tmp_path / "p.csv", [1, 0, 1, 0], probabilities)
+    labels, read = evaluation.read_predictions(tmp_path / "p.csv")
     assert labels.tolist() == [1, 0, 1, 0]
     assert (read.astype(np.float32) == probabilities).all()
     assert ((read >= 0.5) == (probabilities >= 0.5)).all()

@@ -113,7 +113,7 @@ def test_pipeline_knows_how_many_batches_an_epoch_has(translation_run):
     """Bucketed by length, the epoch still has a known length (the cosine schedule needs it)."""
     import keras
 
-    from apps.translation import commands
+    from apps.translation import data
 
     model = keras.models.load_model(translation_run / "model.keras")
     rng = np.random.default_rng(0)
@@ -121,7 +121,7 @@ def test_pipeline_knows_how_many_batches_an_epoch_has(translation_run):
     sources = [" ".join(["ba"] * int(n)) for n in lengths]
     targets = [" ".join(["ko"] * int(n)) for n in rng.permutation(lengths)]
     for batch_size, shuffle in ((8, True), (64, False), (500, True)):
-        dataset = commands.pipeline(model, sources, targets, batch_size, shuffle=shuffle, seed=1)
+        dataset = data.pipeline(model, sources, targets, batch_size, shuffle=shuffle, seed=1)
         counted = sum(1 for _ in dataset)
         assert int(dataset.cardinality()) == counted, (batch_size, shuffle)
 

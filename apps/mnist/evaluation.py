@@ -1,0 +1,63 @@
+"""Scoring a trained MNIST model on a test split: accuracy and loss, and the pictures.
+
+`train` scores the best epoch's model with `evaluate_model`, and so does
+`rnn-suite mnist evaluate`: one evaluation for both.
+"""
+
+from pathlib import Path
+
+
+GRID_DIGITS = 32
+
+
+FORMING_DIGITS = 4
+
+
+PICTURES = {
+    "confusion_matrix": "confusion_matrix.png",
+    "test_predictions": "test_predictions.png",
+    "prediction_over_time": "prediction_over_time.png",
+}
+
+
+def evaluate_model(model, digits, out_dir, batch_size):
+    """Test accuracy and loss, plus the confusion matrix, a grid of digits, the forming picture.
+
+    Returns:
+        {"test_accuracy", "test_loss", "test_examples", "pictures"}.
+    """
+    import numpy as np
+
+    from apps.common import plots
+    from apps.mnist import data, pictures
+
+    probabilities = model.predict(data.pipeline(digits.x_test, digits.y_test, batch_size),
+                                  verbose=0)
+    predicted = probabilities.argmax(axis=1)
+    truth = digits.y_test
+    picked = np.clip(probabilities[np.arange(len(truth)), truth], 1e-7, 1.0)
+    accuracy = float((predicted == truth).mean())
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plots.confusion_matrix(truth, predicted, data.CLASS_NAMES, out / PICTURES["confusion_matrix"],
+                           title=f"{digits.name} test")
+    shown = min(GRID_DIGITS, len(truth))
+    plots.image_grid(
+        digits.x_test[:shown],
+        [f"{predicted[i]} (true {truth[i]})" for i in range(shown)],
+        out / PICTURES["test_predictions"],
+        title_colors=["tab:green" if predicted[i] == truth[i] else "tab:red"
+                      for i in range(shown)],
+        suptitle="Test digits: predicted (true); red = wrong")
+    # Different classes make the picture more telling than the first few digits.
+    _, first_of_class = np.unique(truth, return_index=True)
+    chosen = np.sort(first_of_class)[:FORMING_DIGITS]
+    pictures.prediction_forming(model, digits.x_test[chosen], truth[chosen],
+                                out / PICTURES["prediction_over_time"], data.CLASS_NAMES)
+    return {
+        "test_accuracy": accuracy,
+        "test_loss": float(-np.log(picked).mean()),
+        "test_examples": int(len(truth)),
+        "pictures": [PICTURES[k] for k in ("confusion_matrix", "test_predictions",
+                                          "prediction_over_time")],
+    }
