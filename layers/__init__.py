@@ -3,13 +3,14 @@
 >>> from layers import LSTM, GRU, SimpleRNN, Bidirectional, BahdanauAttention
 """
 
-from layers.attention import AttentiveCell, BahdanauAttention
+from layers.attention import AttentiveCell, AttentiveRecurrent, BahdanauAttention
 from layers.bidirectional import Bidirectional
 from layers.cells import GRUCell, LSTMCell, SimpleRNNCell
 from layers.recurrent import GRU, LSTM, Recurrent, SimpleRNN
 
 __all__ = [
     "AttentiveCell",
+    "AttentiveRecurrent",
     "BahdanauAttention",
     "Bidirectional",
     "GRU",

@@ -1,9 +1,17 @@
-"""Bahdanau (additive) attention, and a cell that attends over a memory at every step."""
+"""Bahdanau (additive) attention, a cell that attends over a memory at every step, and its layer."""
+
+import contextlib
 
 import keras
 from keras import initializers, ops
 
-from layers.recurrent import PACKAGE
+# Keras's mixin through which `keras.layers.RNN` draws a cell's dropout masks
+# once per sequence, and its decorator for attributes that are not state; no
+# public aliases exist.
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+from keras.src.utils import tracking
+
+from layers.recurrent import PACKAGE, Recurrent
 from layers.validation import check_positive_int
 
 # Added to the scores of padded positions: exp() of it underflows to exactly 0
@@ -210,7 +218,7 @@ class BahdanauAttention(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class AttentiveCell(keras.layers.Layer):
+class AttentiveCell(keras.layers.Layer, DropoutRNNCell):
     """A cell that attends over a memory before each step: the Bahdanau decoder.
 
     At step t, the previous output state `h_{t-1}` (the first state of `cell`)
@@ -225,11 +233,25 @@ class AttentiveCell(keras.layers.Layer):
     decoder learns how much to look at the memory for each word. The bias
     starts at 0 (beta = 0.5 for every step).
 
-    Drive it with `Recurrent(AttentiveCell(...))(x, memory=..., memory_mask=...)`
-    for teacher forcing, or one step at a time for decoding:
-    `constants = cell.prepare(x_0, states, memory=m, memory_mask=mask)` once
-    (the attention keys are computed there, once per memory), then
-    `output, states = cell.step(x_t, states, constants)` per step.
+    The memory is not a state but an input of the whole sequence, bound to
+    the cell for a call by `attending_over(memory, memory_mask)` (the
+    attention keys are computed there, once per memory). Three ways to drive
+    the cell:
+
+    * teacher forcing, in any model:
+      `AttentiveRecurrent(cell)(x, memory=m, memory_mask=mask)`, which binds
+      the memory for its call;
+    * one step at a time, for decoding: `constants = cell.prepare(x_0,
+      states, memory=m, memory_mask=mask)` once, then `output, states =
+      cell.step(x_t, states, constants)` per step;
+    * the Keras cell protocol, `call(inputs, states, training)`:
+      `with cell.attending_over(m, mask): y = keras.layers.RNN(cell)(x)`.
+      Keras 3's `RNN` passes its cell no constants, so the memory is bound
+      around its call instead. That needs `m` to be a tensor (eager code, or
+      inside a layer's or model's `call`): with the symbolic inputs of a
+      functional model the memory would not be an input of the RNN's node, so
+      use `AttentiveRecurrent` there. `RNN` also needs one output tensor per
+      step: `return_attention=False`.
 
     Args:
         cell: The wrapped cell (`GRUCell`, `LSTMCell` or `SimpleRNNCell`).
@@ -241,15 +263,19 @@ class AttentiveCell(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
-    >>> from layers import AttentiveCell, BahdanauAttention, GRUCell, Recurrent
-    >>> decoder = Recurrent(AttentiveCell(GRUCell(8), BahdanauAttention(6)),
-    ...                     return_sequences=True)
+    >>> import keras
+    >>> from layers import AttentiveCell, AttentiveRecurrent, BahdanauAttention, GRUCell
+    >>> decoder = AttentiveRecurrent(AttentiveCell(GRUCell(8), BahdanauAttention(6)),
+    ...                              return_sequences=True)
     >>> memory = np.random.rand(2, 7, 10).astype("float32")
     >>> decoder(np.zeros((2, 4, 3), "float32"), memory=memory).shape
     TensorShape([2, 4, 18])
+    >>> cell = AttentiveCell(GRUCell(8), BahdanauAttention(6))
+    >>> with cell.attending_over(memory):
+    ...     outputs = keras.layers.RNN(cell)(np.zeros((2, 4, 3), "float32"))
+    >>> outputs.shape
+    TensorShape([2, 18])
     """
-
-    needs_memory = True
 
     def __init__(self, cell, attention, return_attention=False, context_gate=False, **kwargs):
         if not hasattr(cell, "prepare") or not hasattr(cell, "step"):
@@ -269,18 +295,78 @@ class AttentiveCell(keras.layers.Layer):
         self.context_gate = bool(context_gate)
         self.state_size = cell.state_size
         self.memory_dim = None
+        self._bind(None)
 
     @property
     def output_size(self):
         size = self.cell.output_size + (self.memory_dim or 0)
         return [size, None] if self.return_attention else size
 
+    # The bound memory is a per-call input, not state: Keras must not track
+    # its tensors as the layer's.
+    @tracking.no_automatic_dependency_tracking
+    def _bind(self, bound):
+        self._bound = bound
+
+    @contextlib.contextmanager
+    def attending_over(self, memory, memory_mask=None):
+        """Binds the memory attended over to the cell for the calls in a `with` block.
+
+        `build`, `prepare` and `call` inside the block read it; the attention
+        keys `W1 memory + b` are computed here, once.
+
+        Args:
+            memory: [batch, time_m, features_m], attended over at every step.
+            memory_mask: Optional boolean [batch, time_m]; `False` marks
+                padding of `memory`, which gets attention weight 0.
+
+        Yields:
+            The cell.
+        """
+        previous = self._bound
+        self._bind(self._memory_constants(memory, memory_mask))
+        try:
+            yield self
+        finally:
+            self._bind(previous)
+
+    def _memory_constants(self, memory, memory_mask):
+        """The memory, its mask and its attention keys, checked and computed once."""
+        if keras.utils.is_keras_tensor(memory):
+            raise ValueError(
+                f"{type(self).__name__} {self.name} cannot be bound to the symbolic "
+                "memory of a functional model, which would not become an input of the "
+                "layer running the cell: use `AttentiveRecurrent(cell)(x, memory=...)`"
+            )
+        memory = ops.convert_to_tensor(memory, dtype=self.compute_dtype)
+        if len(memory.shape) != 3 or memory.shape[-1] is None:
+            raise ValueError(
+                f"{type(self).__name__} {self.name} attends over a memory "
+                "[batch, time_m, features_m] with known features. Received memory "
+                f"of shape {tuple(memory.shape)}"
+            )
+        if memory_mask is not None:
+            memory_mask = ops.cast(memory_mask, "bool")
+        if not self.attention.built:
+            self.attention.build((memory.shape[0], self.cell.units), tuple(memory.shape))
+        return {
+            "memory": memory,
+            "memory_mask": memory_mask,
+            "keys": self.attention.compute_keys(memory),
+        }
+
+    def _bound_memory(self, method):
+        if self._bound is None:
+            raise ValueError(
+                f"{type(self).__name__}.{method} needs the memory it attends over: call "
+                "`AttentiveRecurrent(cell)(x, memory=...)`, pass `memory=` to "
+                "`prepare`, or run it inside `with cell.attending_over(memory):`"
+            )
+        return self._bound
+
     def build(self, input_shape, memory_shape=None):
         if memory_shape is None:
-            raise ValueError(
-                f"{type(self).__name__} is built from the memory it attends over: "
-                "call the Recurrent layer with `memory=`"
-            )
+            memory_shape = tuple(self._bound_memory("build")["memory"].shape)
         self.memory_dim = memory_shape[-1]
         batch = input_shape[0]
         query_dim = self.cell.units
@@ -295,34 +381,68 @@ class AttentiveCell(keras.layers.Layer):
         self.built = True
 
     def prepare(self, inputs, states, training=False, memory=None, memory_mask=None):
-        """Per-sequence constants: attention keys (once per memory) and the cell's."""
-        if memory is None:
-            raise ValueError(f"{type(self).__name__}.prepare needs `memory=`")
-        memory = ops.convert_to_tensor(memory, dtype=inputs.dtype)
-        if memory_mask is not None:
-            memory_mask = ops.cast(memory_mask, "bool")
-        cell_input = ops.concatenate([inputs, memory[:, 0, :]], axis=-1)
-        return {
-            "memory": memory,
-            "memory_mask": memory_mask,
-            "keys": self.attention.compute_keys(memory),
-            "cell": self.cell.prepare(cell_input, states, training=training),
-        }
+        """Per-sequence constants: the memory, its attention keys and the cell's.
+
+        The memory is `memory=` (and `memory_mask=`) when given, else the one
+        bound by `attending_over`.
+        """
+        if memory is not None:
+            bound = self._memory_constants(memory, memory_mask)
+        else:
+            bound = self._bound_memory("prepare")
+        # Only the shape of the cell's input matters here (its dropout mask).
+        cell_input = ops.concatenate([inputs, bound["memory"][:, 0, :]], axis=-1)
+        return {**bound, "cell": self.cell.prepare(cell_input, states, training=training)}
+
+    def _context(self, query, constants):
+        context, weights = self.attention.attend(
+            query, constants["memory"], constants["keys"], constants["memory_mask"]
+        )
+        if self.context_gate:
+            context = context * ops.sigmoid(ops.matmul(query, self.gate_kernel) + self.gate_bias)
+        return context, weights
+
+    def _output(self, output, context, weights):
+        output = ops.concatenate([output, context], axis=-1)
+        return (output, weights) if self.return_attention else output
 
     def step(self, inputs, states, constants):
         """One step: attend with the previous state, then run the cell."""
-        context, weights = self.attention.attend(
-            states[0], constants["memory"], constants["keys"], constants["memory_mask"]
-        )
-        if self.context_gate:
-            context = context * ops.sigmoid(ops.matmul(states[0], self.gate_kernel) + self.gate_bias)
+        context, weights = self._context(states[0], constants)
         output, new_states = self.cell.step(
             ops.concatenate([inputs, context], axis=-1), states, constants["cell"]
         )
-        output = ops.concatenate([output, context], axis=-1)
-        if self.return_attention:
-            return (output, weights), new_states
-        return output, new_states
+        return self._output(output, context, weights), new_states
+
+    def call(self, inputs, states, training=False):
+        """The Keras cell protocol: one step over the memory bound by `attending_over`."""
+        bound = self._bound_memory("call")
+        nested = isinstance(states, (list, tuple))
+        state_list = list(states) if nested else [states]
+        context, weights = self._context(state_list[0], bound)
+        output, new_states = self.cell.call(
+            ops.concatenate([inputs, context], axis=-1), state_list, training=training
+        )
+        if not nested:
+            new_states = new_states[0]
+        return self._output(output, context, weights), new_states
+
+    # `keras.layers.RNN` draws a DropoutRNNCell's masks once per sequence,
+    # before its loop; these hand that to the wrapped cell, whose input is
+    # [x_t, context].
+    def get_dropout_mask(self, step_input):
+        memory = self._bound_memory("get_dropout_mask")["memory"]
+        return self.cell.get_dropout_mask(
+            ops.concatenate([step_input, memory[:, 0, :]], axis=-1))
+
+    def get_recurrent_dropout_mask(self, step_input):
+        return self.cell.get_recurrent_dropout_mask(step_input)
+
+    def reset_dropout_mask(self):
+        self.cell.reset_dropout_mask()
+
+    def reset_recurrent_dropout_mask(self):
+        self.cell.reset_recurrent_dropout_mask()
 
     def get_initial_state(self, batch_size=None):
         return self.cell.get_initial_state(batch_size=batch_size)
@@ -344,3 +464,79 @@ class AttentiveCell(keras.layers.Layer):
         config["attention"] = keras.saving.deserialize_keras_object(
             config["attention"], custom_objects=custom_objects)
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AttentiveRecurrent(Recurrent):
+    """`Recurrent` over an `AttentiveCell`, whose call also takes the memory attended over.
+
+    The memory is bound to the cell for the call (`AttentiveCell.attending_over`),
+    so its attention keys are computed once per call, not once per step.
+
+    Args:
+        cell: An `AttentiveCell`.
+        **kwargs: The arguments of `Recurrent` (`return_sequences`,
+            `return_state`, `go_backwards`, `stateful`, `unroll`,
+            `zero_output_for_mask`) and base layer arguments.
+
+    Call arguments:
+        sequences: A 3D tensor [batch, time, features], the decoder's inputs.
+        initial_state: List of initial state tensors, [batch, units] each.
+        mask: Boolean tensor [batch, time]; `False` marks padding to skip.
+        training: Whether dropout is active.
+        memory: [batch, time_m, features_m], attended over at every step
+            (e.g. the encoder's outputs).
+        memory_mask: Optional boolean [batch, time_m]; `False` marks padding
+            of `memory`, which gets attention weight 0.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from layers import AttentiveCell, AttentiveRecurrent, BahdanauAttention, LSTMCell
+    >>> decoder = AttentiveRecurrent(
+    ...     AttentiveCell(LSTMCell(8), BahdanauAttention(6), return_attention=True),
+    ...     return_sequences=True)
+    >>> memory = np.random.rand(2, 7, 10).astype("float32")
+    >>> memory_mask = np.arange(7) < np.array([[7], [3]])
+    >>> outputs, weights = decoder(np.zeros((2, 4, 3), "float32"), memory=memory,
+    ...                            memory_mask=memory_mask)
+    >>> outputs.shape, weights.shape
+    (TensorShape([2, 4, 18]), TensorShape([2, 4, 7]))
+    """
+
+    def __init__(self, cell, **kwargs):
+        if not isinstance(cell, AttentiveCell):
+            raise ValueError(
+                "Argument `cell` must be an AttentiveCell (a cell without attention "
+                f"goes in Recurrent). Received: cell={cell!r}"
+            )
+        super().__init__(cell, **kwargs)
+
+    def build(self, sequences_shape, initial_state_shape=None, memory_shape=None):
+        self._check_sequences_shape(sequences_shape)
+        if memory_shape is None:
+            raise ValueError(self._needs_memory())
+        if not self.cell.built:
+            self.cell.build((sequences_shape[0],) + tuple(sequences_shape[2:]), memory_shape)
+        super().build(sequences_shape, initial_state_shape)
+
+    def call(self, sequences, initial_state=None, mask=None, training=None, memory=None,
+             memory_mask=None):
+        if memory is None:
+            raise ValueError(self._needs_memory())
+        with self.cell.attending_over(memory, memory_mask):
+            return super().call(sequences, initial_state=initial_state, mask=mask,
+                                training=training)
+
+    def _needs_memory(self):
+        return (f"Layer {self.name} attends over a memory: pass `memory=` (e.g. the "
+                "encoder outputs)")
+
+
+# Models saved before AttentiveRecurrent existed hold the cell inside a plain
+# Recurrent called with `memory=`: Recurrent.from_config builds this instead,
+# and Keras files a layer's weights under its class's name, so this class
+# answers to Recurrent's (its registered name stays its own) and its weights
+# stay where those models hold them.
+AttentiveCell.recurrent_class = AttentiveRecurrent
+AttentiveRecurrent.__name__ = Recurrent.__name__

@@ -168,8 +168,9 @@ class Recurrent(keras.layers.Layer):
     and output order.
 
     Args:
-        cell: A cell instance (`SimpleRNNCell`, `GRUCell`, `LSTMCell`,
-            `AttentiveCell`, or any Keras RNN cell).
+        cell: A cell instance (`SimpleRNNCell`, `GRUCell`, `LSTMCell`, or
+            any Keras RNN cell). An `AttentiveCell`, which also takes the
+            memory it attends over, goes in `AttentiveRecurrent`.
         return_sequences: Return the full sequence of outputs instead of the
             last one. Default: `False`.
         return_state: Also return the final states. Default: `False`.
@@ -189,9 +190,6 @@ class Recurrent(keras.layers.Layer):
         initial_state: List of initial state tensors, [batch, units] each.
         mask: Boolean tensor [batch, time]; `False` marks padding to skip.
         training: Whether dropout is active.
-        memory: For `AttentiveCell`: the [batch, time_m, features_m] tensor to
-            attend over at every step.
-        memory_mask: Boolean [batch, time_m] mask of `memory`.
 
     Example:
 
@@ -237,7 +235,7 @@ class Recurrent(keras.layers.Layer):
         size = getattr(self.cell, "output_size", None)
         return self.state_size[0] if size is None else size
 
-    def compute_output_shape(self, sequences_shape, initial_state_shape=None, memory_shape=None):
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         batch, steps = sequences_shape[0], sequences_shape[1]
         output_size = self._output_size()
 
@@ -259,14 +257,11 @@ class Recurrent(keras.layers.Layer):
             return [output_mask] + [None] * len(self.state_size)
         return output_mask
 
-    def build(self, sequences_shape, initial_state_shape=None, memory_shape=None):
+    def build(self, sequences_shape, initial_state_shape=None):
         self._check_sequences_shape(sequences_shape)
         step_shape = (sequences_shape[0],) + tuple(sequences_shape[2:])
         if isinstance(self.cell, keras.layers.Layer) and not self.cell.built:
-            if memory_shape is not None:
-                self.cell.build(step_shape, memory_shape)
-            else:
-                self.cell.build(step_shape)
+            self.cell.build(step_shape)
         if self.stateful:
             self._refuse_stateful_replicas()
         if self.stateful and self.states is None:
@@ -398,8 +393,6 @@ class Recurrent(keras.layers.Layer):
         initial_state=None,
         mask=None,
         training=None,
-        memory=None,
-        memory_mask=None,
     ):
         sequences = ops.convert_to_tensor(sequences, dtype=self.compute_dtype)
         self._check_sequences_shape(sequences.shape)
@@ -418,15 +411,7 @@ class Recurrent(keras.layers.Layer):
         first_step = sequences[:, 0, :]
         cell = self.cell
         if hasattr(cell, "prepare") and hasattr(cell, "step"):
-            extra = {}
-            if memory is not None:
-                extra = {"memory": memory, "memory_mask": memory_mask}
-            elif getattr(cell, "needs_memory", False):
-                raise ValueError(
-                    f"Layer {self.name} wraps {type(cell).__name__}, which attends "
-                    "over a memory: pass `memory=` (e.g. the encoder outputs)"
-                )
-            constants = cell.prepare(first_step, states, training=bool(training), **extra)
+            constants = cell.prepare(first_step, states, training=bool(training))
 
             def step(x_t, step_states):
                 return cell.step(x_t, step_states, constants)
@@ -437,12 +422,6 @@ class Recurrent(keras.layers.Layer):
                 # step gives the shapes of the zero output.
                 template, _ = cell.step(first_step, states, constants)
         else:
-            if memory is not None:
-                raise ValueError(
-                    f"Layer {self.name}: `memory` is only understood by cells with "
-                    f"`prepare`/`step` such as AttentiveCell. Received cell "
-                    f"{type(cell).__name__}"
-                )
             kwargs = {"training": training} if _call_takes_training(cell) else {}
             if hasattr(cell, "get_dropout_mask"):
                 cell.get_dropout_mask(first_step)
@@ -500,7 +479,13 @@ class Recurrent(keras.layers.Layer):
         config = dict(config)
         config["cell"] = keras.saving.deserialize_keras_object(config["cell"],
                                                                custom_objects=custom_objects)
-        return cls(**config)
+        # A cell that takes call arguments of its own (an AttentiveCell's
+        # memory) names the subclass that accepts them, so that a model saved
+        # with such a cell inside a plain `Recurrent` loads and runs.
+        layer_class = getattr(config["cell"], "recurrent_class", None)
+        if not (isinstance(layer_class, type) and issubclass(layer_class, cls)):
+            layer_class = cls
+        return layer_class(**config)
 
 
 def _call_takes_training(cell):
@@ -725,8 +710,6 @@ class SimpleRNN(_CellLayer):
             call of the cell, one `(batch, units)` tensor (optional; `None`
             means zeros, or the carried state of a stateful layer).
             Defaults to `None`.
-        memory, memory_mask: Taken by `Recurrent` for an `AttentiveCell`; this
-            layer's cell attends over nothing, so leave them `None`.
 
     Example:
 
@@ -899,8 +882,6 @@ class GRU(_CellLayer):
             call of the cell, one `(batch, units)` tensor (optional; `None`
             means zeros, or the carried state of a stateful layer).
             Defaults to `None`.
-        memory, memory_mask: Taken by `Recurrent` for an `AttentiveCell`; this
-            layer's cell attends over nothing, so leave them `None`.
 
     Example:
 
@@ -1076,8 +1057,6 @@ class LSTM(_CellLayer):
             call of the cell, `[h, c]`, each of shape `(batch, units)`
             (optional; `None` means zeros, or the carried states of a stateful
             layer). Defaults to `None`.
-        memory, memory_mask: Taken by `Recurrent` for an `AttentiveCell`; this
-            layer's cell attends over nothing, so leave them `None`.
 
     Example:
 

@@ -4,7 +4,7 @@ Image -> `image_encoder` (encoders.py) -> a feature grid [B, L, D], the memory.
 Decoder (`caption_decoder`, a model of its own so that a frozen encoder's
 cached features can train it alone):
 - initial states from the mean feature through tanh layers (Xu et al. 2015, 3.1.2);
-- `Recurrent(AttentiveCell(LSTMCell|GRUCell, BahdanauAttention, context_gate))`:
+- `AttentiveRecurrent(AttentiveCell(LSTMCell|GRUCell, BahdanauAttention, context_gate))`:
   at every word the previous state attends over the L places, the context
   (scaled by the gating scalar beta) joins the previous word's embedding;
 - deep output: logits = L_o(dropout(E y_{t-1} + L_h h_t + L_z z_t)) (eq. 7);
@@ -185,7 +185,7 @@ def _build_decoder(config, vocabulary, feature_shape, grid):
         embedding=keras.layers.Embedding(vectorizer.vocabulary_size(), dim, mask_zero=True,
                                          name="word_embedding"),
         embedding_dropout=keras.layers.Dropout(config.dropout, name="embedding_dropout"),
-        recurrent=rnn_layers.Recurrent(rnn_layers.AttentiveCell(
+        recurrent=rnn_layers.AttentiveRecurrent(rnn_layers.AttentiveCell(
             cell_class(units, name="decoder_cell"),
             rnn_layers.BahdanauAttention(config.attention_units or units, name="attention"),
             return_attention=True, context_gate=config.context_gate, name="attentive_cell"),

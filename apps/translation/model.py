@@ -3,7 +3,7 @@
 Encoder: source words (raw strings, vectorised inside the model) -> embedding
 -> a stack of our `Bidirectional(GRU|LSTM)` layers -> the memory attended
 over. The decoder's first state is `tanh(W [forward last; backward first])`.
-Decoder: `Recurrent(AttentiveCell(GRUCell|LSTMCell, BahdanauAttention))`, so
+Decoder: `AttentiveRecurrent(AttentiveCell(GRUCell|LSTMCell, BahdanauAttention))`, so
 the context computed from the previous decoder state feeds the cell (Bahdanau
 et al., 2014); the output layer reads [decoder output; context; embedded
 previous word] ("deep output"), with `--readout` through a tanh layer of
@@ -141,8 +141,8 @@ def _make_layers(config, source_size, target_size, longest_source):
         target_embedding=keras.layers.Embedding(target_size, config.embedding_dim,
                                                 mask_zero=True, name="target_embedding"),
         target_dropout=keras.layers.Dropout(dropout, name="target_dropout"),
-        decoder=rnn_layers.Recurrent(decoder_cell(config), return_sequences=True,
-                                     name="decoder"),
+        decoder=rnn_layers.AttentiveRecurrent(decoder_cell(config), return_sequences=True,
+                                              name="decoder"),
         features=keras.layers.Concatenate(name="output_features"),
         readout=(keras.layers.Dense(config.embedding_dim, activation="tanh", name="readout")
                  if config.readout else None),

@@ -50,7 +50,7 @@ def every_layer_model():
     x = L.SimpleRNN(4, return_sequences=True)(x)
     memory = L.Bidirectional(L.GRU(3, return_sequences=True))(x)
     summary = L.LSTM(3)(memory)
-    decoded = L.Recurrent(L.AttentiveCell(L.LSTMCell(3), L.BahdanauAttention(3)))(
+    decoded = L.AttentiveRecurrent(L.AttentiveCell(L.LSTMCell(3), L.BahdanauAttention(3)))(
         x, memory=memory)
     context, _ = L.BahdanauAttention(3)(summary, memory)
     features = keras.layers.Concatenate()([summary, decoded, context])

@@ -141,7 +141,7 @@ def test_attentive_cell_teacher_forcing_equals_python_step_loop(cell_name):
     memory = rng.normal(size=(B, TV, HV)).astype("float32")
     mmask = lengths_mask([5, 3, 2], TV)
     cell = L.AttentiveCell(getattr(L, cell_name)(units), L.BahdanauAttention(att_units))
-    rnn = L.Recurrent(cell, return_sequences=True, return_state=True)
+    rnn = L.AttentiveRecurrent(cell, return_sequences=True, return_state=True)
     rnn(x, memory=memory, memory_mask=mmask)  # build
     for i, w in enumerate(rnn.weights):
         w.assign(np.random.default_rng(100 + i).normal(0, 0.5, w.shape).astype("float32"))
@@ -174,7 +174,7 @@ def test_attentive_cell_context_gate_matches_numpy_step():
     memory = rng.normal(size=(B, TV, HV)).astype("float32")
     cell = L.AttentiveCell(L.SimpleRNNCell(units, activation="tanh"),
                            L.BahdanauAttention(att_units), context_gate=True)
-    rnn = L.Recurrent(cell, return_sequences=True)
+    rnn = L.AttentiveRecurrent(cell, return_sequences=True)
     rnn(x, memory=memory)  # build
     for i, w in enumerate(rnn.weights):
         w.assign(np.random.default_rng(200 + i).normal(0, 0.5, w.shape).astype("float32"))

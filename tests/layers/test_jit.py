@@ -28,8 +28,8 @@ def _stack_model():
 def _attentive_model():
     memory = keras.Input((T, F))
     dec_in = keras.Input((4, 3))
-    dec = L.Recurrent(L.AttentiveCell(L.LSTMCell(6), L.BahdanauAttention(5)),
-                      return_sequences=True)(dec_in, memory=memory)
+    dec = L.AttentiveRecurrent(L.AttentiveCell(L.LSTMCell(6), L.BahdanauAttention(5)),
+                               return_sequences=True)(dec_in, memory=memory)
     out = keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(dec))
     return keras.Model([memory, dec_in], out)
 

@@ -34,8 +34,8 @@ def _everything_model():
     seq, state = L.SimpleRNN(H, return_sequences=True, return_state=True)(enc)
     last = L.GRU(5)(seq)
     context, weights = L.BahdanauAttention(7)(last, seq, values_mask=mask)
-    dec = L.Recurrent(L.AttentiveCell(L.GRUCell(8), L.BahdanauAttention(6)),
-                      return_sequences=True)(dec_in, memory=seq, memory_mask=mask)
+    dec = L.AttentiveRecurrent(L.AttentiveCell(L.GRUCell(8), L.BahdanauAttention(6)),
+                               return_sequences=True)(dec_in, memory=seq, memory_mask=mask)
     dec_summary = keras.layers.GlobalAveragePooling1D()(dec)
     out = keras.layers.Concatenate()([context, state, dec_summary])
     out = keras.layers.Dense(2)(out)
@@ -188,10 +188,10 @@ def test_attention_and_attentive_cell_config_round_trip():
     assert clone.get_config() == ccfg
     assert type(clone.cell) is L.LSTMCell and clone.cell.units == 7
     assert type(clone.attention) is L.BahdanauAttention and clone.attention.units == 4
-    rnn = L.Recurrent(cell, return_sequences=True)
+    rnn = L.AttentiveRecurrent(cell, return_sequences=True)
     rcfg = keras.saving.serialize_keras_object(rnn)
     rnn2 = keras.saving.deserialize_keras_object(rcfg)
-    assert type(rnn2.cell) is L.AttentiveCell
+    assert type(rnn2) is L.AttentiveRecurrent and type(rnn2.cell) is L.AttentiveCell
     assert rnn2.get_config() == rnn.get_config()
 
 
