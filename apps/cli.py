@@ -63,6 +63,7 @@ def build_parser():
         app_parser = apps.add_parser(name, help=module.SUMMARY, description=module.SUMMARY)
         module.add_commands(app_parser)
     _add_tune_command(apps, modules)
+    _add_demo_command(apps)
     return parser
 
 
@@ -74,6 +75,21 @@ def _add_tune_command(subparsers, modules):
         found = False
     if found:
         importlib.import_module(TUNING_MODULE).add_command(subparsers, modules)
+
+
+def _add_demo_command(subparsers):
+    """`rnn-suite demo --run DIR [--run DIR ...]`: several runs' pages as tabs of one page."""
+    from apps.common import demo
+
+    command = subparsers.add_parser(
+        "demo", help="serve the pages of several trained runs, one tab each (Gradio)",
+        description="Serve one page with a tab per run, each laid out by the run's own app "
+                    "(read from its metrics.json, or from runs/<app>/ in its path): the "
+                    "pages of `rnn-suite <app> demo`, side by side.")
+    command.add_argument("--run", action="append", required=True, metavar="DIR",
+                         help="a run folder (or its model.keras); repeat for more tabs")
+    demo.add_demo_flags(command, beam_size=True)
+    command.set_defaults(handler=demo.demo_many_command)
 
 
 def _quiet_tensorflow():

@@ -184,6 +184,32 @@ def write_evaluation(out, report, model_path, dataset, test_data, summary, writt
     return report
 
 
+def add_demo(commands, app, config_class, beam_size=False):
+    """`demo --run DIR [--host] [--port]`: the run's page in a browser, served by Gradio.
+
+    Args:
+        commands: The group `add_train` returned.
+        app: The app's name (its `apps.<app>.demo` lays out the page).
+        config_class: The app's config class (to read the run's config.json).
+        beam_size: Whether the page searches (translation, captioning): `--beam-size`.
+
+    Returns:
+        The sub-parser.
+    """
+    from apps.common import demo
+
+    command = commands.add_parser(
+        "demo", help="serve a local page to try the run's model in a browser (Gradio)",
+        description="Serve a page on this machine where you try the run's model by hand: the "
+                    "same answers as predict, with the pictures that explain them. Needs "
+                    "the demo extra (pip install -e '.[demo]'). It binds 127.0.0.1 unless "
+                    "--host says otherwise; the page has no authentication.")
+    run_dir_module.add_run_flag(command, app)
+    demo.add_demo_flags(command, beam_size=beam_size)
+    command.set_defaults(handler=lambda args: demo.demo_command(app, config_class, args))
+    return command
+
+
 def warn(message):
     """A warning on stderr, one line: for input a command accepts but the user should know about."""
     print(f"warning: {message}", file=sys.stderr, flush=True)

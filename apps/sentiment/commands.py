@@ -14,11 +14,10 @@ from apps.common.errors import UsageError
 from apps.sentiment import NAME, serving
 from apps.sentiment.config import SentimentConfig
 from apps.sentiment.evaluation import (EXPLAIN_EXAMPLES, EXPLAIN_FOLDER, PREDICTIONS,
-                                       evaluate_model, explain_texts, max_length_of)
+                                       classify, evaluate_model, explain_texts)
 from apps.sentiment.train import train
 SUMMARY = "IMDB sentiment: raw review text in, calibrated P(positive) out, with the words that decided it"
 EVALUATION_FILE = app_commands.EVALUATION_FILE
-PREDICT_BATCH = 64
 
 
 def add_commands(parser):
@@ -75,6 +74,7 @@ def add_commands(parser):
     predict.add_argument("--top", type=config_module.positive_int, default=8,
                          help="how many words --explain prints per review (default: 8)")
     app_commands.add_export(commands, NAME, export_command, serving.SIGNATURE)
+    app_commands.add_demo(commands, NAME, SentimentConfig)
 
 
 # ----------------------------------------------------------------- train
@@ -223,7 +223,7 @@ def predict_command(args):
     trained = trained_run.open_run(NAME, args.run, SentimentConfig)
     reviews = read_reviews(args)
     path, model = trained.path, trained.model
-    from apps.sentiment import data, model as model_module
+    from apps.sentiment import model as model_module
 
     if args.explain and not model_module.has_attention(model):
         raise UsageError(f"--explain needs a model with attention pooling; {path} was trained "
@@ -238,8 +238,7 @@ def predict_command(args):
               "punctuation); each got a placeholder line starting with '-'", file=sys.stderr,
               flush=True)
     texts = [t for (_, t), ok in zip(reviews, has_words) if ok]
-    probabilities = iter(data.predict_probabilities(model, texts, PREDICT_BATCH,
-                                                    max_length_of(model)))
+    verdicts = iter(classify(model, texts))
     explained = iter(explain_texts(model, texts) if args.explain else [None] * len(texts))
     results = []
     for (where, text), ok in zip(reviews, has_words):
@@ -248,8 +247,7 @@ def predict_command(args):
             results.append({"where": where, "text": text, "label": None,
                             "probability": None})
             continue
-        probability, explanation = next(probabilities), next(explained)
-        label = names[int(probability >= 0.5)]
+        (label, probability), explanation = next(verdicts), next(explained)
         line = f"{label}\tP({names[1]})={probability:.3f}\t{_short(text)}"
         result = {"where": where, "text": text, "label": label,
                   "probability": float(probability)}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 
 EXPLAIN_FOLDER = "explain"
+PREDICT_BATCH = 64
 
 
 EXPLAIN_EXAMPLES = 4  # right and wrong test reviews each
@@ -142,6 +143,15 @@ def write_explanations(model, reviews, probabilities, out):
         (folder / name).write_text(page, encoding="utf-8")
         written.append(f"{EXPLAIN_FOLDER}/{name}")
     return written
+
+
+def classify(model, texts):
+    """`(label, P(class 1))` for each text (each must have a word): what `predict` prints."""
+    from apps.sentiment import data, model as model_module
+
+    names = model_module.class_names(model)
+    probabilities = data.predict_probabilities(model, texts, PREDICT_BATCH, max_length_of(model))
+    return [(names[int(p >= 0.5)], float(p)) for p in probabilities]
 
 
 def explain_texts(model, texts):

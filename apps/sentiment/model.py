@@ -15,6 +15,8 @@ the validation split after training (calibration) and the two class names.
 Importing this module registers the custom layers for loading.
 """
 
+import weakref
+
 import keras
 import numpy as np
 from keras import ops
@@ -248,18 +250,26 @@ def has_attention(model):
     return any(isinstance(layer, AttentionPooling) for layer in model.layers)
 
 
+# One explainer per model: each new keras.Model traces its predict function again, which
+# costs more than the prediction itself (a demo page explains every request).
+_EXPLAINERS = weakref.WeakKeyDictionary()
+
+
 def explainer(model):
     """A model giving (P(positive) [B, 1], word ids [B, T], attention weights [B, T]).
 
-    Shares the trained layers. Raises ValueError for a model without attention pooling.
+    Shares the trained layers (made once per model). Raises ValueError for a model
+    without attention pooling.
     """
     if not has_attention(model):
         raise ValueError("the model pools the last state or the maximum; only attention "
                          "pooling has weights to show")
-    pooling = model.get_layer("attention_pooling")
-    ids = model.get_layer("truncate").output
-    return keras.Model(model.inputs, [model.output, ids, pooling.output[1]],
-                       name=model.name + "_explainer")
+    if model not in _EXPLAINERS:
+        pooling = model.get_layer("attention_pooling")
+        ids = model.get_layer("truncate").output
+        _EXPLAINERS[model] = keras.Model(model.inputs, [model.output, ids, pooling.output[1]],
+                                         name=model.name + "_explainer")
+    return _EXPLAINERS[model]
 
 
 def logits_model(model):
