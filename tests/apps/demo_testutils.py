@@ -121,3 +121,17 @@ def dismiss_errors(driver):
     for button in driver.find_elements("css selector", "[data-testid='toast-close']"):
         with contextlib.suppress(Exception):
             button.click()
+
+
+def save_screenshot(driver, tmp_path, name):
+    """Save the page as `tmp_path/<name>.png`; also into $RNN_SUITE_SCREENSHOTS when set
+    (how the README's screenshots are made: by the tests, then checked by eye)."""
+    import os
+
+    path = tmp_path / f"{name}.png"
+    driver.save_screenshot(str(path))
+    folder = os.environ.get("RNN_SUITE_SCREENSHOTS")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        shutil.copy(path, os.path.join(folder, path.name))
+    return path

@@ -10,7 +10,8 @@ import sys
 import pytest
 from app_testutils import run_cli
 from demo_testutils import (answer_after, browser, click, client, dismiss_errors, needs_browser,
-                            open_page, served, set_text, value_of, wait_for_error)
+                            open_page, save_screenshot, served, set_text, value_of,
+                            wait_for_error)
 
 REVIEWS = ["A wonderful, moving film: I loved it!", "Awful and boring, a dull waste of time.",
            "the plot was fine but the ending was terrible"]
@@ -66,7 +67,7 @@ def test_in_a_browser_typed_reviews_get_predicts_verdict(sentiment_run, tmp_path
             assert "attention weight" in words
             assert text.split()[1].strip(",.!:").lower() in words.lower()  # the review's words
             previous = line
-        driver.save_screenshot(str(tmp_path / "sentiment_demo.png"))
+        shot = save_screenshot(driver, tmp_path, "sentiment_demo")
         set_text(driver, "sentiment-review", "")
         click(driver, "sentiment-go")
         wait_for_error(driver, "is empty")
@@ -75,7 +76,7 @@ def test_in_a_browser_typed_reviews_get_predicts_verdict(sentiment_run, tmp_path
         line = answer_after(driver, "sentiment-verdict", lambda: click(driver, "sentiment-go"),
                             previous)
         assert line.startswith(f"{everything[REVIEWS[2]][0]}  (")
-    assert (tmp_path / "sentiment_demo.png").stat().st_size > 10_000
+    assert shot.stat().st_size > 10_000
 
 
 def test_two_hundred_requests_from_eight_clients_are_all_answered_alike(sentiment_run):
