@@ -1,8 +1,6 @@
-"""Issue #2 item 6: bad arguments raise ValueError naming the argument and
-what was received."""
-import re
+"""Bad arguments raise ValueError naming the argument and what was received;
+an input of the wrong rank is refused by the layer's InputSpec, naming both ranks."""
 
-import numpy as np
 import pytest
 import keras
 import tensorflow as tf
@@ -44,10 +42,11 @@ def test_dropout_outside_unit_interval(cls, arg, value):
 
 @pytest.mark.parametrize("cls", LAYER_CLASSES)
 def test_two_d_input_is_rejected(cls):
-    layer = getattr(L, cls)(H)
+    layer = getattr(L, cls)(H, name="under_test")
     msg = _raises(lambda: layer(tf.zeros((B, F))))
-    assert re.search(r"rank|ndim|dimension|3-?d", msg, re.I), msg
-    assert "2" in msg or str((B, F)) in msg, msg
+    # Keras's InputSpec (ndim=3) answers before the layer's own code runs.
+    assert "'under_test'" in msg and "expected ndim=3, found ndim=2" in msg, msg
+    assert str((B, F)) in msg, msg
 
 
 @pytest.mark.parametrize("cls", LAYER_CLASSES)
@@ -98,7 +97,7 @@ def test_attention_mask_of_wrong_shape():
 @pytest.mark.parametrize("mode", ["foo", "max", ""])
 def test_bidirectional_bad_merge_mode(mode):
     msg = _raises(lambda: L.Bidirectional(L.LSTM(H), merge_mode=mode), "merge_mode")
-    assert repr(mode) in msg or f"={mode}" in msg or f" {mode}" in msg, msg
+    assert f"Received: merge_mode={mode!r}" in msg, msg
 
 
 def test_bidirectional_needs_a_layer():

@@ -1,4 +1,4 @@
-"""Issue #2 item 3: BahdanauAttention against a NumPy reference, and one
+"""BahdanauAttention against a NumPy reference, and one
 AttentiveCell check (Recurrent with teacher forcing == a Python step loop)."""
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Issue #2 item 1 (Bidirectional): same numbers as keras.layers.Bidirectional
+"""Bidirectional gives the same numbers as keras.layers.Bidirectional
 in every merge mode, with masks and with return_state, wrapping each layer."""
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Issue #2 item 2: the cells and the Keras surface of the layers.
+"""The cells and the Keras surface of the layers.
 
 One step of each cell against the Keras cell, weight names/shapes, the cell
 protocol, initializers, regularizers, unit_forget_bias, IRNN, dropout (one mask

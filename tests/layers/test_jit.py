@@ -1,4 +1,4 @@
-"""Issue #2 item 5: the layers compile with XLA (jit_compile=True) and give the
+"""The layers compile with XLA (jit_compile=True) and give the
 same predictions and loss trajectory as without it."""
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Issue #21 §4: SimpleRNN, GRU, LSTM read like keras.layers.SimpleRNN/GRU/LSTM.
+"""SimpleRNN, GRU, LSTM read like keras.layers.SimpleRNN/GRU/LSTM.
 
 Their constructors spell out the built-ins' arguments (names, order, defaults),
 and their docstrings document every argument and every call argument.

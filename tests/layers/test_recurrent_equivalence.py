@@ -1,4 +1,4 @@
-"""Issue #2 item 1: our SimpleRNN / GRU / LSTM give the same numbers as Keras.
+"""Our SimpleRNN / GRU / LSTM give the same numbers as Keras.
 
 Outputs, final states and gradients (w.r.t. the inputs, the initial states and
 every weight) are compared with the Keras built-in holding the same weights.

@@ -1,4 +1,4 @@
-"""Issue #2 item 4: saving/loading (.keras, safe_mode, no custom_objects) and
+"""Saving and loading (.keras, safe_mode, no custom_objects) and
 get_config/from_config round trips for every layer and cell."""
 import json
 
