@@ -22,6 +22,7 @@ import json
 import os
 import socket
 import sys
+import warnings
 from pathlib import Path
 
 from apps.common import run_dir as run_dir_module
@@ -140,7 +141,12 @@ def checked_image_file(path):
         raise DemoInputError(f"the image file has {size / 2**20:.1f} MB; the page takes at most "
                              f"{MAX_IMAGE_BYTES // 2**20} MB")
     try:
-        image = Image.open(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except Image.DecompressionBombError:
+        raise DemoInputError(f"the image claims more pixels than the page takes (at most "
+                             f"{MAX_IMAGE_PIXELS:,})") from None
     except (UnidentifiedImageError, OSError):
         raise DemoInputError("the file is not an image this page can read (PNG, JPEG, GIF, "
                              "BMP, WebP, ...)") from None

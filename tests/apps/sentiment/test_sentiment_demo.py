@@ -135,3 +135,26 @@ def test_examples_are_the_runs_test_reviews(sentiment_run):
     assert examples and all(e in test_texts for e in examples)
     shown_right = [right[test_texts.index(e)] for e in examples]
     assert shown_right == sorted(shown_right, reverse=True)  # right ones first, then wrong
+
+
+def test_several_runs_are_tabs_of_one_page_each_answering_for_its_own_run(sentiment_run):
+    from apps.common import demo, trained_run
+    from apps.sentiment.config import SentimentConfig
+
+    pytest.importorskip("gradio")
+    runs = [("sentiment", trained_run.open_run("sentiment", str(sentiment_run), SentimentConfig))
+            for _ in range(2)]
+    page = demo.build_page(runs, demo.DemoOptions())
+    address = demo.serve(page, port=demo.free_port(), block=False)
+    try:
+        tabs = [c["props"].get("label") for c in page.config["components"]
+                if c.get("type") == "tabitem"]
+        assert tabs == [f"sentiment: {sentiment_run.name}"] * 2
+        first, second = (client(address).predict(REVIEWS[0], api_name=f"/sentiment{n}_classify")
+                         for n in (1, 2))
+        label, probability = predicted(sentiment_run, REVIEWS[:1])[REVIEWS[0]]
+        assert first[:2] == second[:2]
+        assert first[0].startswith(f"{label}  (") and first[1] == pytest.approx(probability,
+                                                                               abs=5e-4)
+    finally:
+        page.close()
