@@ -24,7 +24,7 @@ from apps.common import app_commands
 from apps.common import config as config_module
 from apps.common import trained_run
 from apps.common.errors import UsageError
-from apps.translation import NAME, serving
+from apps.translation import NAME, evaluation, serving
 from apps.translation.config import TranslationConfig
 from apps.translation.evaluation import TRANSLATIONS_FILE, evaluate_model
 from apps.translation.train import train
@@ -79,6 +79,7 @@ def add_commands(parser):
                          help="draw the attention map of each sentence into this PNG")
     predict.add_argument("--batch-size", type=config_module.positive_int, default=64,
                          help="sentences per decoding batch (default: 64)")
+    app_commands.add_demo(commands, NAME, TranslationConfig, beam_size=True)
     export = app_commands.add_export(commands, NAME, export_command, serving.SIGNATURE)
     # No --unk-replace: the export's graph writes [UNK] as the model does (serving.py).
     _add_decoding_flags(export, unk_replace=False)
@@ -108,20 +109,12 @@ def _add_decoding_flags(parser, unk_replace=True):
 
 
 def _decoding_settings(args, config):
-    beam = args.beam_size if args.beam_size is not None else (config.beam_size if config else 5)
-    length = (args.max_output_length if args.max_output_length is not None
-              else (config.max_output_length if config else 0))
-    alpha = (args.length_alpha if args.length_alpha is not None
-             else (config.length_alpha if config else 1.0))
-    if alpha < 0:
-        raise UsageError(f"--length-alpha must be >= 0, got {alpha}")
-    return beam, length, alpha
+    return evaluation.decoding_settings(config, args.beam_size, args.max_output_length,
+                                        args.length_alpha)
 
 
 def _unk_replace(args, config):
-    if args.unk_replace is not None:
-        return args.unk_replace
-    return config.unk_replace if config else True
+    return evaluation.unk_replace_setting(config, args.unk_replace)
 
 
 def _check_decoding_flags(args):
@@ -241,26 +234,17 @@ def predict_command(args):
     trained = trained_run.open_run(NAME, args.run, TranslationConfig)
     config, model = trained.config, trained.model
     from apps.translation import model as model_module
-    from apps.translation import pictures, text
+    from apps.translation import pictures
 
     translator = model_module.Translator(model)
     beam, length, alpha = _decoding_settings(args, config)
-    for number, sentence in enumerate(sentences, 1):
-        count = len(translator.source_tokens([text.normalize(sentence)])[0])
-        if count == 0:
-            app_commands.warn(f"sentence {number} is empty; its translation is an empty line")
-        elif translator.longest_seen and count > translator.longest_seen:
-            app_commands.warn(f"sentence {number} has {count} tokens, more than any training sentence "
-                 f"({translator.longest_seen}); translating it in full, quality may suffer")
-    results = translator.translate(sentences, beam_size=beam, max_output_length=length,
-                                   length_alpha=alpha, batch_size=args.batch_size,
-                                   with_attention=bool(args.show_attention),
-                                   unk_replace=_unk_replace(args, config))
-    for number, result in enumerate(results, 1):
-        if result["source_words"] and not result["finished"]:
-            app_commands.warn(f"sentence {number}: the output stopped at --max-output-length before the "
-                 "end token")
-        print(" ".join(result["translation"].split()), flush=True)  # always one line
+    results, warnings = evaluation.translate_sentences(
+        translator, sentences, beam, length, alpha, batch_size=args.batch_size,
+        with_attention=bool(args.show_attention), unk_replace=_unk_replace(args, config))
+    for warning in warnings:
+        app_commands.warn(warning)
+    for result in results:
+        print(evaluation.printed(result), flush=True)  # always one line
     if args.show_attention:
         written = pictures.attention_map(results, args.show_attention)
         print(f"attention map written to {written}", file=sys.stderr, flush=True)

@@ -13,6 +13,7 @@ from apps.common.errors import UsageError
 TRANSLATIONS_FILE = "test_translations.tsv"
 ATTENTION_MAPS = 4
 WARM_UP_SENTENCES = 8
+UNREACHED = -1e8  # beam rows below this log-probability were never live hypotheses
 
 
 def _timed_translate(translator, sentences, **kwargs):
@@ -109,3 +110,110 @@ def evaluate_model(model, test_pairs, out_dir, beam_size, max_output_length, len
     print(f"decoding speed: greedy {greedy_speed:.1f} sentences/s, beam {beam_size} "
           f"{beam_speed:.1f} sentences/s (batch {batch_size})", flush=True)
     return report
+
+
+# --- predict's core (the `predict` command and the demo page) -------------------------
+
+
+def decoding_settings(config, beam_size=None, max_output_length=None, length_alpha=None):
+    """`(beam size, max output length, length alpha)`: what is given, else the run's config.
+
+    Raises:
+        UsageError: A negative (or NaN) length alpha.
+    """
+    beam = beam_size if beam_size is not None else (config.beam_size if config else 5)
+    length = (max_output_length if max_output_length is not None
+              else (config.max_output_length if config else 0))
+    alpha = (length_alpha if length_alpha is not None
+             else (config.length_alpha if config else 1.0))
+    if not alpha >= 0:
+        raise UsageError(f"--length-alpha must be >= 0, got {alpha}")
+    return beam, length, alpha
+
+
+def unk_replace_setting(config, unk_replace=None):
+    """Whether [UNK] is replaced: as given, else the run's config (on by default)."""
+    if unk_replace is not None:
+        return unk_replace
+    return config.unk_replace if config else True
+
+
+def translate_sentences(translator, sentences, beam_size, max_output_length, length_alpha,
+                        batch_size=64, with_attention=False, unk_replace=True):
+    """`predict`'s translation of raw sentences: `(results, warnings)`.
+
+    `results` are `Translator.translate`'s dicts, in order; `warnings` the
+    lines `predict` warns with (empty sentence, longer than any training one,
+    output cut at the length limit). `printed(result)` is the line it prints.
+    """
+    from apps.translation import text
+
+    warnings = []
+    for number, sentence in enumerate(sentences, 1):
+        count = len(translator.source_tokens([text.normalize(sentence)])[0])
+        if count == 0:
+            warnings.append(f"sentence {number} is empty; its translation is an empty line")
+        elif translator.longest_seen and count > translator.longest_seen:
+            warnings.append(f"sentence {number} has {count} tokens, more than any training "
+                            f"sentence ({translator.longest_seen}); translating it in full, "
+                            "quality may suffer")
+    results = translator.translate(sentences, beam_size=beam_size,
+                                   max_output_length=max_output_length,
+                                   length_alpha=length_alpha, batch_size=batch_size,
+                                   with_attention=with_attention, unk_replace=unk_replace)
+    for number, result in enumerate(results, 1):
+        if result["source_words"] and not result["finished"]:
+            warnings.append(f"sentence {number}: the output stopped at --max-output-length "
+                            "before the end token")
+    return results, warnings
+
+
+def printed(result):
+    """The one line `predict` prints for a translation."""
+    return " ".join(result["translation"].split())
+
+
+def n_best(translator, sentence, beam_size, max_output_length, length_alpha, unk_replace=True):
+    """Every hypothesis beam search keeps for one sentence, best first.
+
+    `Translator.translate` returns only the best; this runs the same compiled
+    search (the one `translate` runs for these settings) and reads all its
+    rows the way `translate` reads the first, so the first entry is
+    `translate`'s answer. Greedy search (a beam of 1) has one hypothesis.
+
+    Returns:
+        A list of dicts: `translation` (as `predict` prints it), `log_prob`,
+        `score` (log_prob / length ** alpha), `finished`.
+    """
+    import numpy as np
+
+    from apps.translation import text
+
+    sentence = text.normalize(sentence)
+    source_words = translator.source_tokens([sentence])[0]
+    if not source_words:
+        return []
+    replace = unk_replace and not translator.subword
+    greedy = beam_size == 1
+    search = translator.compiled(None if greedy else int(beam_size), length_alpha, replace)
+    ids = translator.source_ids([sentence])
+    limit = max_output_length or 2 * int(ids.shape[1]) + 10
+    found = {k: v.numpy() for k, v in search(ids, np.int32(limit)).items()}
+    if greedy:
+        found = {k: v[:, None] for k, v in found.items()}
+    hypotheses = []
+    for rank in range(found["tokens"].shape[1]):
+        tokens = found["tokens"][0, rank]
+        words = translator.tokens_to_words(tokens)
+        if replace and words.count(text.UNK):
+            words = text.replace_unknown(words, source_words, found["attention"][0, rank])
+        log_prob = float(found["log_prob"][0, rank])
+        if log_prob < UNREACHED:
+            continue  # a row beam search never filled (fewer candidates than the beam)
+        hypotheses.append({
+            "translation": printed({"translation": translator._detokenize(tokens, words)}),
+            "log_prob": log_prob,
+            "score": float(found["scores"][0, rank]) if "scores" in found else log_prob,
+            "finished": bool(found["finished"][0, rank]),
+        })
+    return hypotheses
