@@ -1,4 +1,4 @@
-"""`rnn-suite mnist train|evaluate|predict|export`: the flags, and what each command does.
+"""`rnn-suite mnist train|evaluate|predict|export|demo`: the flags, and what each command does.
 
 `train` itself is in `train.py`, the test report and pictures in `evaluation.py`.
 
@@ -44,6 +44,7 @@ def add_commands(parser):
     predict.add_argument("--top", type=config_module.positive_int, default=3,
                          help="how many of the most probable classes to print (default: 3)")
     app_commands.add_export(commands, NAME, export_command, serving.SIGNATURE)
+    app_commands.add_demo(commands, NAME, MnistConfig)
 
 
 def evaluate_command(args):
@@ -67,24 +68,16 @@ def evaluate_command(args):
 
 def predict_command(args):
     """`predict --run DIR image.png ...`: the class and top probabilities of each image."""
-    import numpy as np
-
     from apps.common import images as images_module
+    from apps.mnist.evaluation import classify_images
 
     opened = [images_module.open_image(p) for p in args.images]  # bad files fail before TF
     model = trained_run.open_run(NAME, args.run, MnistConfig).model
-    from apps.mnist import data
-
-    size = model.input_shape[1]
-    batch = np.stack([data.to_model_input(image, size) for image in opened]).astype(np.float32)
-    probabilities = model.predict(batch, verbose=0)
     results = []
-    for name, probs in zip(args.images, probabilities):
-        ranked = np.argsort(probs)[::-1][:args.top]
-        top = ", ".join(f"{data.CLASS_NAMES[k]}: {probs[k]:.3f}" for k in ranked)
-        print(f"{name}: {data.CLASS_NAMES[ranked[0]]}  ({top})", flush=True)
-        results.append({"image": str(name), "class": int(ranked[0]),
-                        "probabilities": [float(p) for p in probs]})
+    for name, (line, label, probabilities, _) in zip(
+            args.images, classify_images(model, opened, args.top)):
+        print(f"{name}: {line}", flush=True)
+        results.append({"image": str(name), "class": label, "probabilities": probabilities})
     return results
 
 

@@ -1,7 +1,8 @@
 """Scoring a trained MNIST model on a test split: accuracy and loss, and the pictures.
 
 `train` scores the best epoch's model with `evaluate_model`, and so does
-`rnn-suite mnist evaluate`: one evaluation for both.
+`rnn-suite mnist evaluate`: one evaluation for both. `classify_images` is what
+`predict` prints for each image, and what the demo page shows.
 """
 
 from pathlib import Path
@@ -61,3 +62,29 @@ def evaluate_model(model, digits, out_dir, batch_size):
         "pictures": [PICTURES[k] for k in ("confusion_matrix", "test_predictions",
                                           "prediction_over_time")],
     }
+
+
+def classify_images(model, images, top=3):
+    """The class and top probabilities of each PIL image, as `predict` prints them.
+
+    Each image goes through `data.to_model_input` (MNIST's convention: white on
+    black, centred, the model's size).
+
+    Returns:
+        A list of (line, class, probabilities [10], model input [size, size] uint8), where
+        line is "3  (3: 0.912, 5: 0.051, 8: 0.020)", the `top` most probable classes.
+    """
+    import numpy as np
+
+    from apps.mnist import data
+
+    size = model.input_shape[1]
+    batch = np.stack([data.to_model_input(image, size) for image in images])
+    probabilities = model.predict(batch.astype(np.float32), verbose=0)
+    results = []
+    for pixels, probs in zip(batch, probabilities):
+        ranked = np.argsort(probs)[::-1][:top]
+        shown = ", ".join(f"{data.CLASS_NAMES[k]}: {probs[k]:.3f}" for k in ranked)
+        results.append((f"{data.CLASS_NAMES[ranked[0]]}  ({shown})", int(ranked[0]),
+                        [float(p) for p in probs], pixels))
+    return results

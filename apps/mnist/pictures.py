@@ -40,6 +40,9 @@ def probabilities_over_steps(model, images):
 def prediction_forming(model, images, labels, path, class_names):
     """For a few digits: the digit being revealed, beside P(class) over the steps.
 
+    A label of None (a digit drawn on the demo page: no truth known) thickens the
+    predicted class's line instead of the true one's.
+
     Returns:
         The path written.
     """
@@ -61,17 +64,19 @@ def prediction_forming(model, images, labels, path, class_names):
             if row == 0:
                 axes.set_title(f"step {seen}/{total}", fontsize=8)
         axes = figure.add_subplot(grid[row, len(STAGES):])
+        predicted = int(np.argmax(probs[-1]))
+        thick = predicted if label is None else label
         for k, name in enumerate(class_names):
-            is_true = k == label
+            is_true = k == thick
             axes.plot(steps, probs[:, k], color=colours[k], linewidth=2.4 if is_true else 0.9,
                       alpha=1.0 if is_true else 0.7, label=name)
         for seen in stage_steps:
             axes.axvline(seen, color="grey", linestyle=":", linewidth=0.8)
-        predicted = int(np.argmax(probs[-1]))
         axes.set_ylim(-0.02, 1.02)
         axes.set_xlim(1, total)
         axes.set_ylabel("P(class)", fontsize=8)
-        axes.set_title(f"true {class_names[label]}, predicted {class_names[predicted]} "
+        axes.set_title(f"predicted {class_names[predicted]} (thick line)" if label is None else
+                       f"true {class_names[label]}, predicted {class_names[predicted]} "
                        f"(thick line: the true class)", fontsize=9)
         if row == 0:
             axes.legend(ncol=10, fontsize=7, loc="upper left", bbox_to_anchor=(0, 1.35),
