@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from demo_testutils import (answer_after, browser, click, client, dismiss_errors, needs_browser,
-                            open_page, served, value_of, wait_for, wait_for_error)
+                            open_page, served, wait_for, wait_for_error)
 from PIL import Image, ImageDraw
 
 SCREENSHOTS = Path("/work/logs/screenshots")
