@@ -73,6 +73,7 @@ def add_commands(parser):
     predict.add_argument("--show-attention", default=None, metavar="OUT.png",
                          help="also draw each word's attention over the image (one figure per "
                               "image: OUT.png, OUT_2.png, ...)")
+    app_commands.add_demo(commands, NAME, CaptioningConfig, beam_size=True)
     export = app_commands.add_export(commands, NAME, export_command, serving.SIGNATURE)
     _add_decoding_flags(export)
 
@@ -171,9 +172,7 @@ def evaluate_command(args):
 
 def predict_command(args):
     """`predict --run DIR photo.jpg ...`: one caption a line."""
-    import numpy as np
-
-    from apps.captioning import images as images_module
+    from apps.captioning import evaluation
     from apps.captioning import model as model_module
     from apps.captioning import pictures
 
@@ -182,17 +181,14 @@ def predict_command(args):
     trained = _open_run(args.run)
     path, config = trained.path, trained.config
     # Every image is read before the model loads: a bad file fails at once.
-    pixels = np.stack([images_module.read_image_file(p, config.image_size) for p in args.images])
+    pixels = evaluation.read_images(args.images, config)
     model = trained.model
     captioner = model_module.Captioner(model)
-    beam = args.beam_size or config.beam_size
-    results = captioner.caption_images(
-        pixels, beam_size=beam, max_length=args.max_output_length or config.max_output_length,
-        length_alpha=config.length_alpha)
-    for number, result in enumerate(results, 1):
-        if not result["finished"]:
-            app_commands.warn(f"image {number}: the caption stopped at --max-output-length before the end "
-                 "token")
+    results, warnings = evaluation.caption_pixels(captioner, pixels, config, args.beam_size,
+                                                  args.max_output_length)
+    for warning in warnings:
+        app_commands.warn(warning)
+    for result in results:
         print(result["caption"], flush=True)
     if args.show_attention:
         target = Path(args.show_attention)

@@ -128,3 +128,36 @@ def evaluate_model(model, corpus, config, out_dir, batch_size=64, beam_size=None
     report["pictures"] = names
     report["captions_file"] = CAPTIONS_FILE
     return report
+
+
+# --- predict's core (the `predict` command and the demo page) -------------------------
+
+
+def read_images(paths, config):
+    """The pixels `predict` captions: each file decoded to the run's square size (uint8
+    [N, size, size, 3]), by `images.read_image_file`, as training reads its images.
+
+    Raises:
+        UsageError: A missing or unreadable file, naming it.
+    """
+    import numpy as np
+
+    from apps.captioning import images as images_module
+
+    return np.stack([images_module.read_image_file(p, config.image_size) for p in paths])
+
+
+def caption_pixels(captioner, pixels, config, beam_size=None, max_output_length=None):
+    """`predict`'s captions of decoded images: `(results, warnings)`.
+
+    `results` are `Captioner.caption_images`'s dicts (caption, words,
+    attention, ...), in order, searched with the given beam size and length
+    limit, else the run's; `warnings` the lines `predict` warns with.
+    """
+    results = captioner.caption_images(
+        pixels, beam_size=beam_size or config.beam_size,
+        max_length=max_output_length or config.max_output_length,
+        length_alpha=config.length_alpha)
+    warnings = [f"image {number}: the caption stopped at --max-output-length before the end "
+                "token" for number, result in enumerate(results, 1) if not result["finished"]]
+    return results, warnings

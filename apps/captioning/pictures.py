@@ -7,6 +7,8 @@ import numpy as np
 from apps.common import plots
 from apps.common.teacher_forcing import END
 
+OVERLAY_ALPHA = 0.6  # how strongly the attention mask covers the image
+
 
 def captions_grid(images, generated, references, path, columns=4, title=None):
     """Images in a grid, each with the generated caption (bold) and one reference under it.
@@ -46,8 +48,6 @@ def attention_overlay(image, words, attention, grid, path, finished=True, title=
         grid: (h, w) of the feature grid, h * w = L.
         path: The PNG to write.
     """
-    from PIL import Image
-
     steps = list(words) + ([END] if finished else [])
     steps = steps[:len(attention)]
     columns = min(5, max(1, len(steps)))
@@ -59,13 +59,31 @@ def attention_overlay(image, words, attention, grid, path, finished=True, title=
         ax.axis("off")
         if index >= len(steps):
             continue
-        weights = np.asarray(attention[index], np.float32).reshape(grid)
-        # Smooth upsampling (as the paper's figures): blocky maps hide where it looks.
-        upsampled = np.asarray(Image.fromarray(weights / max(weights.max(), 1e-9)).resize(
-            (width, height), Image.BICUBIC))
         ax.imshow(image)
-        ax.imshow(np.clip(upsampled, 0, 1), cmap="gray", alpha=0.6, vmin=0, vmax=1)
+        ax.imshow(attention_mask(attention[index], grid, height, width), cmap="gray",
+                  alpha=OVERLAY_ALPHA, vmin=0, vmax=1)
         ax.set_title(steps[index], fontsize=9)
     if title:
         figure.suptitle(title, fontsize=9)
     return plots.save(figure, path)
+
+
+def attention_mask(weights, grid, height, width):
+    """One step's attention weights [L] over the (h, w) grid, as a [height, width] map in
+    0..1 (the largest weight 1), upsampled smoothly: the mask `attention_overlay` lays on."""
+    from PIL import Image
+
+    weights = np.asarray(weights, np.float32).reshape(grid)
+    # Smooth upsampling (as the paper's figures): blocky maps hide where it looks.
+    upsampled = np.asarray(Image.fromarray(weights / max(weights.max(), 1e-9)).resize(
+        (width, height), Image.BICUBIC))
+    return np.clip(upsampled, 0, 1)
+
+
+def overlaid(image, weights, grid):
+    """uint8 [H, W, 3]: `image` with one step's attention mask on top, blended as
+    `attention_overlay` draws each panel (gray mask at `OVERLAY_ALPHA`)."""
+    image = np.asarray(image, np.float32)
+    mask = attention_mask(weights, grid, image.shape[0], image.shape[1])[..., None] * 255.0
+    blended = (1 - OVERLAY_ALPHA) * image + OVERLAY_ALPHA * mask
+    return np.clip(np.round(blended), 0, 255).astype(np.uint8)
