@@ -1,4 +1,4 @@
-"""`rnn-suite lm train|evaluate|generate|export`: the flags, and what each command does.
+"""`rnn-suite lm train|evaluate|generate|export|demo`: the flags, and what each command does.
 
 `train` itself is in `train.py`, perplexity beside the n-gram peer in `evaluation.py`.
 TensorFlow is imported inside the commands, not at the top, so that `--help`
@@ -70,6 +70,7 @@ def add_commands(parser):
     from apps.lm import serving
 
     app_commands.add_export(commands, NAME, export_command, serving.SIGNATURE)
+    app_commands.add_demo(commands, NAME, LMConfig)
 
 
 # ----------------------------------------------------------------- evaluate
@@ -121,18 +122,17 @@ def evaluate_command(args):
 
 def generate_command(args):
     """`generate --run DIR "prompt"`: print `--num-samples` continuations, prompt first."""
-    from apps.lm import model as model_module, sampling
+    from apps.lm import sampling
 
     sampling.check_choice(args.temperature, args.top_k, args.top_p)
     model = trained_run.open_run(NAME, args.run, LMConfig).model
-    vocabulary = model_module.vocabulary_of(model)
-    samples = sampling.generate(model, vocabulary, args.prompt, args.max_tokens,
-                                temperature=args.temperature, top_k=args.top_k,
-                                top_p=args.top_p, seed=args.seed, num_samples=args.num_samples)
-    for text, ids in samples:
-        joiner = vocabulary.separator(ids) if args.prompt and text else ""
-        print(f"{args.prompt}{joiner}{text}", flush=True)
-    return [text for text, _ in samples]
+    samples = sampling.continuations(model, args.prompt, args.max_tokens,
+                                     temperature=args.temperature, top_k=args.top_k,
+                                     top_p=args.top_p, seed=args.seed,
+                                     num_samples=args.num_samples)
+    for line, _, _ in samples:
+        print(line, flush=True)
+    return [text for _, text, _ in samples]
 
 
 def export_command(args):

@@ -4,7 +4,8 @@ the generation loop.
 Each step runs the model over the whole sequence so far (prompt and the
 tokens chosen), so the logits a step sees are exactly the teacher-forced
 logits of that sequence; samples are short (tens of tokens), and one traced
-function serves every length.
+function serves every length. `continuations` is what `rnn-suite lm generate`
+prints, and what the demo page shows.
 """
 
 import numpy as np
@@ -116,3 +117,26 @@ def generate(model, vocabulary, prompt="", max_tokens=60, temperature=1.0, top_k
         new = row[:ends[0]] if len(ends) else row
         results.append((vocabulary.decode(new), new))
     return results
+
+
+def continuations(model, prompt="", max_tokens=60, temperature=1.0, top_k=None, top_p=None,
+                  seed=0, num_samples=1, step=None):
+    """The lines `rnn-suite lm generate` prints: each sample after its prompt.
+
+    The prompt and the new text are joined as the vocabulary joins tokens (a
+    space between words, none between characters); no prompt: the text alone.
+
+    Returns:
+        A list of `num_samples` (line, text, ids): the printed line, the generated
+        text alone and its new token ids (as `generate` returns them).
+    """
+    from apps.lm import model as model_module
+
+    vocabulary = model_module.vocabulary_of(model)
+    samples = generate(model, vocabulary, prompt, max_tokens, temperature=temperature,
+                       top_k=top_k, top_p=top_p, seed=seed, num_samples=num_samples, step=step)
+    lines = []
+    for text, ids in samples:
+        joiner = vocabulary.separator(ids) if prompt and text else ""
+        lines.append((f"{prompt}{joiner}{text}", text, ids))
+    return lines
