@@ -195,7 +195,8 @@ def n_best(translator, sentence, beam_size, max_output_length, length_alpha, unk
         return []
     replace = unk_replace and not translator.subword
     greedy = beam_size == 1
-    search = translator.compiled(None if greedy else int(beam_size), length_alpha, replace)
+    # The graph `translate(..., with_attention=True)` runs (the demo page's call).
+    search = translator.compiled(None if greedy else int(beam_size), length_alpha, True)
     ids = translator.source_ids([sentence])
     limit = max_output_length or 2 * int(ids.shape[1]) + 10
     found = {k: v.numpy() for k, v in search(ids, np.int32(limit)).items()}
