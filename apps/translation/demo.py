@@ -153,7 +153,7 @@ def render(trained, options, prefix=NAME):
 
     inputs, outputs = [source, beam_size, length_alpha], [line, notes, picture, table]
     go.click(translate, inputs, outputs, api_name=f"{prefix}_translate")
-    source.submit(translate, inputs, outputs, api_name=False)
+    source.submit(translate, inputs, outputs, api_visibility="private")
     examples = test_examples(trained)
     if examples:
         gr.Examples([[e] for e in examples], source, label="Test sentences of the run")
