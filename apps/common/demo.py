@@ -218,7 +218,7 @@ def run_summary(app, trained, headline):
     for part in key.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     if isinstance(value, (int, float)):
-        lines.append(f"{label} **{value:.4f}**")
+        lines.append(f"{label} **{value:.4g}**")
     else:
         lines.append(f"{label}: not recorded (no metrics.json beside the model)")
     if metrics.get("dataset_description"):

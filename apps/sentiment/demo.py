@@ -102,7 +102,7 @@ def render(trained, options, prefix=NAME):
         return verdict_line, round(p, 4), tinted_html(weighted, kind)
 
     go.click(classify, review, [line, probability, words], api_name=f"{prefix}_classify")
-    review.submit(classify, review, [line, probability, words], api_name=False)
+    review.submit(classify, review, [line, probability, words], api_visibility="private")
     examples = test_examples(trained)
     if examples:
         gr.Examples([[e] for e in examples], review,

@@ -3,23 +3,20 @@ and beam), its word slider lays that word's attention over the image; a file tha
 image, or claims too many pixels, is a message on the page and the next request still works."""
 
 import json
-import shutil
 import struct
 import subprocess
 import sys
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 from captioning_testutils import shapes_images, write_image
-from demo_testutils import (answer_after, browser, click, client, dismiss_errors, needs_browser,
+from demo_testutils import (save_screenshot, answer_after, browser, click, client, dismiss_errors, needs_browser,
                             open_page, served, value_of, wait_for, wait_for_error)
 from PIL import Image
 
 CAPTION, ATTEND = "/captioning_caption", "/captioning_attend"
 RUN_BEAM = 3  # captioning_testutils.TINY trains with --beam-size 3
-SCREENSHOTS = Path("/work/logs/screenshots")
 
 # Several `predict` commands, one after the other, in one process: TensorFlow loads once.
 PREDICTS = """
@@ -159,7 +156,7 @@ def test_in_a_browser_an_uploaded_image_gets_predicts_caption(shapes_run, images
         wait_for(driver, lambda: value_of(driver, "captioning-shown")
                  == f"word 2 of {len(words) + 1}: {words[1]}")
         wait_for(driver, lambda: driver.find_elements("css selector", "#captioning-attention img"))
-        driver.save_screenshot(str(tmp_path / "captioning_demo.png"))
+        save_screenshot(driver, tmp_path, "captioning_demo")
         _upload(driver, not_image)
         click(driver, "captioning-go")
         wait_for_error(driver, "not an image")
@@ -170,5 +167,3 @@ def test_in_a_browser_an_uploaded_image_gets_predicts_caption(shapes_run, images
         wait_for(driver, lambda: value_of(driver, "captioning-caption")
                  == predicted[good[2], RUN_BEAM])
     assert (tmp_path / "captioning_demo.png").stat().st_size > 10_000
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tmp_path / "captioning_demo.png", SCREENSHOTS / "captioning_demo.png")

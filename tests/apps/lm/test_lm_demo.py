@@ -2,16 +2,13 @@
 settings and seed, through gradio_client and in a real browser; bad input is a message on the
 page and the next request still works."""
 
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from demo_testutils import (answer_after, browser, click, client, dismiss_errors, needs_browser,
-                            open_page, served, set_text, wait_for_error)
+                            open_page, save_screenshot, served, set_text, wait_for_error)
 
-SCREENSHOTS = Path("/work/logs/screenshots")
 # (prompt, max tokens, temperature, top-k (0: all), top-p (1: all), seed)
 # "typed" and "new document" keep the page's defaults, as a user leaves them.
 ASKED = {
@@ -92,7 +89,7 @@ def test_in_a_browser_a_typed_prompt_gets_generates_text(lm_run, generated, tmp_
         line = answer_after(driver, "lm-text", lambda: click(driver, "lm-go"))
         assert line == generated["typed"]
         assert "new tokens; stopped at" in driver.find_element("css selector", "#lm-note").text
-        driver.save_screenshot(str(tmp_path / "lm_demo.png"))
+        save_screenshot(driver, tmp_path, "lm_demo")
         set_text(driver, "lm-prompt", "zzzq qqqz")
         click(driver, "lm-go")
         wait_for_error(driver, "has no word the model knows")
@@ -101,5 +98,3 @@ def test_in_a_browser_a_typed_prompt_gets_generates_text(lm_run, generated, tmp_
         line = answer_after(driver, "lm-text", lambda: click(driver, "lm-go"), line)
         assert line == generated["new document"]
     assert (tmp_path / "lm_demo.png").stat().st_size > 10_000
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tmp_path / "lm_demo.png", SCREENSHOTS / "lm_demo.png")

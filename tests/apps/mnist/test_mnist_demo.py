@@ -2,7 +2,6 @@
 gradio_client and in a real browser; bad input is a message on the page and the next request
 still works."""
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from demo_testutils import (answer_after, browser, click, client, dismiss_errors, needs_browser,
-                            open_page, served, wait_for, wait_for_error)
+                            open_page, save_screenshot, served, wait_for, wait_for_error)
 from PIL import Image, ImageDraw
 
-SCREENSHOTS = Path("/work/logs/screenshots")
 
 
 def digits(folder):
@@ -191,7 +189,7 @@ def test_in_a_browser_a_drawn_and_an_uploaded_digit_get_predicts_answer(trained_
             wait_for(driver, lambda: driver.find_elements("css selector", "#mnist-forming img"))
             assert line.split()[0] in driver.find_element("css selector", "#mnist-top").text
             previous = line
-        driver.save_screenshot(str(tmp_path / "mnist_demo.png"))
+        save_screenshot(driver, tmp_path, "mnist_demo")
         _clear_upload(driver)
         _upload(driver, bad)
         click(driver, "mnist-go-upload")
@@ -203,5 +201,3 @@ def test_in_a_browser_a_drawn_and_an_uploaded_digit_get_predicts_answer(trained_
                             previous)
         assert line == everything[chosen[0]]
     assert (tmp_path / "mnist_demo.png").stat().st_size > 10_000
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tmp_path / "mnist_demo.png", SCREENSHOTS / "mnist_demo.png")

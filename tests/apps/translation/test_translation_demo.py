@@ -3,21 +3,18 @@ length alpha), draws `predict --show-attention`'s map, lists the beam's hypothes
 bad input is a message on the page and the next request still works."""
 
 import json
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from demo_testutils import (answer_after, browser, click, client, dismiss_errors, needs_browser,
+from demo_testutils import (save_screenshot, answer_after, browser, click, client, dismiss_errors, needs_browser,
                             open_page, served, set_text, value_of, wait_for, wait_for_error)
 from PIL import Image
 from translation_testutils import OTHER_SENTENCES, SENTENCE
 
 API = "/translation_translate"
 RUN_BEAM = 3  # translation_testutils.TINY trains with --beam-size 3 (and length alpha 1)
-SCREENSHOTS = Path("/work/logs/screenshots")
 
 
 # Several `predict` commands, one after the other, in one process: TensorFlow loads once.
@@ -114,7 +111,7 @@ def test_in_a_browser_a_typed_sentence_gets_predicts_translation(translation_run
             and driver.find_element("css selector", "#translation-nbest").text)
         assert line in table and "log-probability" in table
         wait_for(driver, lambda: driver.find_elements("css selector", "#translation-attention img"))
-        driver.save_screenshot(str(tmp_path / "translation_demo.png"))
+        save_screenshot(driver, tmp_path, "translation_demo")
         set_text(driver, "translation-source", "")
         click(driver, "translation-go")
         wait_for_error(driver, "is empty")
@@ -127,5 +124,3 @@ def test_in_a_browser_a_typed_sentence_gets_predicts_translation(translation_run
                  not in ("", table))
         assert value_of(driver, "translation-translation") == lines[other, RUN_BEAM, 1.0]
     assert (tmp_path / "translation_demo.png").stat().st_size > 10_000
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tmp_path / "translation_demo.png", SCREENSHOTS / "translation_demo.png")
