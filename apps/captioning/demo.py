@@ -19,29 +19,15 @@ from apps.captioning.config import CaptioningConfig
 
 CONFIG_CLASS = CaptioningConfig
 
-MAX_BEAM = 16
 EXAMPLES = 4
 DISPLAY_PIXELS = 320  # the side the model's input is shown at
-
-
-def checked_beam(beam_size):
-    """The beam size from the page, an int from 1 to `MAX_BEAM`, or a `DemoInputError`."""
-    try:
-        beam = int(beam_size)
-    except (TypeError, ValueError):
-        raise common_demo.DemoInputError(f"the beam size must be a whole number from 1 to "
-                                         f"{MAX_BEAM}") from None
-    if beam != beam_size or not 1 <= beam <= MAX_BEAM:
-        raise common_demo.DemoInputError(f"the beam size must be a whole number from 1 to "
-                                         f"{MAX_BEAM}, got {beam_size}")
-    return beam
 
 
 def caption(captioner, config, path, beam_size):
     """`(pixels the model saw, predict's result, warnings)` for one uploaded file."""
     from apps.captioning import evaluation
 
-    beam = checked_beam(beam_size)
+    beam = common_demo.checked_beam(beam_size)
     common_demo.checked_image_file(path).close()
     pixels = evaluation.read_images([path], config)  # UsageError: shown on the page
     (result,), warnings = evaluation.caption_pixels(captioner, pixels, config, beam)
@@ -116,20 +102,20 @@ def render(trained, options, prefix=NAME):
 
     config = trained.config
     captioner = model_module.Captioner(trained.model)
-    beam = min(options.beam_size or config.beam_size, MAX_BEAM)
+    beam = min(options.beam_size or config.beam_size, common_demo.MAX_BEAM)
     gr.Markdown(common_demo.run_summary(NAME, trained, ("test CIDEr-D (beam)",
                                                         "beam.CIDEr-D")))
     gr.Markdown(common_demo.limits_note(
         f"an image file of at most {common_demo.MAX_IMAGE_BYTES // 2**20} MB and "
         f"{common_demo.MAX_IMAGE_PIXELS:,} pixels (the model sees it at "
         f"{config.image_size} x {config.image_size})",
-        f"a beam of at most {MAX_BEAM}",
+        f"a beam of at most {common_demo.MAX_BEAM}",
         f"captions of at most {config.max_output_length} words"))
     with gr.Row():
         with gr.Column():
             upload = gr.File(label="Image file (PNG, JPEG, ...)", file_types=["image"],
                              type="filepath", elem_id=f"{prefix}-image")
-            beam_size = gr.Slider(1, MAX_BEAM, value=beam, step=1,
+            beam_size = gr.Slider(1, common_demo.MAX_BEAM, value=beam, step=1,
                                   label="Beam size (1: greedy)", elem_id=f"{prefix}-beam")
             go = gr.Button("Caption", variant="primary", elem_id=f"{prefix}-go")
             line = gr.Textbox(label="Caption", interactive=False, elem_id=f"{prefix}-caption")

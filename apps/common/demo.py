@@ -35,6 +35,7 @@ MAX_TEXT_WORDS = 1_000
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 25_000_000  # the pixels a header may claim before the image is refused
 REQUEST_SECONDS = 60
+MAX_BEAM = 16  # the widest beam a page searches
 QUEUE_SIZE = 32
 
 # Gradio reads these when it is imported: no analytics, no version check over the network.
@@ -125,6 +126,19 @@ def checked_text(text, what="text"):
         raise DemoInputError(f"the {what} has {words:,} words; the page takes at most "
                              f"{MAX_TEXT_WORDS:,}")
     return text
+
+
+def checked_beam(beam_size):
+    """The beam size from the page, an int from 1 to `MAX_BEAM`, or a `DemoInputError`."""
+    try:
+        beam = int(beam_size)
+    except (TypeError, ValueError):
+        raise DemoInputError(f"the beam size must be a whole number from 1 to {MAX_BEAM}"
+                             ) from None
+    if beam != beam_size or not 1 <= beam <= MAX_BEAM:
+        raise DemoInputError(f"the beam size must be a whole number from 1 to {MAX_BEAM}, "
+                             f"got {beam_size}")
+    return beam
 
 
 def checked_image_file(path):

@@ -19,7 +19,6 @@ from apps.translation.config import TranslationConfig
 
 CONFIG_CLASS = TranslationConfig
 
-MAX_BEAM = 16
 EXAMPLES = 4
 N_BEST_HEADERS = ["rank", "translation", "log-probability", "score", "finished"]
 
@@ -29,20 +28,8 @@ def settings(trained, options):
     from apps.translation import evaluation
 
     beam, length, alpha = evaluation.decoding_settings(trained.config, options.beam_size)
-    return min(beam, MAX_BEAM), length, alpha, evaluation.unk_replace_setting(trained.config)
-
-
-def checked_beam(beam_size):
-    """The beam size from the page, an int from 1 to `MAX_BEAM`, or a `DemoInputError`."""
-    try:
-        beam = int(beam_size)
-    except (TypeError, ValueError):
-        raise common_demo.DemoInputError(f"the beam size must be a whole number from 1 to "
-                                         f"{MAX_BEAM}") from None
-    if beam != beam_size or not 1 <= beam <= MAX_BEAM:
-        raise common_demo.DemoInputError(f"the beam size must be a whole number from 1 to "
-                                         f"{MAX_BEAM}, got {beam_size}")
-    return beam
+    return (min(beam, common_demo.MAX_BEAM), length, alpha,
+            evaluation.unk_replace_setting(trained.config))
 
 
 def checked_alpha(length_alpha):
@@ -62,7 +49,7 @@ def translation(translator, text, beam_size, max_output_length, length_alpha, un
     from apps.translation import evaluation
 
     text = common_demo.checked_text(text, "sentence")
-    beam, alpha = checked_beam(beam_size), checked_alpha(length_alpha)
+    beam, alpha = common_demo.checked_beam(beam_size), checked_alpha(length_alpha)
     if not translator.source_tokens([text])[0]:
         raise common_demo.DemoInputError("the sentence has no words the model reads (only "
                                          "punctuation or symbols): nothing to translate")
@@ -125,13 +112,14 @@ def render(trained, options, prefix=NAME):
     gr.Markdown(common_demo.limits_note(
         f"a sentence of at most {common_demo.MAX_TEXT_CHARACTERS:,} characters and "
         f"{common_demo.MAX_TEXT_WORDS:,} words",
-        f"a beam of at most {MAX_BEAM}",
+        f"a beam of at most {common_demo.MAX_BEAM}",
         "the output stops at " + (f"{length} tokens" if length
                                   else "twice the source's tokens plus 10")))
     source = gr.Textbox(label="Sentence", lines=2, elem_id=f"{prefix}-source",
                         placeholder="Type a sentence in the source language")
     with gr.Row():
-        beam_size = gr.Slider(1, MAX_BEAM, value=beam, step=1, label="Beam size (1: greedy)",
+        beam_size = gr.Slider(1, common_demo.MAX_BEAM, value=beam, step=1,
+                              label="Beam size (1: greedy)",
                               elem_id=f"{prefix}-beam")
         length_alpha = gr.Number(value=alpha, label="Length alpha (beam score = log-prob / "
                                                     "length^alpha)", elem_id=f"{prefix}-alpha")

@@ -7,7 +7,10 @@ browser tests skip, naming the packages; the `gradio_client` checks still run.
 """
 
 import contextlib
+import json
 import shutil
+import subprocess
+import sys
 import time
 
 import pytest
@@ -135,3 +138,29 @@ def save_screenshot(driver, tmp_path, name):
         os.makedirs(folder, exist_ok=True)
         shutil.copy(path, os.path.join(folder, path.name))
     return path
+
+
+# Several `rnn-suite` commands, one after the other, in one process: TensorFlow loads once.
+_COMMANDS = """
+import json, sys
+from apps import cli
+for argv in json.loads(sys.argv[1]):
+    print("\\x1e", flush=True)
+    status = cli.main(argv)
+    if status:
+        sys.exit(status)
+"""
+
+
+def run_commands(*commands):
+    """Run each `rnn-suite` argument list in one other process; each one's output lines.
+
+    A process of its own, as a user runs the commands: the page is served in this one,
+    and an in-process command under pytest's output capture would leave the server
+    writing to a closed stream.
+    """
+    done = subprocess.run([sys.executable, "-c", _COMMANDS,
+                           json.dumps([[str(a) for a in argv] for argv in commands])],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return [part.strip("\n").split("\n") for part in done.stdout.split("\x1e\n")[1:]]

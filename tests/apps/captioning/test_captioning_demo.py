@@ -2,47 +2,25 @@
 and beam), its word slider lays that word's attention over the image; a file that is no
 image, or claims too many pixels, is a message on the page and the next request still works."""
 
-import json
 import struct
-import subprocess
-import sys
 import zlib
 
 import numpy as np
 import pytest
 from captioning_testutils import shapes_images, write_image
-from demo_testutils import (save_screenshot, answer_after, browser, click, client, dismiss_errors, needs_browser,
-                            open_page, served, value_of, wait_for, wait_for_error)
+from demo_testutils import (answer_after, browser, click, client, dismiss_errors, needs_browser,
+                            open_page, run_commands, save_screenshot, served, value_of,
+                            wait_for, wait_for_error)
 from PIL import Image
 
 CAPTION, ATTEND = "/captioning_caption", "/captioning_attend"
 RUN_BEAM = 3  # captioning_testutils.TINY trains with --beam-size 3
 
-# Several `predict` commands, one after the other, in one process: TensorFlow loads once.
-PREDICTS = """
-import json, sys
-from apps import cli
-for argv in json.loads(sys.argv[1]):
-    print("\\x1e", flush=True)
-    status = cli.main(argv)
-    if status:
-        sys.exit(status)
-"""
-
-
 def predict(run, *commands):
-    """`rnn-suite captioning predict --run RUN <arguments>` for each list: their output lines.
-
-    A process of its own (the commands as `python -m apps.cli` runs them): the page is
-    served in this one, and an in-process command under pytest's output capture would
-    leave the server writing to a closed stream.
-    """
-    argv = [["captioning", "predict", "--run", str(run), *map(str, arguments)]
-            for arguments in commands]
-    done = subprocess.run([sys.executable, "-c", PREDICTS, json.dumps(argv)],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return [part.strip("\n").split("\n") for part in done.stdout.split("\x1e\n")[1:]]
+    """`rnn-suite captioning predict --run RUN <arguments>` for each list, in another process: their
+    output lines."""
+    return run_commands(*[["captioning", "predict", "--run", run, *arguments]
+                          for arguments in commands])
 
 
 def bomb_png(path, width=10_000, height=10_000):

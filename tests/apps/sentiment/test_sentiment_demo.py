@@ -32,31 +32,57 @@ def predicted(run, texts):
             for text, line in zip(texts, lines)}
 
 
-def test_the_page_answers_as_predict_and_survives_bad_input(sentiment_run):
-    expected = predicted(sentiment_run, REVIEWS)
+# First: an in-process command under pytest's capture, before any page is served here.
+def test_a_busy_port_is_a_one_line_error(sentiment_run, capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status, out, err = run_cli(capsys, "sentiment", "demo", "--run", str(sentiment_run),
+                                   "--port", str(port))
+    assert status == 2
+    assert err.strip().count("\n") == 0 and f"port {port} on 127.0.0.1 is in use" in err
+    assert "--port" in err and "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def expected(sentiment_run):
+    """What `predict` prints for REVIEWS: one process for the whole module."""
+    return predicted(sentiment_run, REVIEWS)
+
+
+@pytest.fixture(scope="module")
+def page_address(sentiment_run):
+    """The run's page, served once for the tests that only send it requests."""
     with served("sentiment", sentiment_run) as (address, _):
-        page = client(address)
-        for text, (label, probability) in expected.items():
-            line, shown, words = page.predict(text, api_name="/sentiment_classify")
-            assert line.startswith(f"{label}  (")
-            assert shown == pytest.approx(probability, abs=5e-4)
-            assert "tinted by its attention weight" in words  # the fixture pools with attention
-        for bad, message in [("", "is empty"), ("!!! ...", "no words"),
-                             ("a " * 1001, "at most 1,000")]:
-            with pytest.raises(Exception, match=message):
-                page.predict(bad, api_name="/sentiment_classify")
-        assert page.predict(REVIEWS[0], api_name="/sentiment_classify")[0].startswith(
-            expected[REVIEWS[0]][0])
+        yield address
+
+
+def test_the_page_answers_as_predict_and_survives_bad_input(expected, page_address):
+    page = client(page_address)
+    for text, (label, probability) in expected.items():
+        line, shown, words = page.predict(text, api_name="/sentiment_classify")
+        assert line.startswith(f"{label}  (")
+        assert shown == pytest.approx(probability, abs=5e-4)
+        assert "tinted by its attention weight" in words  # the fixture pools with attention
+    for bad, message in [("", "is empty"), ("!!! ...", "no words"),
+                         ("a " * 1001, "at most 1,000")]:
+        with pytest.raises(Exception, match=message):
+            page.predict(bad, api_name="/sentiment_classify")
+    assert page.predict(REVIEWS[0], api_name="/sentiment_classify")[0].startswith(
+        expected[REVIEWS[0]][0])
 
 
 @needs_browser
-def test_in_a_browser_typed_reviews_get_predicts_verdict(sentiment_run, tmp_path):
-    everything = predicted(sentiment_run, REVIEWS)
-    expected = {text: everything[text] for text in REVIEWS[:2]}
-    with served("sentiment", sentiment_run) as (address, _), browser() as driver:
-        open_page(driver, address, "#sentiment-review textarea")
+def test_in_a_browser_typed_reviews_get_predicts_verdict(expected, page_address, tmp_path):
+    everything = expected
+    with browser() as driver:
+        open_page(driver, page_address, "#sentiment-review textarea")
         previous = None
-        for text, (label, probability) in expected.items():
+        for text in REVIEWS[:2]:
+            label, probability = everything[text]
             set_text(driver, "sentiment-review", text)
             line = answer_after(driver, "sentiment-verdict",
                                 lambda: click(driver, "sentiment-go"), previous)
@@ -79,44 +105,35 @@ def test_in_a_browser_typed_reviews_get_predicts_verdict(sentiment_run, tmp_path
     assert shot.stat().st_size > 10_000
 
 
-def test_two_hundred_requests_from_eight_clients_are_all_answered_alike(sentiment_run):
+def test_two_hundred_requests_from_eight_clients_are_all_answered_alike(page_address):
     texts = [f"{REVIEWS[i % 3]} {'very ' * (i % 7)}really" for i in range(200)]
-    with served("sentiment", sentiment_run) as (address, _):
-        alone = client(address)
-        sequential = {t: alone.predict(t, api_name="/sentiment_classify")[:2]
-                      for t in sorted(set(texts))}
-        clients = [client(address) for _ in range(8)]
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(
-                lambda item: clients[item[0] % 8].predict(item[1],
-                                                          api_name="/sentiment_classify")[:2],
-                enumerate(texts)))
-        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    address = page_address
+    alone = client(address)
+    sequential = {t: alone.predict(t, api_name="/sentiment_classify")[:2]
+                  for t in sorted(set(texts))}
+    clients = [client(address) for _ in range(8)]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(
+            lambda item: clients[item[0] % 8].predict(item[1],
+                                                      api_name="/sentiment_classify")[:2],
+            enumerate(texts)))
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert len(answers) == 200
     assert [tuple(a) for a in answers] == [tuple(sequential[t]) for t in texts]
     # The peak resident memory of the server's process: flat, not growing per request.
     assert grown_mb < 200, f"the server grew by {grown_mb:.0f} MB over 200 requests"
 
 
-def test_a_busy_port_is_a_one_line_error(sentiment_run, capsys):
-    import socket
-
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        status, out, err = run_cli(capsys, "sentiment", "demo", "--run", str(sentiment_run),
-                                   "--port", str(port))
-    assert status == 2
-    assert err.strip().count("\n") == 0 and f"port {port} on 127.0.0.1 is in use" in err
-    assert "--port" in err and "Traceback" not in err
-
-
 def test_the_page_states_its_run_figure_and_limits(sentiment_run):
-    with served("sentiment", sentiment_run) as (address, page):
-        text = page.config["components"]
-        markdown = " ".join(str(c.get("props", {}).get("value", "")) for c in text)
+    from apps.common import demo, trained_run
+    from apps.sentiment.config import SentimentConfig
+
+    pytest.importorskip("gradio")
+    trained = trained_run.open_run("sentiment", str(sentiment_run), SentimentConfig)
+    page = demo.build_page([("sentiment", trained)], demo.DemoOptions())  # laid out, not served
+    text = page.config["components"]
+    markdown = " ".join(str(c.get("props", {}).get("value", "")) for c in text)
     assert str(sentiment_run) in markdown and "test accuracy" in markdown
     assert "Limits:" in markdown and "5,000 characters" in markdown and "60 s" in markdown
 
@@ -137,7 +154,8 @@ def test_examples_are_the_runs_test_reviews(sentiment_run):
     assert shown_right == sorted(shown_right, reverse=True)  # right ones first, then wrong
 
 
-def test_several_runs_are_tabs_of_one_page_each_answering_for_its_own_run(sentiment_run):
+def test_several_runs_are_tabs_of_one_page_each_answering_for_its_own_run(sentiment_run,
+                                                                         expected):
     from apps.common import demo, trained_run
     from apps.sentiment.config import SentimentConfig
 
@@ -152,7 +170,7 @@ def test_several_runs_are_tabs_of_one_page_each_answering_for_its_own_run(sentim
         assert tabs == [f"sentiment: {sentiment_run.name}"] * 2
         first, second = (client(address).predict(REVIEWS[0], api_name=f"/sentiment{n}_classify")
                          for n in (1, 2))
-        label, probability = predicted(sentiment_run, REVIEWS[:1])[REVIEWS[0]]
+        label, probability = expected[REVIEWS[0]]
         assert first[:2] == second[:2]
         assert first[0].startswith(f"{label}  (") and first[1] == pytest.approx(probability,
                                                                                abs=5e-4)

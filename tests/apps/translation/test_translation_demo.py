@@ -2,14 +2,12 @@
 length alpha), draws `predict --show-attention`'s map, lists the beam's hypotheses best first;
 bad input is a message on the page and the next request still works."""
 
-import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from demo_testutils import (save_screenshot, answer_after, browser, click, client, dismiss_errors, needs_browser,
-                            open_page, served, set_text, value_of, wait_for, wait_for_error)
+from demo_testutils import (answer_after, browser, click, client, dismiss_errors, needs_browser,
+                            open_page, run_commands, save_screenshot, served, set_text,
+                            value_of, wait_for, wait_for_error)
 from PIL import Image
 from translation_testutils import OTHER_SENTENCES, SENTENCE
 
@@ -17,31 +15,10 @@ API = "/translation_translate"
 RUN_BEAM = 3  # translation_testutils.TINY trains with --beam-size 3 (and length alpha 1)
 
 
-# Several `predict` commands, one after the other, in one process: TensorFlow loads once.
-PREDICTS = """
-import json, sys
-from apps import cli
-for argv in json.loads(sys.argv[1]):
-    print("\\x1e", flush=True)
-    status = cli.main(argv)
-    if status:
-        sys.exit(status)
-"""
-
-
 def predict(run, *commands):
-    """`rnn-suite translation predict --run RUN <flags>` for each flag list: their output lines.
-
-    A process of its own (the commands as `python -m apps.cli` runs them): the page is
-    served in this one, and an in-process command under pytest's output capture would
-    leave the server writing to a closed stream.
-    """
-    argv = [["translation", "predict", "--run", str(run), *map(str, flags)]
-            for flags in commands]
-    done = subprocess.run([sys.executable, "-c", PREDICTS, json.dumps(argv)],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return [part.strip("\n").split("\n") for part in done.stdout.split("\x1e\n")[1:]]
+    """`rnn-suite translation predict --run RUN <flags>` for each list, in another process: their
+    output lines."""
+    return run_commands(*[["translation", "predict", "--run", run, *flags] for flags in commands])
 
 
 @pytest.fixture(scope="module")
