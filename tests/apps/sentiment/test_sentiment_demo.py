@@ -105,9 +105,16 @@ def test_in_a_browser_typed_reviews_get_predicts_verdict(expected, page_address,
     assert shot.stat().st_size > 10_000
 
 
-def test_two_hundred_requests_from_eight_clients_are_all_answered_alike(page_address):
+def _folder_state(folder):
+    return sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in folder.rglob("*"))
+
+
+def test_two_hundred_requests_from_eight_clients_are_all_answered_alike(page_address,
+                                                                        sentiment_run):
     texts = [f"{REVIEWS[i % 3]} {'very ' * (i % 7)}really" for i in range(200)]
     address = page_address
+    run_folder = _folder_state(sentiment_run)
     alone = client(address)
     sequential = {t: alone.predict(t, api_name="/sentiment_classify")[:2]
                   for t in sorted(set(texts))}
@@ -123,6 +130,9 @@ def test_two_hundred_requests_from_eight_clients_are_all_answered_alike(page_add
     assert [tuple(a) for a in answers] == [tuple(sequential[t]) for t in texts]
     # The peak resident memory of the server's process: flat, not growing per request.
     assert grown_mb < 200, f"the server grew by {grown_mb:.0f} MB over 200 requests"
+    with pytest.raises(Exception, match="is empty"):  # bad input writes nothing either
+        client(address).predict("", api_name="/sentiment_classify")
+    assert _folder_state(sentiment_run) == run_folder  # nothing written to the run folder
 
 
 def test_the_page_states_its_run_figure_and_limits(sentiment_run):
