@@ -2,7 +2,7 @@
 slider over the generated words that lays each word's attention over the image (the
 Show, Attend and Tell figure, one word at a time).
 
-The uploaded file is checked (`common_demo.checked_image_file`: its size, and
+The uploaded file is checked (`common_demo.check_image_file`: its size, and
 the pixels its header claims, before anything is decoded), then read and
 captioned by `evaluation.read_images` and `evaluation.caption_pixels`, as
 `predict` does, with the page's beam size (starting at `--beam-size` or the
@@ -28,7 +28,7 @@ def caption(captioner, config, path, beam_size):
     from apps.captioning import evaluation
 
     beam = common_demo.checked_beam(beam_size)
-    common_demo.checked_image_file(path).close()
+    common_demo.check_image_file(path)  # before predict's own decoding, below
     pixels = evaluation.read_images([path], config)  # UsageError: shown on the page
     (result,), warnings = evaluation.caption_pixels(captioner, pixels, config, beam)
     return pixels[0], result, warnings

@@ -141,11 +141,9 @@ def checked_beam(beam_size):
     return beam
 
 
-def checked_image_file(path):
-    """Open an uploaded image file (a PIL image), refusing big files and decompression bombs.
-
-    The header's size is checked before any pixel is decoded.
-    """
+def check_image_file(path):
+    """Refuse an uploaded file that is too big, not an image, or whose header claims more
+    pixels than the page takes; no pixel is decoded (the app decodes it as `predict` does)."""
     from PIL import Image, UnidentifiedImageError
 
     if not path:
@@ -157,22 +155,29 @@ def checked_image_file(path):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            with Image.open(path) as image:  # reads the header only
+                width, height = image.size
     except Image.DecompressionBombError:
         raise DemoInputError(f"the image claims more pixels than the page takes (at most "
                              f"{MAX_IMAGE_PIXELS:,})") from None
     except (UnidentifiedImageError, OSError):
         raise DemoInputError("the file is not an image this page can read (PNG, JPEG, GIF, "
                              "BMP, WebP, ...)") from None
-    width, height = image.size
     if width * height > MAX_IMAGE_PIXELS:
         raise DemoInputError(f"the image claims {width:,} x {height:,} pixels; the page takes "
                              f"at most {MAX_IMAGE_PIXELS:,} pixels")
+
+
+def checked_image_file(path):
+    """`check_image_file`, then the image decoded by `images.open_image`, as the commands
+    decode theirs (a PIL image)."""
+    from apps.common import images
+
+    check_image_file(path)
     try:
-        image.load()
-    except (OSError, Image.DecompressionBombError, SyntaxError, ValueError):
-        raise DemoInputError("the image file is damaged: its pixels cannot be decoded") from None
-    return image
+        return images.open_image(path)
+    except UsageError as error:  # pixels past the header that cannot be decoded
+        raise DemoInputError(str(error)) from None
 
 
 def limits_note(*lines):
@@ -227,10 +232,10 @@ def run_summary(app, trained, headline):
             metrics = json.loads(metrics_path.read_text())
         except (OSError, ValueError):
             metrics = {}
+    from apps.common.training_job import metric_value
+
     label, key = headline
-    value = metrics
-    for part in key.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
+    value = metric_value(metrics, key)
     if isinstance(value, (int, float)):
         lines.append(f"{label} **{value:.4g}**")
     else:

@@ -198,14 +198,15 @@ class TrainingJob:
         if self.multi_worker:
             distribute.all_workers(strategy, 0)  # the others wait for the run to be written
         label, key = headline
-        print(training.summary_line(self.app, label, _lookup(metrics, key),
+        print(training.summary_line(self.app, label, metric_value(metrics, key),
                                     metrics["wall_seconds"], run.path), flush=True)
         return metrics
 
 
-def _lookup(metrics, key):
-    """`metrics[key]`, where a key "a.b" reads `metrics["a"]["b"]` (captioning's scores)."""
+def metric_value(metrics, key):
+    """`metrics[key]`, where a key "a.b" reads `metrics["a"]["b"]` (captioning's scores);
+    None when it is not there."""
     value = metrics
     for part in key.split("."):
-        value = value[part]
+        value = value.get(part) if isinstance(value, dict) else None
     return value
