@@ -3,6 +3,7 @@
 import contextlib
 
 import keras
+import tensorflow as tf
 from keras import initializers, ops
 
 # Keras's mixin through which `keras.layers.RNN` draws a cell's dropout masks
@@ -176,6 +177,7 @@ class BahdanauAttention(keras.layers.Layer):
             energies = keys[:, None, :, :] + projected[:, :, None, :]  # [B, Tq, Tv, U]
         return additive_attention(energies, self.score_kernel, values, values_mask)
 
+    @tf.autograph.experimental.do_not_convert
     def call(self, query, values, values_mask=None, keys=None):
         query = ops.convert_to_tensor(query)
         values = ops.convert_to_tensor(values)
@@ -406,6 +408,7 @@ class AttentiveCell(keras.layers.Layer, DropoutRNNCell):
         output = ops.concatenate([output, context], axis=-1)
         return (output, weights) if self.return_attention else output
 
+    @tf.autograph.experimental.do_not_convert
     def step(self, inputs, states, constants):
         """One step: attend with the previous state, then run the cell."""
         context, weights = self._context(states[0], constants)
@@ -414,6 +417,7 @@ class AttentiveCell(keras.layers.Layer, DropoutRNNCell):
         )
         return self._output(output, context, weights), new_states
 
+    @tf.autograph.experimental.do_not_convert
     def call(self, inputs, states, training=False):
         """The Keras cell protocol: one step over the memory bound by `attending_over`."""
         bound = self._bound_memory("call")
@@ -520,6 +524,7 @@ class AttentiveRecurrent(Recurrent):
             self.cell.build((sequences_shape[0],) + tuple(sequences_shape[2:]), memory_shape)
         super().build(sequences_shape, initial_state_shape)
 
+    @tf.autograph.experimental.do_not_convert
     def call(self, sequences, initial_state=None, mask=None, training=None, memory=None,
              memory_mask=None):
         if memory is None:

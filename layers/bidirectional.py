@@ -1,6 +1,7 @@
 """`Bidirectional`: one recurrent layer reads forwards, a copy reads backwards."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from layers.recurrent import PACKAGE
@@ -134,6 +135,7 @@ class Bidirectional(keras.layers.Layer):
             return outputs + [None] * (2 * state_count)
         return outputs if self.merge_mode is None else output_mask
 
+    @tf.autograph.experimental.do_not_convert
     def call(self, sequences, initial_state=None, mask=None, training=None):
         forward_state = backward_state = None
         if initial_state is not None:

@@ -202,6 +202,7 @@ class _RNNCellBase(keras.layers.Layer, DropoutRNNCell):
         h_parts = [ops.matmul(h_prev, u) for u in constants["recurrent_kernels"]]
         return x_parts, h_parts
 
+    @tf.autograph.experimental.do_not_convert
     def call(self, inputs, states, training=False):
         """The Keras cell protocol: one step, dropout masks cached per sequence."""
         nested = isinstance(states, (list, tuple))

@@ -10,6 +10,7 @@ import inspect
 import keras
 import tensorflow as tf
 from keras import ops
+from keras.src import backend as keras_backend
 
 # Keras's decorator to create variables a layer must not count as weights; no
 # public alias exists.
@@ -387,6 +388,10 @@ class Recurrent(keras.layers.Layer):
 
     # --- the forward pass ------------------------------------------------------
 
+    # Not converted by AutoGraph (nor are the other layers' calls): the loop over time is
+    # an explicit tf.while_loop and every Python `if` here is on static values, so the
+    # conversion only cost seconds of tracing per model.
+    @tf.autograph.experimental.do_not_convert
     def call(
         self,
         sequences,
@@ -408,6 +413,22 @@ class Recurrent(keras.layers.Layer):
             states = self._checked_initial_state(initial_state, sequences)
         states = [ops.cast(s, self.compute_dtype) for s in states]
 
+        last_output, outputs, final_states = self.inner_loop(sequences, states, mask, training)
+        if self.stateful:
+            for variable, value in zip(self.states, final_states):
+                variable.assign(value)
+
+        output = outputs if self.return_sequences else last_output
+        if self.return_state:
+            return [output, *final_states] if not isinstance(output, (list, tuple)) else [*output, *final_states]
+        return output
+
+    def inner_loop(self, sequences, states, mask, training):
+        """The loop over time: `(last_output, outputs, final_states)` of checked inputs.
+
+        Subclasses may hand it to a fused kernel (GRU and LSTM to cuDNN where
+        one is there); this one runs the cell step by step.
+        """
         first_step = sequences[:, 0, :]
         cell = self.cell
         if hasattr(cell, "prepare") and hasattr(cell, "step"):
@@ -453,14 +474,7 @@ class Recurrent(keras.layers.Layer):
         if hasattr(cell, "reset_dropout_mask"):
             cell.reset_dropout_mask()
             cell.reset_recurrent_dropout_mask()
-        if self.stateful:
-            for variable, value in zip(self.states, final_states):
-                variable.assign(value)
-
-        output = outputs if self.return_sequences else last_output
-        if self.return_state:
-            return [output, *final_states] if not isinstance(output, (list, tuple)) else [*output, *final_states]
-        return output
+        return last_output, outputs, final_states
 
     def get_config(self):
         config = {
@@ -542,9 +556,71 @@ class _CellLayer(Recurrent):
             activity_regularizer=activity_regularizer,
             **kwargs,
         )
-        # Keras's switch for cuDNN; this layer has one implementation.
         self.use_cudnn = use_cudnn
         self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    # --- cuDNN, where TensorFlow sees a GPU ----------------------------------
+
+    # The backend's fused loop of this layer's cell (`keras.src.backend.gru` or
+    # `.lstm`, cuDNN-backed under TensorFlow), or None where there is none.
+    backend_loop = None
+
+    def backend_loop_arguments(self):
+        """Keyword arguments of `backend_loop` beyond the weights and the activations."""
+        return {}
+
+    def inner_loop(self, sequences, states, mask, training):
+        """cuDNN's loop where `use_cudnn` and the configuration allow it, else the cell's.
+
+        As `keras.layers.GRU` / `LSTM` choose: with `use_cudnn="auto"` (or True)
+        and no `recurrent_dropout`, the backend's fused loop is tried; it runs
+        where TensorFlow sees a GPU and the cell is one cuDNN computes (tanh and
+        sigmoid, a bias, no unrolling; GRU with `reset_after=True`) and
+        declines otherwise, and the step-by-step loop runs instead. The weights
+        are the same variables either way, so a saved model does not depend on
+        which loop trained it.
+        """
+        if self.backend_loop is not None and self.use_cudnn in ("auto", True) \
+                and not self.recurrent_dropout:
+            try:
+                result = self._backend_inner_loop(sequences, states, mask, training)
+            except NotImplementedError:
+                result = None
+            if result is not None:
+                self.supports_jit = False  # cuDNN's ops are not XLA's (as in Keras)
+                return result
+        if self.use_cudnn is True:
+            raise ValueError(
+                f"Layer {self.name} has use_cudnn=True, but cuDNN cannot run it here: it "
+                "needs a GPU that TensorFlow sees and a cuDNN configuration (tanh and "
+                "sigmoid activations, use_bias=True, no recurrent_dropout, unroll=False; "
+                "a GRU with reset_after=True). Pass use_cudnn='auto' to fall back to the "
+                "step-by-step loop where it cannot."
+            )
+        return super().inner_loop(sequences, states, mask, training)
+
+    def _backend_inner_loop(self, sequences, states, mask, training):
+        if training and self.dropout:
+            # One input dropout mask for every step, as the cell's own loop applies it.
+            dropout_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
+            sequences = sequences * ops.expand_dims(dropout_mask, axis=1)
+        last_output, outputs, final_states = self.backend_loop(
+            sequences,
+            *states,
+            mask,
+            kernel=self.cell.kernel,
+            recurrent_kernel=self.cell.recurrent_kernel,
+            bias=self.cell.bias,
+            activation=self.cell.activation,
+            recurrent_activation=self.cell.recurrent_activation,
+            return_sequences=self.return_sequences,
+            go_backwards=self.go_backwards,
+            unroll=self.unroll,
+            **self.backend_loop_arguments(),
+        )
+        if hasattr(self.cell, "reset_dropout_mask"):
+            self.cell.reset_dropout_mask()
+        return last_output, outputs, list(final_states)
 
     # --- the cell's settings, read-only as in Keras ----------------------------
 
@@ -689,8 +765,8 @@ class SimpleRNN(_CellLayer):
             this layer keeps it in its config, so a reloaded layer draws the
             same dropout masks.
         use_cudnn: `"auto"`, `True` or `False`, as Keras's GRU and LSTM take
-            it. Accepted for compatibility and ignored: this layer has one
-            implementation. Default: `"auto"`.
+            it. cuDNN has no SimpleRNN: `"auto"` and `False` run the cell's
+            loop, `True` is an error. Default: `"auto"`.
         zero_output_for_mask: Boolean (default `False`). If `True`, masked time
             steps output zeros instead of the previous step's output (the
             argument of `keras.layers.RNN`).
@@ -860,9 +936,12 @@ class GRU(_CellLayer):
         reset_after: GRU convention (whether to apply the reset gate after or
             before the matrix multiplication). `False` is `"before"`, `True`
             is `"after"` (default and cuDNN compatible).
-        use_cudnn: `"auto"`, `True` or `False`, as Keras takes it. Accepted for
-            compatibility and ignored: this layer has one implementation.
-            Default: `"auto"`.
+        use_cudnn: `"auto"` (default), `True` or `False`, as Keras takes
+            it. With `"auto"`, where TensorFlow sees a GPU and the
+            configuration is one cuDNN computes (tanh and sigmoid, a bias, no
+            `recurrent_dropout`, no unrolling, `reset_after=True`), the loop runs in cuDNN as
+            in `keras.layers.GRU`; elsewhere the cell's own loop runs. `True`
+            makes the first an error where it cannot run; `False` never uses it.
         zero_output_for_mask: Boolean (default `False`). If `True`, masked time
             steps output zeros instead of the previous step's output (the
             argument Keras's GRU passes on to `keras.layers.RNN`).
@@ -901,6 +980,10 @@ class GRU(_CellLayer):
     """
 
     cell_class = cells_module.GRUCell
+    backend_loop = staticmethod(keras_backend.gru)
+
+    def backend_loop_arguments(self):
+        return {"reset_after": self.cell.reset_after}
 
     def __init__(
         self,
@@ -1035,9 +1118,12 @@ class LSTM(_CellLayer):
             compatibility with Keras, and otherwise ignored: the loop always
             runs `STEPS_PER_ITERATION` steps per iteration (full unrolling
             measured no faster to train); the results are the same.
-        use_cudnn: `"auto"`, `True` or `False`, as Keras takes it. Accepted for
-            compatibility and ignored: this layer has one implementation.
-            Default: `"auto"`.
+        use_cudnn: `"auto"` (default), `True` or `False`, as Keras takes
+            it. With `"auto"`, where TensorFlow sees a GPU and the
+            configuration is one cuDNN computes (tanh and sigmoid, a bias, no
+            `recurrent_dropout`, no unrolling), the loop runs in cuDNN as
+            in `keras.layers.LSTM`; elsewhere the cell's own loop runs. `True`
+            makes the first an error where it cannot run; `False` never uses it.
         zero_output_for_mask: Boolean (default `False`). If `True`, masked time
             steps output zeros instead of the previous step's output (the
             argument Keras's LSTM passes on to `keras.layers.RNN`).
@@ -1087,6 +1173,7 @@ class LSTM(_CellLayer):
     """
 
     cell_class = cells_module.LSTMCell
+    backend_loop = staticmethod(keras_backend.lstm)
 
     def __init__(
         self,

@@ -314,7 +314,8 @@ class Captioner:
                                             **common)
 
             shape = self.parts.decoder_model.input["features"].shape
-            self._compiled[key] = tf.function(search, input_signature=[
+            # No AutoGraph: decoding.py writes its loop as a tf.while_loop itself.
+            self._compiled[key] = tf.function(search, autograph=False, input_signature=[
                 tf.TensorSpec([None, *shape[1:]], tf.float32), tf.TensorSpec([], tf.int32)])
         return self._compiled[key]
 

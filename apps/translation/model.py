@@ -272,7 +272,8 @@ class Translator:
                 return self._search(source_ids, max_length, beam_size, float(length_alpha),
                                     with_attention)
 
-            self._compiled[key] = tf.function(search, input_signature=[
+            # No AutoGraph: decoding.py writes its loop as a tf.while_loop itself.
+            self._compiled[key] = tf.function(search, autograph=False, input_signature=[
                 tf.TensorSpec([None, None], tf.int64), tf.TensorSpec([], tf.int32)])
         return self._compiled[key]
 
