@@ -171,6 +171,65 @@ class TimeLimit(keras.callbacks.Callback):
             self.stopped_early = True
 
 
+class TimeEstimate(keras.callbacks.Callback):
+    """Says once, early, how long the training will take here, when that is long.
+
+    Timed over the first `after_batches` batches of the first epoch it runs,
+    leaving out the first batch (tracing and compilation): the time per batch
+    gives the epoch's time and the time of the epochs still to run. Printed only
+    when those take `at_least_minutes` or more (pixel-by-pixel MNIST takes hours
+    on a CPU; a quick run needs no forecast). Validation passes come on top.
+    """
+
+    def __init__(self, after_batches=20, at_least_minutes=5.0, time_limit_minutes=None):
+        super().__init__()
+        if after_batches < 2:
+            raise ValueError(f"after_batches must be at least 2, got {after_batches!r}")
+        self.after_batches = after_batches
+        self.at_least_minutes = at_least_minutes
+        self.time_limit_minutes = time_limit_minutes
+        self.said = None
+        self._first_epoch = None
+        self._timed_from = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._first_epoch is None:
+            self._first_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.said is not None or self._first_epoch is None:
+            return
+        if batch == 0:
+            self._timed_from = time.perf_counter()
+        elif batch == self.after_batches and self._timed_from is not None:
+            self._say((time.perf_counter() - self._timed_from) / (self.after_batches))
+
+    def _say(self, seconds_per_batch):
+        steps = self.params.get("steps") or 0
+        epochs_left = self.params.get("epochs", 1) - self._first_epoch
+        epoch_minutes = seconds_per_batch * steps / 60
+        total_minutes = epoch_minutes * epochs_left
+        self.said = ""
+        if not steps or total_minutes < self.at_least_minutes:
+            return
+        limit = (f"; --time-limit stops it after {self.time_limit_minutes:g} min"
+                 if self.time_limit_minutes and self.time_limit_minutes < total_minutes else "")
+        self.said = (f"time: {seconds_per_batch:.2f} s a batch here, so an epoch ({steps:,} "
+                     f"batches) takes about {_duration(epoch_minutes)} and the "
+                     f"{epochs_left} epoch{'s' if epochs_left != 1 else ''} to run about "
+                     f"{_duration(total_minutes)}, validation passes aside{limit}")
+        print(f"\n{self.said}", flush=True)
+
+
+def _duration(minutes):
+    """'40 s', '12 min', '3.4 h': a duration as a person says it."""
+    if minutes < 1:
+        return f"{minutes * 60:.0f} s"
+    if minutes < 90:
+        return f"{minutes:.0f} min" if minutes >= 10 else f"{minutes:.1f} min"
+    return f"{minutes / 60:.1f} h"
+
+
 class StepTimer(keras.callbacks.Callback):
     """Measures training steps per second, leaving out the first step of each epoch.
 
@@ -371,7 +430,7 @@ def fit(model, train_data, validation_data, config, run, monitor="val_accuracy",
         history_csv.unlink()
     timer = StepTimer()
     callbacks = (list(metric_callbacks) + make_callbacks(run, config, monitor, mode, saved_model)
-                 + [timer])
+                 + [timer, TimeEstimate(time_limit_minutes=config.time_limit)])
     time_limit = (TimeLimit(config.time_limit, agree=_workers_agree()) if config.time_limit
                   else None)
     if time_limit:
