@@ -10,38 +10,20 @@ from captioning_testutils import FROZEN, MIRROR, TINY, shapes_images, write_imag
 from apps.common import plots, training
 
 
-def test_frozen_encoder_features_are_cached_and_the_model_keeps_its_encoder(
+def test_an_interrupted_frozen_run_resumes_from_the_feature_cache_and_keeps_its_encoder(
         tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("RNN_SUITE_CACHE", str(tmp_path / "cache"))
-    status, out, err = run_cli(capsys, "captioning", "train", *FROZEN, "--epochs", "1",
-                               "--run-dir", tmp_path / "first")
-    assert status == 0, err
-    assert "train: features: 0 from the cache, 48 computed" in out
-    status, out, err = run_cli(capsys, "captioning", "train", *FROZEN, "--epochs", "1",
-                               "--run-dir", tmp_path / "second")
-    assert status == 0, err
-    assert "train: features: 48 from the cache, 0 computed" in out
-    assert "validation: features: 6 from the cache, 0 computed" in out
-    # Another encoder, image size or file is never served from the cache: test_feature_cache.py.
-    metrics = json.loads((tmp_path / "first" / "metrics.json").read_text())
-    assert metrics["encoder_frozen"] and metrics["trainable_parameters"] < metrics["parameters"]
-
-    # model.keras holds the whole captioner (encoder included), not the decoder trained alone.
-    image = write_image(tmp_path / "x.png", shapes_images(1, seed=8)[0][0])
-    status, out, err = run_cli(capsys, "captioning", "predict", "--run", tmp_path / "first", image)
-    assert status == 0, err
-    assert len(out.splitlines()) == 1  # one epoch may not say much: the line can be empty
-
-
-def test_interrupted_frozen_run_resumes(tmp_path, capsys, monkeypatch):
+    """Ctrl-C in epoch 2 of a frozen-encoder run, the same command again: it resumes at that
+    epoch, reads every image's features back from the cache, and saves the whole captioner."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RNN_SUITE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(training, "BACKUP_EVERY_BATCHES", 2)
     original = training.make_callbacks
     monkeypatch.setattr(training, "make_callbacks",
                         lambda *a, **k: original(*a, **k) + [Interrupt(1, 2)])
     command = ["captioning", "train", *FROZEN, "--epochs", "3"]
-    status, _, err = run_cli(capsys, *command)
+    status, out, err = run_cli(capsys, *command)
     assert status == 130 and "rerun the same command" in err
+    assert "train: features: 0 from the cache, 48 computed" in out
     (run,) = (tmp_path / "runs" / "captioning").iterdir()
     assert not (run / "metrics.json").exists() and (run / "model.keras").is_file()
 
@@ -49,8 +31,19 @@ def test_interrupted_frozen_run_resumes(tmp_path, capsys, monkeypatch):
     status, out, err = run_cli(capsys, *command)
     assert status == 0, err
     assert "resuming the interrupted run" in out and "at epoch 2" in out
+    assert "train: features: 48 from the cache, 0 computed" in out
+    assert "validation: features: 6 from the cache, 0 computed" in out
+    # Another encoder, image size or file is never served from the cache: test_feature_cache.py.
     assert list(plots.read_history(run / "history.csv")["epoch"]) == [0, 1, 2]
-    assert json.loads((run / "metrics.json").read_text())["resumed_from_epoch"] == 1
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["resumed_from_epoch"] == 1
+    assert metrics["encoder_frozen"] and metrics["trainable_parameters"] < metrics["parameters"]
+
+    # model.keras holds the whole captioner (encoder included), not the decoder trained alone.
+    image = write_image(tmp_path / "x.png", shapes_images(1, seed=8)[0][0])
+    status, out, err = run_cli(capsys, "captioning", "predict", "--run", run, image)
+    assert status == 0, err
+    assert len(out.splitlines()) == 1  # a few epochs may not say much: the line can be empty
 
 
 def test_killed_process_resumes(tmp_path, capsys, monkeypatch):
