@@ -1,17 +1,25 @@
-"""Layer speed: our LSTM, GRU, SimpleRNN against the Keras built-ins, side by side.
+"""Layer speed: our LSTM, GRU, SimpleRNN against the Keras built-ins and PyTorch, side by side.
 
-For each layer and shape it builds the same one-layer classifier twice (ours and
-Keras's, same weights), then alternates between them for several rounds, timing
-inference (`predict_on_batch`) and a full training step (`train_on_batch`: forward,
-backward, Adam). It prints sequences/s (median over rounds) and the ratio
-ours / Keras, which is what to read: both run in the same process, same moment.
+For each layer and shape it builds the same one-layer classifier with our layer, with
+Keras's (same weights) and, where torch is installed, with PyTorch's `nn.LSTM` / `nn.GRU`
+/ `nn.RNN` (its fused CPU kernels), then alternates between them for several rounds,
+timing inference (`predict_on_batch`; torch under `no_grad`) and a full training step
+(forward, backward, Adam). It prints sequences/s (median over rounds), the ratio ours /
+best peer, which is what to read (all run in one process, at the same moment), and ours
+as a share of the matmul ceiling: what these cores reach on the layer's own matmul shape,
+divided by the training step's matmul work (forward and backward, about 3x the forward).
 
     python benchmarks/layer_speed.py                 # the table in docs/performance.md
-    python benchmarks/layer_speed.py --jit off       # both without XLA
+    python benchmarks/layer_speed.py --jit off       # Keras's models without XLA
+    python benchmarks/layer_speed.py --no-torch      # without the PyTorch column
     python benchmarks/layer_speed.py --quick         # a fast smoke run
+
+PyTorch is optional (`pip install torch`; where the same process loads TensorFlow,
+`pip uninstall triton` first: torch imports it lazily and it crashes there).
 """
 
 import argparse
+import importlib.util
 import os
 import statistics
 import sys
@@ -25,11 +33,15 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import layers  # noqa: E402
 
+# name -> (steps, features, batch or None for --batch)
 SHAPES = {
-    "text T=100 F=64": (100, 64),
-    "pixel T=784 F=1": (784, 1),
-    "row T=28 F=28": (28, 28),
+    "text T=100 F=64": (100, 64, None),
+    "pixel T=784 F=1": (784, 1, None),
+    "pixel T=784 F=1 B=128": (784, 1, 128),  # the app's pixel-by-pixel MNIST batch
+    "row T=28 F=28": (28, 28, None),
 }
+GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
+TORCH_LAYERS = {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}
 LAYERS = ("LSTM", "GRU", "SimpleRNN")
 
 
@@ -59,25 +71,87 @@ def time_calls(call, repeats):
     return (time.perf_counter() - start) / repeats
 
 
-def measure(layer_name, steps, features, args):
+def torch_calls(layer_name, x, y, units):
+    """(infer, train) calls of the same classifier in PyTorch: its fused recurrent kernel."""
+    import torch
+
+    class Classifier(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.recurrent = getattr(torch.nn, TORCH_LAYERS[layer_name])(
+                x.shape[-1], units, batch_first=True)
+            self.dense = torch.nn.Linear(units, 10)
+
+        def forward(self, inputs):
+            outputs, _ = self.recurrent(inputs)
+            return self.dense(outputs[:, -1])
+
+    model = Classifier()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss = torch.nn.CrossEntropyLoss()
+    inputs, labels = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+
+    def infer():
+        with torch.no_grad():
+            model(inputs)
+
+    def train():
+        optimizer.zero_grad()
+        loss(model(inputs), labels).backward()
+        optimizer.step()
+
+    return infer, train
+
+
+def measure(layer_name, steps, features, batch, args):
     rng = np.random.default_rng(0)
-    x = rng.random((args.batch, steps, features), dtype=np.float32)
-    y = rng.integers(0, 10, args.batch)
-    models = build_pair(layer_name, steps, features, args.units)
-    for model in models.values():
+    x = rng.random((batch, steps, features), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    calls = {}
+    for source, model in build_pair(layer_name, steps, features, args.units).items():
         compile_for(model, args.jit)
-        model.train_on_batch(x, y)  # trace and compile outside the timing
-        model.predict_on_batch(x)
-    seconds = {(s, m): [] for s in models for m in ("infer", "train")}
+        calls[source] = (lambda m=model: m.predict_on_batch(x),
+                         lambda m=model: m.train_on_batch(x, y))
+    if args.torch:
+        calls["torch"] = torch_calls(layer_name, x, y, args.units)
+    for infer, train in calls.values():
+        train()  # trace and compile outside the timing
+        infer()
+    seconds = {(s, m): [] for s in calls for m in ("infer", "train")}
     for _ in range(args.rounds):
-        for source, model in models.items():  # interleaved: same conditions
-            seconds[source, "infer"].append(
-                time_calls(lambda: model.predict_on_batch(x), args.repeats)
-            )
-            seconds[source, "train"].append(
-                time_calls(lambda: model.train_on_batch(x, y), args.repeats)
-            )
-    return {key: args.batch / statistics.median(v) for key, v in seconds.items()}
+        for source, (infer, train) in calls.items():  # interleaved: same conditions
+            seconds[source, "infer"].append(time_calls(infer, args.repeats))
+            seconds[source, "train"].append(time_calls(train, args.repeats))
+    return {key: batch / statistics.median(v) for key, v in seconds.items()}
+
+
+def matmul_gflops(batch, units, gates, iterations=1000):
+    """GFLOP/s of these cores on the recurrent matmul, [batch, units] x [units, gates*units],
+    each one waiting for the one before (as in the loop over time)."""
+    import tensorflow as tf
+
+    a = tf.random.normal([batch, units])
+    b = tf.random.normal([units, gates * units])
+
+    @tf.function
+    def run():
+        return tf.while_loop(lambda i, s: i < iterations,
+                             lambda i, s: (i + 1, s + tf.matmul(a, b)[0, 0] * 0), (0, 0.0))[1]
+
+    run()
+    best = float("inf")
+    for _ in range(3):  # the best of three: what the cores can do
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return 2 * batch * units * gates * units * iterations / best / 1e9
+
+
+def ceiling(layer_name, steps, features, batch, units, gflops):
+    """Training sequences/s the matmuls alone would allow at `gflops`: forward
+    2*B*(F+H)*G*H per step, backward twice that."""
+    flops = 3 * 2 * batch * (features + units) * GATES[layer_name] * units * steps
+    return gflops * 1e9 / flops * batch
 
 
 def main(argv=None):
@@ -95,29 +169,55 @@ def main(argv=None):
     parser.add_argument("--layers", default=",".join(LAYERS))
     parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated keys of SHAPES")
     parser.add_argument("--quick", action="store_true", help="2 rounds of 1 call")
+    parser.add_argument("--torch", action=argparse.BooleanOptionalAction, default=None,
+                        help="the PyTorch column (default: where torch is installed)")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.repeats = 2, 1
+    if args.torch is None:
+        args.torch = importlib.util.find_spec("torch") is not None
+        if not args.torch:
+            print("note: torch is not installed, so there is no PyTorch column "
+                  "(pip install torch)")
+    peers = ["keras", "torch"] if args.torch else ["keras"]
+    if args.torch:
+        import torch
 
+        torch.set_num_threads(os.cpu_count())
+        versions = f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    else:
+        versions = ""
     print(
-        f"batch {args.batch}, units {args.units}, jit_compile={args.jit}, "
-        f"keras {keras.__version__}, {os.cpu_count()} CPU cores; sequences/s, median of {args.rounds} rounds"
+        f"batch {args.batch} (unless the shape says), units {args.units}, jit_compile={args.jit}, "
+        f"keras {keras.__version__}{versions}, {os.cpu_count()} CPU cores; sequences/s, "
+        f"median of {args.rounds} rounds"
     )
-    header = "| layer | shape | inference Keras | inference ours | ratio | training Keras | training ours | ratio |"
+    names = {"keras": "Keras", "torch": "PyTorch"}
+    columns = ([f"inference {names[p]}" for p in peers] + ["inference ours", "vs best"]
+               + [f"training {names[p]}" for p in peers] + ["training ours", "vs best",
+                                                            "of ceiling"])
+    header = "| layer | shape | " + " | ".join(columns) + " |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
+    ceilings = {}
     for layer_name in args.layers.split(","):
         for shape_name in args.shapes.split(","):
-            steps, features = SHAPES[shape_name]
-            r = measure(layer_name, steps, features, args)
-            print(
-                f"| {layer_name} | {shape_name} "
-                f"| {r['keras', 'infer']:.0f} | {r['ours', 'infer']:.0f} "
-                f"| {r['ours', 'infer'] / r['keras', 'infer']:.2f}x "
-                f"| {r['keras', 'train']:.0f} | {r['ours', 'train']:.0f} "
-                f"| **{r['ours', 'train'] / r['keras', 'train']:.2f}x** |",
-                flush=True,
-            )
+            steps, features, batch = SHAPES[shape_name]
+            batch = batch or args.batch
+            r = measure(layer_name, steps, features, batch, args)
+            key = (batch, GATES[layer_name])
+            if key not in ceilings:
+                ceilings[key] = matmul_gflops(batch, args.units, GATES[layer_name])
+            top = ceiling(layer_name, steps, features, batch, args.units, ceilings[key])
+            cells = []
+            for mode in ("infer", "train"):
+                best = max(r[p, mode] for p in peers)
+                cells += [f"{r[p, mode]:.0f}" for p in peers]
+                cells += [f"{r['ours', mode]:.0f}", f"**{r['ours', mode] / best:.2f}x**"]
+            cells.append(f"{r['ours', 'train'] / top:.0%} of {top:.0f}")
+            print(f"| {layer_name} | {shape_name} | " + " | ".join(cells) + " |", flush=True)
+    print("matmul ceilings (GFLOP/s on [batch, units] x [units, gates*units], chained): "
+          + ", ".join(f"batch {b}, {g} gates: {v:.0f}" for (b, g), v in sorted(ceilings.items())))
 
 
 if __name__ == "__main__":
