@@ -25,6 +25,13 @@ from pathlib import Path
 import pytest
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One worker per core: each worker's TensorFlow (and the processes its tests start)
+    # runs its ops on one thread, instead of two workers' thread pools contending for
+    # the same two cores (the translation tests: 184 s -> 177 s). Set before TensorFlow
+    # is imported; a variable already set is kept.
+    for _variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(_variable, "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 DURATIONS = ROOT / "tests" / "durations.json"
