@@ -125,18 +125,19 @@ def measure(layer_name, steps, features, batch, args):
     return {key: batch / statistics.median(v) for key, v in seconds.items()}
 
 
-def matmul_gflops(batch, units, gates, iterations=1000):
-    """GFLOP/s of these cores on the recurrent matmul, [batch, units] x [units, gates*units],
-    each one waiting for the one before (as in the loop over time)."""
+def matmul_gflops(m, k, n, chains=1, iterations=1000):
+    """GFLOP/s of these cores on [m, k] x [k, n] matmuls, each waiting for the one before (as
+    in the loop over time); `chains` independent such chains at once. The best of three."""
     import tensorflow as tf
 
-    a = tf.random.normal([batch, units])
-    b = tf.random.normal([units, gates * units])
+    a = [tf.random.normal([m, k]) for _ in range(chains)]
+    b = tf.random.normal([k, n])
 
     @tf.function
     def run():
-        return tf.while_loop(lambda i, s: i < iterations,
-                             lambda i, s: (i + 1, s + tf.matmul(a, b)[0, 0] * 0), (0, 0.0))[1]
+        return [tf.while_loop(lambda i, s: i < iterations,
+                              lambda i, s, a=a_: (i + 1, s + tf.matmul(a, b)[0, 0] * 0),
+                              (0, 0.0))[1] for a_ in a]
 
     run()
     best = float("inf")
@@ -144,7 +145,7 @@ def matmul_gflops(batch, units, gates, iterations=1000):
         start = time.perf_counter()
         run()
         best = min(best, time.perf_counter() - start)
-    return 2 * batch * units * gates * units * iterations / best / 1e9
+    return 2 * m * k * n * iterations * chains / best / 1e9
 
 
 def ceiling(layer_name, steps, features, batch, units, gflops):
@@ -207,7 +208,7 @@ def main(argv=None):
             r = measure(layer_name, steps, features, batch, args)
             key = (batch, GATES[layer_name])
             if key not in ceilings:
-                ceilings[key] = matmul_gflops(batch, args.units, GATES[layer_name])
+                ceilings[key] = matmul_gflops(batch, args.units, GATES[layer_name] * args.units)
             top = ceiling(layer_name, steps, features, batch, args.units, ceilings[key])
             cells = []
             for mode in ("infer", "train"):

@@ -161,28 +161,15 @@ def compare(batch, units, rounds, repeats):
 
 
 def matmul_peak(iterations=2000):
+    from layer_speed import matmul_gflops  # this folder is the script's first path
+
     print("| matmul | us each | GFLOP/s |")
     print("|---|---|---|")
     for m, k, n, chains in ((64, 128, 128, 1), (64, 128, 128, 2), (64, 128, 512, 1),
                             (64, 512, 128, 1), (128, 64, 512, 1)):
-        a = [tf.random.normal([m, k]) for _ in range(chains)]
-        b = tf.random.normal([k, n])
-
-        @tf.function
-        def run():
-            # Independent chains of dependent matmuls, as in a recurrent loop.
-            return [tf.while_loop(lambda i, s: i < iterations,
-                                  lambda i, s, a=a_: (i + 1, s + tf.matmul(a, b)[0, 0] * 0),
-                                  (0, 0.0))[1] for a_ in a]
-
-        run()
-        start = time.perf_counter()
-        run()
-        seconds = time.perf_counter() - start
-        flops = 2 * m * k * n * iterations * chains
+        gflops = matmul_gflops(m, k, n, chains, iterations)
         label = f"[{m},{k}] x [{k},{n}]" + (f", {chains} at once" if chains > 1 else "")
-        print(f"| {label} | {seconds / iterations / chains * 1e6:.1f} | "
-              f"{flops / seconds / 1e9:.0f} |", flush=True)
+        print(f"| {label} | {2 * m * k * n / gflops / 1e3:.1f} | {gflops:.0f} |", flush=True)
 
 
 def main():

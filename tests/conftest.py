@@ -74,6 +74,10 @@ def _session_runs():
     return runs
 
 
+def _file_of(nodeid):
+    return nodeid.split("::")[0]
+
+
 @functools.lru_cache(maxsize=None)
 def _unit_of_file(path):
     """The unit of the test file `path` (a repository-relative path)."""
@@ -96,7 +100,7 @@ def _recorded_seconds():
 
 def _unit_seconds(items):
     """{unit: its files' recorded seconds, summed}."""
-    files = {item.nodeid.split("::")[0] for item in items}
+    files = {_file_of(item.nodeid) for item in items}
     seconds = collections.Counter()
     for path in files:
         seconds[_unit_of_file(path)] += _recorded_seconds().get(path, UNKNOWN_SECONDS)
@@ -112,14 +116,14 @@ def pytest_addoption(parser):
 def pytest_collection_modifyitems(items):
     """Longest unit first; within a unit, files and tests keep their order (a stable sort)."""
     seconds = _unit_seconds(items)
-    items.sort(key=lambda item: -seconds[_unit_of_file(item.nodeid.split("::")[0])])
+    items.sort(key=lambda item: -seconds[_unit_of_file(_file_of(item.nodeid))])
 
 
 _seconds_by_file = collections.Counter()
 
 
 def pytest_runtest_logreport(report):
-    _seconds_by_file[report.nodeid.split("::")[0]] += report.duration
+    _seconds_by_file[_file_of(report.nodeid)] += report.duration
 
 
 def pytest_sessionfinish(session):
@@ -142,6 +146,6 @@ def pytest_xdist_make_scheduler(config, log):
 
     class SharedRunScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid):
-            return _unit_of_file(nodeid.split("::")[0])
+            return _unit_of_file(_file_of(nodeid))
 
     return SharedRunScheduling(config, log)

@@ -174,35 +174,37 @@ class TimeLimit(keras.callbacks.Callback):
 class TimeEstimate(keras.callbacks.Callback):
     """Says once, early, how long the training will take here, when that is long.
 
-    Timed over the first `after_batches` batches of the first epoch it runs,
-    leaving out the first batch (tracing and compilation): the time per batch
-    gives the epoch's time and the time of the epochs still to run. Printed only
-    when those take `at_least_minutes` or more (pixel-by-pixel MNIST takes hours
-    on a CPU; a quick run needs no forecast). Validation passes come on top.
+    Reads `timer` (the run's `StepTimer`, which leaves out each epoch's first
+    step: tracing and compilation) once `after_batches` timed batches of the
+    first epoch it runs are done: the time per batch gives the epoch's time and
+    the time of the epochs still to run. Printed only when those take
+    `at_least_minutes` or more (pixel-by-pixel MNIST takes hours on a CPU; a
+    quick run needs no forecast). Validation passes come on top. `timer` must
+    come before this callback in the list, so that it has counted the batch.
     """
 
-    def __init__(self, after_batches=20, at_least_minutes=5.0, time_limit_minutes=None):
+    def __init__(self, timer, after_batches=20, at_least_minutes=5.0, time_limit_minutes=None):
         super().__init__()
-        if after_batches < 2:
-            raise ValueError(f"after_batches must be at least 2, got {after_batches!r}")
+        if after_batches < 1:
+            raise ValueError(f"after_batches must be at least 1, got {after_batches!r}")
+        self.timer = timer
         self.after_batches = after_batches
         self.at_least_minutes = at_least_minutes
         self.time_limit_minutes = time_limit_minutes
         self.said = None
         self._first_epoch = None
-        self._timed_from = None
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._first_epoch is None:
             self._first_epoch = epoch
 
+    def on_epoch_end(self, epoch, logs=None):
+        if self.said is None:
+            self.said = ""  # the first epoch was too short to time: nothing to say
+
     def on_train_batch_end(self, batch, logs=None):
-        if self.said is not None or self._first_epoch is None:
-            return
-        if batch == 0:
-            self._timed_from = time.perf_counter()
-        elif batch == self.after_batches and self._timed_from is not None:
-            self._say((time.perf_counter() - self._timed_from) / (self.after_batches))
+        if self.said is None and self.timer.steps == self.after_batches:
+            self._say(self.timer.seconds / self.timer.steps)
 
     def _say(self, seconds_per_batch):
         steps = self.params.get("steps") or 0
@@ -430,7 +432,7 @@ def fit(model, train_data, validation_data, config, run, monitor="val_accuracy",
         history_csv.unlink()
     timer = StepTimer()
     callbacks = (list(metric_callbacks) + make_callbacks(run, config, monitor, mode, saved_model)
-                 + [timer, TimeEstimate(time_limit_minutes=config.time_limit)])
+                 + [timer, TimeEstimate(timer, time_limit_minutes=config.time_limit)])
     time_limit = (TimeLimit(config.time_limit, agree=_workers_agree()) if config.time_limit
                   else None)
     if time_limit:

@@ -17,12 +17,16 @@ def _run(monkeypatch, seconds_per_batch, steps, epochs, first_epoch=0, first_bat
          **kwargs):
     clock = Clock()
     monkeypatch.setattr(training.time, "perf_counter", clock)
-    estimate = training.TimeEstimate(after_batches=20, **kwargs)
-    estimate.set_params({"steps": steps, "epochs": epochs})
-    estimate.on_epoch_begin(first_epoch)
+    timer = training.StepTimer()
+    estimate = training.TimeEstimate(timer, after_batches=20, **kwargs)
+    callbacks = [timer, estimate]  # the order fit gives them
+    for callback in callbacks:
+        callback.set_params({"steps": steps, "epochs": epochs})
+        callback.on_epoch_begin(first_epoch)
     for batch in range(min(steps, 40)):
         clock.now += first_batch if batch == 0 else seconds_per_batch
-        estimate.on_train_batch_end(batch)
+        for callback in callbacks:
+            callback.on_train_batch_end(batch)
     return estimate.said
 
 
@@ -52,5 +56,5 @@ def test_a_quick_run_says_nothing(monkeypatch, capsys):
 
 
 def test_after_batches_must_leave_a_batch_to_time():
-    with pytest.raises(ValueError, match="after_batches must be at least 2, got 1"):
-        training.TimeEstimate(after_batches=1)
+    with pytest.raises(ValueError, match="after_batches must be at least 1, got 0"):
+        training.TimeEstimate(training.StepTimer(), after_batches=0)
