@@ -175,6 +175,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.repeats = 2, 1
+    for flag, given, known in (("--layers", args.layers, LAYERS), ("--shapes", args.shapes, SHAPES)):
+        unknown = [name for name in given.split(",") if name not in known]
+        if unknown:
+            parser.error(f"{flag}: unknown {', '.join(map(repr, unknown))}; "
+                         f"choose from {', '.join(map(repr, known))}")
     if args.torch is None:
         args.torch = importlib.util.find_spec("torch") is not None
         if not args.torch:
