@@ -136,6 +136,25 @@ def pytest_sessionfinish(session):
                              encoding="utf-8")
 
 
+# The app and tuning tests train and trace dozens of tiny models, and TensorFlow's graph
+# optimizer (Grappler) rewrites every traced function before its first call: 10 of the
+# 33 CPU-seconds of a tiny translation run. Its rewrites change how fast a graph runs, not
+# what it computes, and a tiny run's few steps never earn that back, so those tests run
+# with it off. The layer tests (values against the Keras oracle), the benchmarks, and
+# every process a test starts (resume after kill -9, the demo commands, tuning trials in
+# fresh processes) keep TensorFlow's default, so both paths stay tested.
+WITHOUT_GRAPH_REWRITES = ("tests/apps/", "tests/tuning/")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Grappler off for an app or tuning test (its session fixtures are made in its setup)."""
+    import tensorflow as tf
+
+    rewrites_off = _file_of(item.nodeid).startswith(WITHOUT_GRAPH_REWRITES)
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": rewrites_off})
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """For `--dist loadscope` (the addopts): xdist's scope scheduling, with the units above as
