@@ -35,7 +35,7 @@ def read_settings(run, flag="--encoder-from", words_only=True):
     if not Path(run).exists():
         raise UsageError(f"{flag} {run} does not exist (expected the run folder of "
                          "`rnn-suite lm train`)")
-    path = run_dir_module.find_model(LM_APP, run)
+    path = run_dir_module.find_model(LM_APP, run, flag)
     config_file = path.parent / run_dir_module.CONFIG_FILE
     try:
         settings = json.loads(config_file.read_text(encoding="utf-8"))

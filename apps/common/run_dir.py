@@ -199,8 +199,10 @@ def latest_run(app):
     return max(runs, key=lambda p: (p / MODEL_FILE).stat().st_mtime, default=None)
 
 
-def find_model(app, run):
+def find_model(app, run, flag="--run"):
     """Resolve `--run` (a run folder, a `.keras` file, or "latest") to the model file.
+
+    `flag` is the flag that named the run, for the messages (`--encoder-from`, ...).
 
     Raises:
         UsageError: If the folder or the model in it does not exist.
@@ -209,16 +211,16 @@ def find_model(app, run):
         found = latest_run(app)
         if found is None:
             raise UsageError(f"no trained run under {RUNS_ROOT / app}/ (expected a folder with "
-                             f"{MODEL_FILE}); train one first or pass --run DIR")
+                             f"{MODEL_FILE}); train one first or pass {flag} DIR")
         return found / MODEL_FILE
     path = Path(run)
     if path.is_file():
         return path
     if not path.exists():
-        raise UsageError(f"--run {path} does not exist (expected a run folder holding "
+        raise UsageError(f"{flag} {path} does not exist (expected a run folder holding "
                          f"{MODEL_FILE})")
     model = path / MODEL_FILE
     if not model.is_file():
-        raise UsageError(f"--run {path} has no {MODEL_FILE} (expected a folder written by "
+        raise UsageError(f"{flag} {path} has no {MODEL_FILE} (expected a folder written by "
                          f"`rnn-suite {app} train`)")
     return model
