@@ -1,7 +1,8 @@
 """Layer speed: our LSTM, GRU, SimpleRNN against the Keras built-ins and PyTorch, side by side.
 
 For each layer and shape it builds the same one-layer classifier with our layer, with
-Keras's (same weights) and, where torch is installed, with PyTorch's `nn.LSTM` / `nn.GRU`
+Keras's (same weights), with ours on its step-by-step loop (`use_onednn=False`: LSTM and
+GRU, whose default on CPU is oneDNN's fused loop) and, where torch is installed, with PyTorch's `nn.LSTM` / `nn.GRU`
 / `nn.RNN` (its fused CPU kernels), then alternates between them for several rounds,
 timing inference (`predict_on_batch`; torch under `no_grad`) and a full training step
 (forward, backward, Adam). It prints sequences/s (median over rounds), the ratio ours /
@@ -43,16 +44,21 @@ SHAPES = {
 GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
 TORCH_LAYERS = {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}
 LAYERS = ("LSTM", "GRU", "SimpleRNN")
+FUSED = ("LSTM", "GRU")  # the layers with oneDNN's fused loop (layers/onednn.py)
 
 
-def build_pair(layer_name, steps, features, units):
-    """The same classifier twice, with our layer and with Keras's, equal weights."""
+def build_models(layer_name, steps, features, units):
+    """The same classifier with our layer, Keras's and (LSTM, GRU) ours on its step loop."""
+    makers = {"keras": lambda: getattr(keras.layers, layer_name)(units),
+              "ours": lambda: getattr(layers, layer_name)(units)}
+    if layer_name in FUSED:
+        makers["ours-loop"] = lambda: getattr(layers, layer_name)(units, use_onednn=False)
     models = {}
-    for source, module in (("keras", keras.layers), ("ours", layers)):
+    for source, make in makers.items():
         inputs = keras.Input((steps, features))
-        hidden = getattr(module, layer_name)(units)(inputs)
-        models[source] = keras.Model(inputs, keras.layers.Dense(10)(hidden))
-    models["ours"].set_weights(models["keras"].get_weights())
+        models[source] = keras.Model(inputs, keras.layers.Dense(10)(make()(inputs)))
+    for source in models:
+        models[source].set_weights(models["keras"].get_weights())
     return models
 
 
@@ -108,7 +114,7 @@ def measure(layer_name, steps, features, batch, args):
     x = rng.random((batch, steps, features), dtype=np.float32)
     y = rng.integers(0, 10, batch)
     calls = {}
-    for source, model in build_pair(layer_name, steps, features, args.units).items():
+    for source, model in build_models(layer_name, steps, features, args.units).items():
         compile_for(model, args.jit)
         calls[source] = (lambda m=model: m.predict_on_batch(x),
                          lambda m=model: m.train_on_batch(x, y))
@@ -198,9 +204,17 @@ def main(argv=None):
         f"keras {keras.__version__}{versions}, {os.cpu_count()} CPU cores; sequences/s, "
         f"median of {args.rounds} rounds"
     )
+    from layers import onednn
+
+    fused = onednn.library() is not None
+    print("ours: LSTM and GRU on oneDNN's fused loop" if fused else
+          f"ours: the step loop everywhere (the fused loop is unavailable: "
+          f"{onednn.unavailable_reason()})")
     names = {"keras": "Keras", "torch": "PyTorch"}
-    columns = ([f"inference {names[p]}" for p in peers] + ["inference ours", "vs best"]
-               + [f"training {names[p]}" for p in peers] + ["training ours", "vs best",
+    columns = ([f"inference {names[p]}" for p in peers] + ["inference ours (step loop)",
+                                                           "inference ours", "vs best"]
+               + [f"training {names[p]}" for p in peers] + ["training ours (step loop)",
+                                                            "training ours", "vs best",
                                                             "of ceiling"])
     header = "| layer | shape | " + " | ".join(columns) + " |"
     print(header)
@@ -219,6 +233,7 @@ def main(argv=None):
             for mode in ("infer", "train"):
                 best = max(r[p, mode] for p in peers)
                 cells += [f"{r[p, mode]:.0f}" for p in peers]
+                cells.append(f"{r['ours-loop', mode]:.0f}" if ("ours-loop", mode) in r else "")
                 cells += [f"{r['ours', mode]:.0f}", f"**{r['ours', mode] / best:.2f}x**"]
             cells.append(f"{r['ours', 'train'] / top:.0%} of {top:.0f}")
             print(f"| {layer_name} | {shape_name} | " + " | ".join(cells) + " |", flush=True)

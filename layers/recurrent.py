@@ -533,12 +533,16 @@ class _CellLayer(Recurrent):
         unroll,
         use_cudnn,
         zero_output_for_mask,
+        use_onednn=False,
         **kwargs,
     ):
         check_positive_int("units", units)
         if use_cudnn not in ("auto", True, False):
             raise ValueError("Expected `use_cudnn` to be 'auto', True or False (as Keras "
                              f"takes it). Received: use_cudnn={use_cudnn!r}")
+        if use_onednn not in ("auto", True, False):
+            raise ValueError("Expected `use_onednn` to be 'auto', True or False (as "
+                             f"`use_cudnn` takes it). Received: use_onednn={use_onednn!r}")
         cell = self.cell_class(
             units,
             name="cell" if "name" not in kwargs else f"{kwargs['name']}_cell",
@@ -557,6 +561,7 @@ class _CellLayer(Recurrent):
             **kwargs,
         )
         self.use_cudnn = use_cudnn
+        self.use_onednn = use_onednn
         self.input_spec = keras.layers.InputSpec(ndim=3)
 
     # --- cuDNN, where TensorFlow sees a GPU ----------------------------------
@@ -597,13 +602,96 @@ class _CellLayer(Recurrent):
                 "a GRU with reset_after=True). Pass use_cudnn='auto' to fall back to the "
                 "step-by-step loop where it cannot."
             )
+        if self.use_onednn in ("auto", True):
+            refusal = self.onednn_refusal(sequences, mask)
+            if refusal is None:
+                return self._onednn_inner_loop(sequences, states, training)
+            if self.use_onednn is True:
+                raise ValueError(
+                    f"Layer {self.name} has use_onednn=True, but oneDNN's fused loop cannot "
+                    f"run it here: {refusal}. Pass use_onednn='auto' to fall back to the "
+                    "step-by-step loop where it cannot."
+                )
         return super().inner_loop(sequences, states, mask, training)
 
-    def _backend_inner_loop(self, sequences, states, mask, training):
+    # --- oneDNN's fused loop, on CPU ---------------------------------------------
+
+    # "lstm" or "gru": the oneDNN primitive that computes this layer's cell.
+    onednn_cell = None
+
+    def onednn_refusal(self, sequences, mask):
+        """Why oneDNN's fused loop cannot run this call (None when it can).
+
+        The fused loop computes the cell exactly as the step-by-step loop does
+        (tests compare outputs and gradients), for the configurations oneDNN's
+        primitives cover: tanh and sigmoid, float32, no mask, no
+        `recurrent_dropout`, a GRU with `reset_after=True`, on CPU, outside XLA.
+        """
+        from layers import onednn
+
+        cell = self.cell
+        if self.onednn_cell is None:
+            return f"{type(self).__name__} has no fused loop"
+        if mask is not None:
+            return "a mask was given (oneDNN's loop runs every step of every sequence)"
+        if cell.recurrent_dropout:
+            return "recurrent_dropout is set (it changes every step's recurrent input)"
+        if cell.activation is not keras.activations.tanh or \
+                cell.recurrent_activation is not keras.activations.sigmoid:
+            return "the activations are not tanh and sigmoid"
+        if getattr(cell, "reset_after", True) is not True:
+            return "the GRU has reset_after=False"
+        if self.compute_dtype != "float32":
+            return f"the compute dtype is {self.compute_dtype}, not float32"
+        if sequences.shape[1] == 0:
+            return "the sequences have no steps"
+        if tf.config.list_logical_devices("GPU"):
+            return "TensorFlow sees a GPU (cuDNN's loop is the one for it)"
+        if onednn.in_xla_context():
+            return "the call is compiled by XLA, which cannot run the op"
+        if onednn.step_loop_reason():
+            return onednn.step_loop_reason()
+        if onednn.library() is None:
+            if self.use_onednn == "auto":
+                onednn.warn_unavailable_once()
+            return onednn.unavailable_reason()
+        return None
+
+    def onednn_bias(self):
+        """The cell's bias as oneDNN's primitive reads it."""
+        cell = self.cell
+        if cell.bias is None:
+            return tf.zeros([4 * cell.units], dtype=self.compute_dtype)
+        return cell.bias
+
+    def _onednn_inner_loop(self, sequences, states, training):
+        from layers import onednn
+
+        sequences = self._dropped_inputs(sequences, training)
+        if self.go_backwards:
+            sequences = ops.flip(sequences, axis=1)
+        h0 = states[0]
+        c0 = states[1] if len(states) > 1 else h0
+        cell = self.cell
+        outputs, h_last, c_last = onednn.fused_loop(
+            self.onednn_cell, sequences, h0, c0,
+            ops.convert_to_tensor(cell.kernel), ops.convert_to_tensor(cell.recurrent_kernel),
+            self.onednn_bias(), training=bool(training),
+        )
+        final_states = [h_last, c_last] if len(states) > 1 else [h_last]
+        return h_last, outputs if self.return_sequences else None, final_states
+
+    def _dropped_inputs(self, sequences, training):
+        """The inputs with one dropout mask for every step, as the cell's own loop applies it."""
         if training and self.dropout:
-            # One input dropout mask for every step, as the cell's own loop applies it.
             dropout_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.expand_dims(dropout_mask, axis=1)
+            if hasattr(self.cell, "reset_dropout_mask"):
+                self.cell.reset_dropout_mask()
+        return sequences
+
+    def _backend_inner_loop(self, sequences, states, mask, training):
+        sequences = self._dropped_inputs(sequences, training)
         last_output, outputs, final_states = self.backend_loop(
             sequences,
             *states,
@@ -618,8 +706,6 @@ class _CellLayer(Recurrent):
             unroll=self.unroll,
             **self.backend_loop_arguments(),
         )
-        if hasattr(self.cell, "reset_dropout_mask"):
-            self.cell.reset_dropout_mask()
         return last_output, outputs, list(final_states)
 
     # --- the cell's settings, read-only as in Keras ----------------------------
@@ -697,6 +783,8 @@ class _CellLayer(Recurrent):
         config.update(cell_config)
         # The base Layer keeps it but leaves it out of its config (Keras's LSTM adds it too).
         config["activity_regularizer"] = keras.regularizers.serialize(self.activity_regularizer)
+        # Like Keras's `use_cudnn`, `use_onednn` is a choice of this process, not
+        # a property of the model: a saved model takes the loaded one's default.
         return config
 
     @classmethod
@@ -945,6 +1033,13 @@ class GRU(_CellLayer):
         zero_output_for_mask: Boolean (default `False`). If `True`, masked time
             steps output zeros instead of the previous step's output (the
             argument Keras's GRU passes on to `keras.layers.RNN`).
+        use_onednn: `"auto"` (default), `True` or `False`. With `"auto"`, on a
+            CPU and for a configuration oneDNN's GRU primitive computes (tanh and
+            sigmoid, float32, no mask, no `recurrent_dropout`; `reset_after=True`, outside XLA),
+            the whole loop runs as one oneDNN call forward and one backward (the
+            op is built on first use; see `layers/onednn.py`); elsewhere the
+            cell's own loop runs, with the same results. `True` makes the first
+            an error where it cannot run; `False` never uses it.
         **kwargs: Base layer arguments, such as `name`, `dtype` and `trainable`.
 
     Call arguments:
@@ -985,6 +1080,15 @@ class GRU(_CellLayer):
     def backend_loop_arguments(self):
         return {"reset_after": self.cell.reset_after}
 
+    onednn_cell = "gru"
+
+    def onednn_bias(self):
+        from layers import onednn
+
+        if self.cell.bias is None:
+            return super().onednn_bias()
+        return onednn.gru_bias(ops.convert_to_tensor(self.cell.bias), self.cell.units)
+
     def __init__(
         self,
         units,
@@ -1012,6 +1116,7 @@ class GRU(_CellLayer):
         reset_after=True,
         use_cudnn="auto",
         zero_output_for_mask=False,
+        use_onednn="auto",
         **kwargs,
     ):
         super().__init__(
@@ -1042,6 +1147,7 @@ class GRU(_CellLayer):
             unroll=unroll,
             use_cudnn=use_cudnn,
             zero_output_for_mask=zero_output_for_mask,
+            use_onednn=use_onednn,
             **kwargs,
         )
 
@@ -1127,6 +1233,13 @@ class LSTM(_CellLayer):
         zero_output_for_mask: Boolean (default `False`). If `True`, masked time
             steps output zeros instead of the previous step's output (the
             argument Keras's LSTM passes on to `keras.layers.RNN`).
+        use_onednn: `"auto"` (default), `True` or `False`. With `"auto"`, on a
+            CPU and for a configuration oneDNN's LSTM primitive computes (tanh and
+            sigmoid, float32, no mask, no `recurrent_dropout`, outside XLA),
+            the whole loop runs as one oneDNN call forward and one backward (the
+            op is built on first use; see `layers/onednn.py`); elsewhere the
+            cell's own loop runs, with the same results. `True` makes the first
+            an error where it cannot run; `False` never uses it.
         **kwargs: Base layer arguments, such as `name`, `dtype` and `trainable`.
 
     Call arguments:
@@ -1175,6 +1288,8 @@ class LSTM(_CellLayer):
     cell_class = cells_module.LSTMCell
     backend_loop = staticmethod(keras_backend.lstm)
 
+    onednn_cell = "lstm"
+
     def __init__(
         self,
         units,
@@ -1202,6 +1317,7 @@ class LSTM(_CellLayer):
         unroll=False,
         use_cudnn="auto",
         zero_output_for_mask=False,
+        use_onednn="auto",
         **kwargs,
     ):
         super().__init__(
@@ -1232,6 +1348,7 @@ class LSTM(_CellLayer):
             unroll=unroll,
             use_cudnn=use_cudnn,
             zero_output_for_mask=zero_output_for_mask,
+            use_onednn=use_onednn,
             **kwargs,
         )
 

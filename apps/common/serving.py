@@ -84,23 +84,27 @@ def export_run(app, run, output, endpoints):
     model = trained_run.load_model(app, model_path)
     import keras
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    functions = {}
-    for endpoint in endpoints(model, model_path):
-        functions[endpoint.name] = archive.add_endpoint(endpoint.name, endpoint.fn,
-                                                        endpoint.input_signature)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        archive.write_out(str(partial), verbose=False)
-        if out.is_dir():
-            out.rmdir()  # empty (checked above)
-        partial.rename(out)
-    finally:
+    from layers import onednn
+
+    # The SavedModel runs without this project's code: no custom op in its graphs.
+    with onednn.step_loop_only():
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        functions = {}
+        for endpoint in endpoints(model, model_path):
+            functions[endpoint.name] = archive.add_endpoint(endpoint.name, endpoint.fn,
+                                                            endpoint.input_signature)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.parent / f".{out.name}.partial-{os.getpid()}"
         shutil.rmtree(partial, ignore_errors=True)
-    signatures = describe(functions)
+        try:
+            archive.write_out(str(partial), verbose=False)
+            if out.is_dir():
+                out.rmdir()  # empty (checked above)
+            partial.rename(out)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+        signatures = describe(functions)
     print(f"{app}: SavedModel of {model_path} written to {out}", flush=True)
     for name, text in signatures.items():
         print(f"  signature {name}: {text}", flush=True)

@@ -71,7 +71,8 @@ def fake_gpu(monkeypatch):
 
 def _pair(layer_class, **kwargs):
     """The same layer twice, same weights: one may take cuDNN, one never does."""
-    fused, reference = layer_class(H, **kwargs), layer_class(H, use_cudnn=False, **kwargs)
+    fused = layer_class(H, use_onednn=False, **kwargs)
+    reference = layer_class(H, use_cudnn=False, use_onednn=False, **kwargs)
     x = inputs()
     fused(x)
     reference(x)

@@ -1,0 +1,240 @@
+"""oneDNN's fused LSTM and GRU loops on CPU, as two TensorFlow ops built on first use.
+
+`LSTM` and `GRU` (with `use_onednn="auto"`, their default) hand the whole loop
+over time to oneDNN's RNN primitives where the configuration allows it: one
+call runs the forward pass of every step (each step's gates fused after its
+matmul), one call the backward pass, with the input and weight-gradient
+matmuls merged over time, as PyTorch's CPU LSTM does. The step-by-step loop
+stays the reference and the fallback.
+
+The op (`layers/kernels/onednn_rnn.cc`) is compiled with the system's C++
+compiler against the installed TensorFlow (`tf.sysconfig`'s flags) and the
+oneDNN of the `onednn-cpu-gomp` / `onednn-devel-cpu-gomp` wheels, once per
+TensorFlow version and source, into `~/.cache/rnn-suite/kernels`
+(`RNN_SUITE_KERNEL_CACHE` moves it). Without a compiler or oneDNN, `library()`
+is None, `unavailable_reason()` says why, and the layers warn once and run
+their own loop.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+import tensorflow as tf
+
+SOURCE = Path(__file__).parent / "kernels" / "onednn_rnn.cc"
+
+# OpenMP threads of each oneDNN call; 0 leaves oneDNN's default (every core).
+THREADS_VARIABLE = "RNN_SUITE_ONEDNN_THREADS"
+DISABLE_VARIABLE = "RNN_SUITE_DISABLE_ONEDNN"
+
+_lock = threading.Lock()
+_state = {"library": None, "reason": None, "warned": False}
+
+
+def _onednn_roots():
+    """Environment roots that may hold the oneDNN wheels' lib/ and include/."""
+    roots = [os.environ.get("RNN_SUITE_ONEDNN_ROOT"), sys.prefix,
+             sysconfig.get_paths().get("data"), getattr(sys, "base_prefix", None)]
+    return [Path(r) for r in dict.fromkeys(roots) if r]
+
+
+def _find_onednn():
+    for root in _onednn_roots():
+        library = root / "lib" / "libdnnl.so.3"
+        header = root / "include" / "oneapi" / "dnnl" / "dnnl.hpp"
+        if library.exists() and header.exists():
+            return root
+    return None
+
+
+def _cache_dir():
+    base = os.environ.get("RNN_SUITE_KERNEL_CACHE") or Path.home() / ".cache" / "rnn-suite" / "kernels"
+    return Path(base)
+
+
+def _build_command(root, output):
+    compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+    if compiler is None:
+        raise RuntimeError("no C++ compiler (g++ or c++, or $CXX) on PATH")
+    return [
+        compiler, "-shared", "-fPIC", "-O2", "-w",
+        *tf.sysconfig.get_compile_flags(), f"-I{root / 'include'}",
+        str(SOURCE), "-o", str(output),
+        *tf.sysconfig.get_link_flags(), f"-L{root / 'lib'}", "-l:libdnnl.so.3",
+        f"-Wl,-rpath,{root / 'lib'}",
+    ]
+
+
+def _build(root):
+    """The op library's path, compiled now unless this TensorFlow and source have one."""
+    key = hashlib.sha256(
+        SOURCE.read_bytes() + tf.__version__.encode() + str(root).encode()
+    ).hexdigest()[:16]
+    target = _cache_dir() / f"onednn_rnn-tf{tf.__version__}-{key}.so"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # One process builds while the others (pytest's workers) wait for it; the
+    # library is written under a temporary name and renamed into place, so a
+    # killed build never leaves a half-written one.
+    with open(target.parent / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists():
+            return target
+        with tempfile.TemporaryDirectory(dir=target.parent) as work:
+            partial = Path(work) / target.name
+            done = subprocess.run(_build_command(root, partial), capture_output=True, text=True)
+            if done.returncode != 0:
+                lines = [line for line in done.stderr.splitlines() if "error" in line][:3]
+                raise RuntimeError("compiling the oneDNN op failed: "
+                                   + " | ".join(lines or [done.stderr[-300:]]))
+            os.replace(partial, target)
+    return target
+
+
+def library():
+    """The loaded op library, building it on the first call; None where it cannot be."""
+    with _lock:
+        if _state["library"] is not None or _state["reason"] is not None:
+            return _state["library"]
+        try:
+            if os.environ.get(DISABLE_VARIABLE):
+                raise RuntimeError(f"{DISABLE_VARIABLE} is set")
+            if not sys.platform.startswith("linux"):
+                raise RuntimeError(f"the oneDNN op is built for Linux only (this is {sys.platform})")
+            root = _find_onednn()
+            if root is None:
+                raise RuntimeError(
+                    "oneDNN is not installed (pip install onednn-cpu-gomp onednn-devel-cpu-gomp)"
+                )
+            _state["library"] = tf.load_op_library(str(_build(root)))
+        except (RuntimeError, OSError, tf.errors.NotFoundError) as error:
+            _state["reason"] = str(error)
+        return _state["library"]
+
+
+def unavailable_reason():
+    """Why `library()` is None (None when it is loaded or not yet tried)."""
+    library()
+    return _state["reason"]
+
+
+def warn_unavailable_once():
+    if not _state["warned"]:
+        _state["warned"] = True
+        warnings.warn(
+            "rnn-suite: the fused oneDNN loop for LSTM/GRU on CPU is not available "
+            f"({_state['reason']}); the layers run their step-by-step loop (same results, "
+            "slower). Pass use_onednn=False to silence this.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def threads():
+    value = os.environ.get(THREADS_VARIABLE, "0")
+    try:
+        return max(0, int(value))
+    except ValueError:
+        raise ValueError(f"{THREADS_VARIABLE} must be a whole number of threads, received {value!r}")
+
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def step_loop_only(why="a SavedModel is written"):
+    """Within it, the layers trace their step-by-step loop, never the fused op.
+
+    For graphs that must run without this project's code: a SavedModel holding the
+    custom op would not load where the op library is not built and loaded.
+    `tf.saved_model.save` (and so `model.export`) is recognised without it; the
+    apps' `export` wraps itself in it too, in case an endpoint was traced earlier.
+    """
+    before = getattr(_local, "why", None)
+    _local.why = why
+    try:
+        yield
+    finally:
+        _local.why = before
+
+
+def step_loop_reason():
+    """Why ops traced now must not use the fused op (None when they may)."""
+    from tensorflow.python.saved_model import save_context
+
+    if getattr(_local, "why", None):
+        return _local.why
+    if save_context.in_save_context():
+        return "a SavedModel is being written (it must load without this op)"
+    return None
+
+
+def in_xla_context():
+    """Whether ops made now are compiled by XLA (which cannot run a custom op)."""
+    from tensorflow.python.ops import control_flow_util
+
+    graph = tf.compat.v1.get_default_graph()
+    return bool(control_flow_util.GraphOrParentsInXlaContext(graph))
+
+
+def gru_bias(bias, units):
+    """Keras's reset_after GRU bias [2, 3H] as oneDNN's linear-before-reset [4H].
+
+    oneDNN's four gates: update and reset (the input and recurrent biases added),
+    the candidate's input bias, and the candidate's recurrent bias (which the reset
+    gate multiplies, as Keras's reset_after does).
+    """
+    return tf.concat([bias[0, : 2 * units] + bias[1, : 2 * units],
+                      bias[0, 2 * units:], bias[1, 2 * units:]], axis=0)
+
+
+def fused_loop(cell, sequences, h0, c0, kernel, recurrent_kernel, bias, training):
+    """The whole loop of one layer: `(outputs [B, T, H], h_last, c_last)`.
+
+    `cell` is "lstm" or "gru"; `bias` is oneDNN's ([4H] for both; see
+    `gru_bias`); a GRU's `c0` is any [B, H] tensor and its `c_last` zeros.
+    With `training` the forward pass keeps oneDNN's workspace for the backward
+    pass; without it a gradient, if one is asked for, recomputes the forward.
+    """
+    ops = library()
+    time_major = tf.transpose(sequences, [1, 0, 2])
+    y, h_last, c_last, _ = ops.rnn_suite_onednn_forward(
+        time_major, h0, c0, kernel, recurrent_kernel, bias,
+        cell=cell, training=bool(training), threads=threads(),
+    )
+    return tf.transpose(y, [1, 0, 2]), h_last, c_last
+
+
+def _forward_gradient(op, dy, dh_last, dc_last, _dworkspace):
+    ops = library()
+    cell, count = op.get_attr("cell"), op.get_attr("threads")
+    if isinstance(cell, bytes):
+        cell = cell.decode()
+    inputs = list(op.inputs)
+    outputs = list(op.outputs)
+    if not op.get_attr("training"):
+        outputs = ops.rnn_suite_onednn_forward(*inputs, cell=cell, training=True, threads=count)
+    y, h_last, c_last, workspace = outputs
+    dy = tf.zeros_like(y) if dy is None else dy
+    dh_last = tf.zeros_like(h_last) if dh_last is None else dh_last
+    dc_last = tf.zeros_like(c_last) if dc_last is None else dc_last
+    return ops.rnn_suite_onednn_backward(
+        *inputs, y, h_last, c_last, workspace, dy, dh_last, dc_last, cell=cell, threads=count
+    )
+
+
+try:
+    tf.RegisterGradient("RnnSuiteOnednnForward")(_forward_gradient)
+except KeyError:  # registered already (the module was reloaded)
+    pass

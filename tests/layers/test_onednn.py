@@ -1,0 +1,243 @@
+"""LSTM and GRU hand their loop to oneDNN on CPU, with the step-by-step loop's results.
+
+The oracle is the same layer with `use_onednn=False` (itself tested against
+Keras's built-ins) and, for the defaults, `keras.layers.LSTM` / `GRU`: outputs,
+final states and the gradients of every input and weight. The op library is
+built on first use (`layers/onednn.py`); where this machine cannot build it
+(no compiler or no oneDNN wheels), the tests that need it skip with the reason.
+"""
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import layers as L
+from layers import onednn
+from rnn_testutils import ATOL, H, RTOL, inputs, keras_layer, random_weights, states_for
+
+needs_op = pytest.mark.skipif(
+    onednn.library() is None, reason=f"the oneDNN op cannot be built here: {onednn.unavailable_reason()}"
+)
+
+CLASSES = {"lstm": L.LSTM, "gru": L.GRU}
+
+
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """Counts the calls of the fused loop."""
+    calls = []
+    original = onednn.fused_loop
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(onednn, "fused_loop", counted)
+    return calls
+
+
+def _pair(kind, **flags):
+    """The same layer twice, the same random weights: one fused, one never."""
+    fused = CLASSES[kind](H, **flags)
+    loop = CLASSES[kind](H, use_onednn=False, **flags)
+    x = inputs()
+    fused(x)
+    loop(x)
+    loop.set_weights(random_weights(fused))
+    return fused, loop
+
+
+def _outputs_and_gradients(layer, x, initial_state, training):
+    x = tf.constant(x)
+    initial_state = [tf.constant(s) for s in initial_state]
+    with tf.GradientTape() as tape:
+        tape.watch([x, *initial_state])
+        outputs = tf.nest.flatten(layer(x, initial_state=initial_state, training=training))
+        # Every output weighted differently, so that each one's gradient counts.
+        loss = sum(tf.reduce_sum(o * (0.3 + i)) + tf.reduce_sum(o ** 2)
+                   for i, o in enumerate(outputs))
+    gradients = tape.gradient(loss, [x, *initial_state, *layer.trainable_weights])
+    return outputs, gradients
+
+
+def _assert_close(got, expected):
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=ATOL, rtol=RTOL)
+
+
+FLAGS = [
+    {},
+    {"return_sequences": True, "return_state": True},
+    {"go_backwards": True, "return_sequences": True, "return_state": True},
+    {"use_bias": False, "return_sequences": True},
+    {"dropout": 0.4, "seed": 3, "return_sequences": True},
+]
+
+
+@needs_op
+@pytest.mark.parametrize("kind, flags", [(kind, flags) for kind in CLASSES for flags in FLAGS]
+                         + [("lstm", {"unit_forget_bias": False, "return_state": True})])
+@pytest.mark.parametrize("training", [True, False])
+def test_the_fused_loop_gives_the_step_loops_outputs_and_gradients(
+        fused_calls, kind, flags, training):
+    fused, loop = _pair(kind, **flags)
+    x, initial_state = inputs(), states_for(kind)
+    fused_calls.clear()
+    got = _outputs_and_gradients(fused, x, initial_state, training)
+    assert fused_calls == [kind]  # it did run fused (training=False: the gradient recomputes)
+    expected = _outputs_and_gradients(loop, x, initial_state, training)
+    assert len(fused_calls) == 1
+    _assert_close(got[0], expected[0])
+    _assert_close(got[1], expected[1])
+
+
+@needs_op
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_by_default_it_matches_the_keras_built_in_inside_a_trained_model(kind):
+    """A model's fit, through tf.function: same weights after three Adam steps."""
+    import keras
+
+    x = inputs(b=8)
+    y = np.random.default_rng(0).normal(size=(8, 1)).astype("float32")
+    models = []
+    for layer in (CLASSES[kind](H), keras_layer(kind)):
+        model = keras.Sequential([keras.Input(x.shape[1:]), layer, keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse", jit_compile=False)
+        models.append(model)
+    models[1].set_weights(models[0].get_weights())
+    for model in models:
+        model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-3)
+
+
+@needs_op
+def test_a_bidirectional_pair_runs_both_halves_fused_at_once(fused_calls):
+    """Two fused calls in one graph, which TensorFlow may run on two threads."""
+    x = inputs()
+    fused = L.Bidirectional(L.LSTM(H, return_sequences=True))
+    loop = L.Bidirectional(L.LSTM(H, return_sequences=True, use_onednn=False))
+    fused(x)
+    loop(x)
+    loop.set_weights(random_weights(fused))
+    fused_calls.clear()
+    got = tf.function(lambda v: fused(v))(x)
+    assert fused_calls == ["lstm", "lstm"]
+    np.testing.assert_allclose(np.asarray(got), np.asarray(loop(x)), atol=ATOL, rtol=RTOL)
+
+
+@pytest.mark.parametrize("make, why", [
+    (lambda: L.LSTM(H, recurrent_dropout=0.2), "recurrent_dropout"),
+    (lambda: L.LSTM(H, activation="relu"), "activations"),
+    (lambda: L.GRU(H, reset_after=False), "reset_after=False"),
+    (lambda: L.LSTM(H, dtype="float64"), "float64"),
+])
+def test_configurations_onednn_cannot_run_take_the_step_loop_and_true_says_why(
+        fused_calls, make, why):
+    layer = make()
+    layer(inputs(), training=True)
+    assert fused_calls == []
+    strict = make()
+    strict.use_onednn = True
+    with pytest.raises(ValueError, match=f"use_onednn=True.*{why}.*use_onednn='auto'"):
+        strict(inputs())
+
+
+def test_a_mask_takes_the_step_loop(fused_calls):
+    x = inputs()
+    mask = np.ones(x.shape[:2], bool)
+    mask[0, 3:] = False
+    L.LSTM(H)(x, mask=tf.constant(mask))
+    assert fused_calls == []
+
+
+def test_use_onednn_false_never_calls_it(fused_calls):
+    L.GRU(H, use_onednn=False)(inputs())
+    assert fused_calls == []
+
+
+def test_under_xla_the_layer_falls_back_and_still_compiles(fused_calls):
+    layer = L.LSTM(H)
+    x = inputs()
+    expected = L.LSTM(H, use_onednn=False)
+    expected(x)
+    layer(x)
+    layer.set_weights(expected.get_weights())
+    fused_calls.clear()
+    got = tf.function(lambda v: layer(v), jit_compile=True)(x)
+    assert fused_calls == []
+    np.testing.assert_allclose(np.asarray(got), np.asarray(expected(x)), atol=ATOL, rtol=RTOL)
+
+
+def test_without_the_op_auto_warns_once_and_runs_the_step_loop(monkeypatch, fused_calls):
+    monkeypatch.setattr(onednn, "_state",
+                        {"library": None, "reason": "no C++ compiler (a test)", "warned": False})
+    with pytest.warns(RuntimeWarning, match="not available .no C\\+\\+ compiler .a test.."):
+        L.LSTM(H)(inputs())
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        L.GRU(H)(inputs())  # the second layer: no second warning
+    assert fused_calls == []
+    with pytest.raises(ValueError, match="use_onednn=True.*no C\\+\\+ compiler"):
+        L.LSTM(H, use_onednn=True)(inputs())
+
+
+def test_use_onednn_takes_auto_true_or_false_and_stays_out_of_the_config_as_use_cudnn():
+    with pytest.raises(ValueError, match="Received: use_onednn='yes'"):
+        L.LSTM(H, use_onednn="yes")
+    layer = L.GRU(H, use_onednn=False)
+    assert layer.use_onednn is False
+    assert "use_onednn" not in layer.get_config()
+    assert L.GRU.from_config(layer.get_config()).use_onednn == "auto"
+
+
+@needs_op
+def test_a_model_saved_after_fused_training_loads_into_the_step_loop(tmp_path):
+    import keras
+
+    x = inputs(b=8)
+    model = keras.Sequential([keras.Input(x.shape[1:]), L.LSTM(H), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, np.ones((8, 1), "float32"), epochs=1, verbose=0)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    loaded.layers[0].use_onednn = False
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=ATOL, rtol=RTOL)
+
+
+@needs_op
+def test_a_saved_model_holds_no_custom_op_and_loads_without_this_code(tmp_path):
+    import keras
+
+    x = inputs()
+    model = keras.Sequential([keras.Input(x.shape[1:]), L.GRU(H), keras.layers.Dense(2)])
+    expected = model.predict(x, verbose=0)
+    model.export(str(tmp_path / "saved"), verbose=False)
+    script = textwrap.dedent(f"""
+        import numpy as np, tensorflow as tf
+        loaded = tf.saved_model.load({str(tmp_path / 'saved')!r})
+        x = np.load({str(tmp_path / 'x.npy')!r})
+        print(np.abs(loaded.serve(x).numpy() - np.load({str(tmp_path / 'y.npy')!r})).max())
+    """)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", expected)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout.split()[-1]) < 1e-5
+
+
+@needs_op
+def test_the_op_refuses_shapes_that_are_not_one_layer():
+    ops = onednn.library()
+    x = tf.zeros([5, 3, 4])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not fit one LSTM layer"):
+        ops.rnn_suite_onednn_forward(x, tf.zeros([3, 6]), tf.zeros([3, 6]), tf.zeros([4, 20]),
+                                     tf.zeros([6, 24]), tf.zeros([24]), cell="lstm",
+                                     training=False)
