@@ -1,9 +1,10 @@
 """Layer speed: our LSTM, GRU, SimpleRNN against the Keras built-ins and PyTorch, side by side.
 
 For each layer and shape it builds the same one-layer classifier with our layer, with
-Keras's (same weights), with ours on its step-by-step loop (`use_onednn=False`: LSTM and
-GRU, whose default on CPU is oneDNN's fused loop) and, where torch is installed, with PyTorch's `nn.LSTM` / `nn.GRU`
-/ `nn.RNN` (its fused CPU kernels), then alternates between them for several rounds,
+Keras's (same weights), with ours on its step-by-step loop (`use_fused=False`: LSTM and
+GRU, whose default on CPU is the fused loop of layers/fused.py) and, where torch is
+installed, with PyTorch's `nn.LSTM` / `nn.GRU` / `nn.RNN` (its fused CPU kernels), then
+alternates between them for several rounds,
 timing inference (`predict_on_batch`; torch under `no_grad`) and a full training step
 (forward, backward, Adam). It prints sequences/s (median over rounds), the ratio ours /
 best peer, which is what to read (all run in one process, at the same moment), and ours
@@ -44,7 +45,7 @@ SHAPES = {
 GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
 TORCH_LAYERS = {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}
 LAYERS = ("LSTM", "GRU", "SimpleRNN")
-FUSED = ("LSTM", "GRU")  # the layers with oneDNN's fused loop (layers/onednn.py)
+FUSED = ("LSTM", "GRU")  # the layers with a fused CPU loop (layers/fused.py)
 
 
 def build_models(layer_name, steps, features, units):
@@ -52,7 +53,7 @@ def build_models(layer_name, steps, features, units):
     makers = {"keras": lambda: getattr(keras.layers, layer_name)(units),
               "ours": lambda: getattr(layers, layer_name)(units)}
     if layer_name in FUSED:
-        makers["ours-loop"] = lambda: getattr(layers, layer_name)(units, use_onednn=False)
+        makers["ours-loop"] = lambda: getattr(layers, layer_name)(units, use_fused=False)
     models = {}
     for source, make in makers.items():
         inputs = keras.Input((steps, features))
@@ -204,12 +205,11 @@ def main(argv=None):
         f"keras {keras.__version__}{versions}, {os.cpu_count()} CPU cores; sequences/s, "
         f"median of {args.rounds} rounds"
     )
-    from layers import onednn
+    from layers import fused
 
-    fused = onednn.library() is not None
-    print("ours: LSTM and GRU on oneDNN's fused loop" if fused else
+    print("ours: LSTM and GRU on the fused loop (layers/fused.py)" if fused.library() else
           f"ours: the step loop everywhere (the fused loop is unavailable: "
-          f"{onednn.unavailable_reason()})")
+          f"{fused.unavailable_reason()})")
     names = {"keras": "Keras", "torch": "PyTorch"}
     columns = ([f"inference {names[p]}" for p in peers] + ["inference ours (step loop)",
                                                            "inference ours", "vs best"]

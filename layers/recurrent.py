@@ -533,16 +533,16 @@ class _CellLayer(Recurrent):
         unroll,
         use_cudnn,
         zero_output_for_mask,
-        use_onednn=False,
+        use_fused=False,
         **kwargs,
     ):
         check_positive_int("units", units)
         if use_cudnn not in ("auto", True, False):
             raise ValueError("Expected `use_cudnn` to be 'auto', True or False (as Keras "
                              f"takes it). Received: use_cudnn={use_cudnn!r}")
-        if use_onednn not in ("auto", True, False):
-            raise ValueError("Expected `use_onednn` to be 'auto', True or False (as "
-                             f"`use_cudnn` takes it). Received: use_onednn={use_onednn!r}")
+        if use_fused not in ("auto", True, False):
+            raise ValueError("Expected `use_fused` to be 'auto', True or False (as "
+                             f"`use_cudnn` takes it). Received: use_fused={use_fused!r}")
         cell = self.cell_class(
             units,
             name="cell" if "name" not in kwargs else f"{kwargs['name']}_cell",
@@ -561,7 +561,7 @@ class _CellLayer(Recurrent):
             **kwargs,
         )
         self.use_cudnn = use_cudnn
-        self.use_onednn = use_onednn
+        self.use_fused = use_fused
         self.input_spec = keras.layers.InputSpec(ndim=3)
 
     # --- cuDNN, where TensorFlow sees a GPU ----------------------------------
@@ -602,38 +602,38 @@ class _CellLayer(Recurrent):
                 "a GRU with reset_after=True). Pass use_cudnn='auto' to fall back to the "
                 "step-by-step loop where it cannot."
             )
-        if self.use_onednn in ("auto", True):
-            refusal = self.onednn_refusal(sequences, mask)
+        if self.use_fused in ("auto", True):
+            refusal = self.fused_refusal(sequences, mask)
             if refusal is None:
-                return self._onednn_inner_loop(sequences, states, training)
-            if self.use_onednn is True:
+                return self._fused_inner_loop(sequences, states, training)
+            if self.use_fused is True:
                 raise ValueError(
-                    f"Layer {self.name} has use_onednn=True, but oneDNN's fused loop cannot "
-                    f"run it here: {refusal}. Pass use_onednn='auto' to fall back to the "
+                    f"Layer {self.name} has use_fused=True, but the fused loop cannot "
+                    f"run it here: {refusal}. Pass use_fused='auto' to fall back to the "
                     "step-by-step loop where it cannot."
                 )
         return super().inner_loop(sequences, states, mask, training)
 
-    # --- oneDNN's fused loop, on CPU ---------------------------------------------
+    # --- the fused loop, on CPU (layers/fused.py) -----------------------------------
 
-    # "lstm" or "gru": the oneDNN primitive that computes this layer's cell.
-    onednn_cell = None
+    # "lstm" or "gru": the fused op's cell that computes this layer's, or None.
+    fused_cell = None
 
-    def onednn_refusal(self, sequences, mask):
-        """Why oneDNN's fused loop cannot run this call (None when it can).
+    def fused_refusal(self, sequences, mask):
+        """Why the fused loop cannot run this call (None when it can).
 
         The fused loop computes the cell exactly as the step-by-step loop does
-        (tests compare outputs and gradients), for the configurations oneDNN's
-        primitives cover: tanh and sigmoid, float32, no mask, no
-        `recurrent_dropout`, a GRU with `reset_after=True`, on CPU, outside XLA.
+        (tests compare outputs and gradients), for the configurations it covers:
+        tanh and sigmoid, float32, no mask, no `recurrent_dropout`, a GRU with
+        `reset_after=True`, on CPU, outside XLA, not into a SavedModel.
         """
-        from layers import onednn
+        from layers import fused
 
         cell = self.cell
-        if self.onednn_cell is None:
+        if self.fused_cell is None:
             return f"{type(self).__name__} has no fused loop"
         if mask is not None:
-            return "a mask was given (oneDNN's loop runs every step of every sequence)"
+            return "a mask was given (the fused loop runs every step of every sequence)"
         if cell.recurrent_dropout:
             return "recurrent_dropout is set (it changes every step's recurrent input)"
         if cell.activation is not keras.activations.tanh or \
@@ -647,25 +647,26 @@ class _CellLayer(Recurrent):
             return "the sequences have no steps"
         if tf.config.list_logical_devices("GPU"):
             return "TensorFlow sees a GPU (cuDNN's loop is the one for it)"
-        if onednn.in_xla_context():
+        if fused.in_xla_context():
             return "the call is compiled by XLA, which cannot run the op"
-        if onednn.step_loop_reason():
-            return onednn.step_loop_reason()
-        if onednn.library() is None:
-            if self.use_onednn == "auto":
-                onednn.warn_unavailable_once()
-            return onednn.unavailable_reason()
+        if fused.step_loop_reason():
+            return fused.step_loop_reason()
+        if fused.library() is None:
+            if self.use_fused == "auto":
+                fused.warn_unavailable_once()
+            return fused.unavailable_reason()
         return None
 
-    def onednn_bias(self):
-        """The cell's bias as oneDNN's primitive reads it."""
+    def fused_bias(self):
+        """The cell's bias as the fused op reads it: flat (zeros without one)."""
         cell = self.cell
         if cell.bias is None:
-            return tf.zeros([4 * cell.units], dtype=self.compute_dtype)
-        return cell.bias
+            size = (4 if self.fused_cell == "lstm" else 6) * cell.units
+            return tf.zeros([size], dtype=self.compute_dtype)
+        return tf.reshape(ops.convert_to_tensor(cell.bias), [-1])
 
-    def _onednn_inner_loop(self, sequences, states, training):
-        from layers import onednn
+    def _fused_inner_loop(self, sequences, states, training):
+        from layers import fused
 
         sequences = self._dropped_inputs(sequences, training)
         if self.go_backwards:
@@ -673,10 +674,10 @@ class _CellLayer(Recurrent):
         h0 = states[0]
         c0 = states[1] if len(states) > 1 else h0
         cell = self.cell
-        outputs, h_last, c_last = onednn.fused_loop(
-            self.onednn_cell, sequences, h0, c0,
+        outputs, h_last, c_last = fused.fused_loop(
+            self.fused_cell, sequences, h0, c0,
             ops.convert_to_tensor(cell.kernel), ops.convert_to_tensor(cell.recurrent_kernel),
-            self.onednn_bias(), training=bool(training),
+            self.fused_bias(), training=bool(training),
         )
         final_states = [h_last, c_last] if len(states) > 1 else [h_last]
         return h_last, outputs if self.return_sequences else None, final_states
@@ -783,7 +784,7 @@ class _CellLayer(Recurrent):
         config.update(cell_config)
         # The base Layer keeps it but leaves it out of its config (Keras's LSTM adds it too).
         config["activity_regularizer"] = keras.regularizers.serialize(self.activity_regularizer)
-        # Like Keras's `use_cudnn`, `use_onednn` is a choice of this process, not
+        # Like Keras's `use_cudnn`, `use_fused` is a choice of this process, not
         # a property of the model: a saved model takes the loaded one's default.
         return config
 
@@ -1033,13 +1034,14 @@ class GRU(_CellLayer):
         zero_output_for_mask: Boolean (default `False`). If `True`, masked time
             steps output zeros instead of the previous step's output (the
             argument Keras's GRU passes on to `keras.layers.RNN`).
-        use_onednn: `"auto"` (default), `True` or `False`. With `"auto"`, on a
-            CPU and for a configuration oneDNN's GRU primitive computes (tanh and
-            sigmoid, float32, no mask, no `recurrent_dropout`; `reset_after=True`, outside XLA),
-            the whole loop runs as one oneDNN call forward and one backward (the
-            op is built on first use; see `layers/onednn.py`); elsewhere the
-            cell's own loop runs, with the same results. `True` makes the first
-            an error where it cannot run; `False` never uses it.
+        use_fused: `"auto"` (default), `True` or `False`. With `"auto"`, on a
+            CPU and for a configuration the fused op computes (tanh and sigmoid,
+            float32, no mask, no `recurrent_dropout`, `reset_after=True`,
+            outside XLA), the whole loop runs as one C++ op forward and one
+            backward (built on first use; see `layers/fused.py`); elsewhere the
+            cell's own loop runs, with the same results. `True` makes the first an error where
+            it cannot run; `False` never uses it. Like `use_cudnn`, not saved
+            in the config.
         **kwargs: Base layer arguments, such as `name`, `dtype` and `trainable`.
 
     Call arguments:
@@ -1080,14 +1082,7 @@ class GRU(_CellLayer):
     def backend_loop_arguments(self):
         return {"reset_after": self.cell.reset_after}
 
-    onednn_cell = "gru"
-
-    def onednn_bias(self):
-        from layers import onednn
-
-        if self.cell.bias is None:
-            return super().onednn_bias()
-        return onednn.gru_bias(ops.convert_to_tensor(self.cell.bias), self.cell.units)
+    fused_cell = "gru"
 
     def __init__(
         self,
@@ -1116,7 +1111,7 @@ class GRU(_CellLayer):
         reset_after=True,
         use_cudnn="auto",
         zero_output_for_mask=False,
-        use_onednn="auto",
+        use_fused="auto",
         **kwargs,
     ):
         super().__init__(
@@ -1147,7 +1142,7 @@ class GRU(_CellLayer):
             unroll=unroll,
             use_cudnn=use_cudnn,
             zero_output_for_mask=zero_output_for_mask,
-            use_onednn=use_onednn,
+            use_fused=use_fused,
             **kwargs,
         )
 
@@ -1233,13 +1228,14 @@ class LSTM(_CellLayer):
         zero_output_for_mask: Boolean (default `False`). If `True`, masked time
             steps output zeros instead of the previous step's output (the
             argument Keras's LSTM passes on to `keras.layers.RNN`).
-        use_onednn: `"auto"` (default), `True` or `False`. With `"auto"`, on a
-            CPU and for a configuration oneDNN's LSTM primitive computes (tanh and
-            sigmoid, float32, no mask, no `recurrent_dropout`, outside XLA),
-            the whole loop runs as one oneDNN call forward and one backward (the
-            op is built on first use; see `layers/onednn.py`); elsewhere the
-            cell's own loop runs, with the same results. `True` makes the first
-            an error where it cannot run; `False` never uses it.
+        use_fused: `"auto"` (default), `True` or `False`. With `"auto"`, on a
+            CPU and for a configuration the fused op computes (tanh and sigmoid,
+            float32, no mask, no `recurrent_dropout`, outside XLA), the
+            whole loop runs as one C++ op forward and one backward (built on
+            first use; see `layers/fused.py`); elsewhere the cell's own loop
+            runs, with the same results. `True` makes the first an error where
+            it cannot run; `False` never uses it. Like `use_cudnn`, not saved
+            in the config.
         **kwargs: Base layer arguments, such as `name`, `dtype` and `trainable`.
 
     Call arguments:
@@ -1288,7 +1284,7 @@ class LSTM(_CellLayer):
     cell_class = cells_module.LSTMCell
     backend_loop = staticmethod(keras_backend.lstm)
 
-    onednn_cell = "lstm"
+    fused_cell = "lstm"
 
     def __init__(
         self,
@@ -1317,7 +1313,7 @@ class LSTM(_CellLayer):
         unroll=False,
         use_cudnn="auto",
         zero_output_for_mask=False,
-        use_onednn="auto",
+        use_fused="auto",
         **kwargs,
     ):
         super().__init__(
@@ -1348,7 +1344,7 @@ class LSTM(_CellLayer):
             unroll=unroll,
             use_cudnn=use_cudnn,
             zero_output_for_mask=zero_output_for_mask,
-            use_onednn=use_onednn,
+            use_fused=use_fused,
             **kwargs,
         )
 

@@ -84,10 +84,10 @@ def export_run(app, run, output, endpoints):
     model = trained_run.load_model(app, model_path)
     import keras
 
-    from layers import onednn
+    from layers import fused
 
     # The SavedModel runs without this project's code: no custom op in its graphs.
-    with onednn.step_loop_only():
+    with fused.step_loop_only():
         archive = keras.export.ExportArchive()
         archive.track(model)
         functions = {}

@@ -71,8 +71,8 @@ def fake_gpu(monkeypatch):
 
 def _pair(layer_class, **kwargs):
     """The same layer twice, same weights: one may take cuDNN, one never does."""
-    fused = layer_class(H, use_onednn=False, **kwargs)
-    reference = layer_class(H, use_cudnn=False, use_onednn=False, **kwargs)
+    fused = layer_class(H, use_fused=False, **kwargs)
+    reference = layer_class(H, use_cudnn=False, use_fused=False, **kwargs)
     x = inputs()
     fused(x)
     reference(x)

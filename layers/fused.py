@@ -1,19 +1,26 @@
-"""oneDNN's fused LSTM and GRU loops on CPU, as two TensorFlow ops built on first use.
+"""The fused CPU loop of LSTM and GRU: two TensorFlow ops, compiled on first use.
 
-`LSTM` and `GRU` (with `use_onednn="auto"`, their default) hand the whole loop
-over time to oneDNN's RNN primitives where the configuration allows it: one
-call runs the forward pass of every step (each step's gates fused after its
-matmul), one call the backward pass, with the input and weight-gradient
-matmuls merged over time, as PyTorch's CPU LSTM does. The step-by-step loop
-stays the reference and the fallback.
+`LSTM` and `GRU` (with `use_fused="auto"`, their default) hand the whole loop
+over time to one C++ op forward and one backward (`layers/kernels/fused_rnn.cc`)
+where the configuration allows it:
 
-The op (`layers/kernels/onednn_rnn.cc`) is compiled with the system's C++
-compiler against the installed TensorFlow (`tf.sysconfig`'s flags) and the
-oneDNN of the `onednn-cpu-gomp` / `onednn-devel-cpu-gomp` wheels, once per
-TensorFlow version and source, into `~/.cache/rnn-suite/kernels`
-(`RNN_SUITE_KERNEL_CACHE` moves it). Without a compiler or oneDNN, `library()`
-is None, `unavailable_reason()` says why, and the layers warn once and run
-their own loop.
+- the input matmul of every step is one matmul before the loop, and the input
+  and weight gradients one matmul each after the backward loop;
+- each step is one recurrent matmul (oneDNN's matmul primitive, its weights
+  reordered once per call into its blocked layout) and the gates' arithmetic in
+  one pass (Eigen's vectorised tanh and exp), with no per-op dispatch;
+- the batch is split between the cores, each running its sequences' whole loop
+  alone (a sequence's steps depend only on its own earlier steps), so nothing
+  waits for another thread inside the loop.
+
+The step-by-step loop stays the reference (tests compare outputs and gradients)
+and the fallback. The op is compiled with the system's C++ compiler against the
+installed TensorFlow (`tf.sysconfig`'s flags) and the oneDNN of the
+`onednn-cpu-gomp` / `onednn-devel-cpu-gomp` wheels, once per TensorFlow
+version, source and CPU, into `~/.cache/rnn-suite/kernels`
+(`RNN_SUITE_KERNEL_CACHE` moves it; about 15 s). Without a compiler or oneDNN,
+`library()` is None, `unavailable_reason()` says why, and the layers warn once
+and run their own loop. `RNN_SUITE_DISABLE_FUSED=1` turns it off.
 """
 
 import contextlib
@@ -31,11 +38,11 @@ from pathlib import Path
 
 import tensorflow as tf
 
-SOURCE = Path(__file__).parent / "kernels" / "onednn_rnn.cc"
+SOURCE = Path(__file__).parent / "kernels" / "fused_rnn.cc"
 
-# OpenMP threads of each oneDNN call; 0 leaves oneDNN's default (every core).
-THREADS_VARIABLE = "RNN_SUITE_ONEDNN_THREADS"
-DISABLE_VARIABLE = "RNN_SUITE_DISABLE_ONEDNN"
+# How many parts the batch is split into (one thread each); 0: one per intra-op thread.
+THREADS_VARIABLE = "RNN_SUITE_FUSED_THREADS"
+DISABLE_VARIABLE = "RNN_SUITE_DISABLE_FUSED"
 
 _lock = threading.Lock()
 _state = {"library": None, "reason": None, "warned": False}
@@ -62,12 +69,20 @@ def _cache_dir():
     return Path(base)
 
 
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return next((line for line in cpuinfo if line.startswith("flags")), "")
+    except OSError:
+        return ""
+
+
 def _build_command(root, output):
     compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
     if compiler is None:
         raise RuntimeError("no C++ compiler (g++ or c++, or $CXX) on PATH")
     return [
-        compiler, "-shared", "-fPIC", "-O2", "-w",
+        compiler, "-shared", "-fPIC", "-O3", "-march=native", "-w",
         *tf.sysconfig.get_compile_flags(), f"-I{root / 'include'}",
         str(SOURCE), "-o", str(output),
         *tf.sysconfig.get_link_flags(), f"-L{root / 'lib'}", "-l:libdnnl.so.3",
@@ -77,10 +92,11 @@ def _build_command(root, output):
 
 def _build(root):
     """The op library's path, compiled now unless this TensorFlow and source have one."""
+    # -march=native: the library is this CPU's, so its flags are part of the key.
     key = hashlib.sha256(
-        SOURCE.read_bytes() + tf.__version__.encode() + str(root).encode()
+        SOURCE.read_bytes() + tf.__version__.encode() + str(root).encode() + _cpu_flags().encode()
     ).hexdigest()[:16]
-    target = _cache_dir() / f"onednn_rnn-tf{tf.__version__}-{key}.so"
+    target = _cache_dir() / f"fused_rnn-tf{tf.__version__}-{key}.so"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +112,7 @@ def _build(root):
             done = subprocess.run(_build_command(root, partial), capture_output=True, text=True)
             if done.returncode != 0:
                 lines = [line for line in done.stderr.splitlines() if "error" in line][:3]
-                raise RuntimeError("compiling the oneDNN op failed: "
+                raise RuntimeError("compiling the fused op failed: "
                                    + " | ".join(lines or [done.stderr[-300:]]))
             os.replace(partial, target)
     return target
@@ -111,11 +127,12 @@ def library():
             if os.environ.get(DISABLE_VARIABLE):
                 raise RuntimeError(f"{DISABLE_VARIABLE} is set")
             if not sys.platform.startswith("linux"):
-                raise RuntimeError(f"the oneDNN op is built for Linux only (this is {sys.platform})")
+                raise RuntimeError(f"the fused op is built for Linux only (this is {sys.platform})")
             root = _find_onednn()
             if root is None:
                 raise RuntimeError(
-                    "oneDNN is not installed (pip install onednn-cpu-gomp onednn-devel-cpu-gomp)"
+                    "oneDNN (its matmuls) is not installed: pip install onednn-cpu-gomp "
+                    "onednn-devel-cpu-gomp"
                 )
             _state["library"] = tf.load_op_library(str(_build(root)))
         except (RuntimeError, OSError, tf.errors.NotFoundError) as error:
@@ -133,9 +150,9 @@ def warn_unavailable_once():
     if not _state["warned"]:
         _state["warned"] = True
         warnings.warn(
-            "rnn-suite: the fused oneDNN loop for LSTM/GRU on CPU is not available "
+            "rnn-suite: the fused CPU loop of LSTM/GRU is not available "
             f"({_state['reason']}); the layers run their step-by-step loop (same results, "
-            "slower). Pass use_onednn=False to silence this.",
+            "slower). Pass use_fused=False to silence this.",
             RuntimeWarning,
             stacklevel=3,
         )
@@ -188,35 +205,24 @@ def in_xla_context():
     return bool(control_flow_util.GraphOrParentsInXlaContext(graph))
 
 
-def gru_bias(bias, units):
-    """Keras's reset_after GRU bias [2, 3H] as oneDNN's linear-before-reset [4H].
-
-    oneDNN's four gates: update and reset (the input and recurrent biases added),
-    the candidate's input bias, and the candidate's recurrent bias (which the reset
-    gate multiplies, as Keras's reset_after does).
-    """
-    return tf.concat([bias[0, : 2 * units] + bias[1, : 2 * units],
-                      bias[0, 2 * units:], bias[1, 2 * units:]], axis=0)
-
-
 def fused_loop(cell, sequences, h0, c0, kernel, recurrent_kernel, bias, training):
     """The whole loop of one layer: `(outputs [B, T, H], h_last, c_last)`.
 
-    `cell` is "lstm" or "gru"; `bias` is oneDNN's ([4H] for both; see
-    `gru_bias`); a GRU's `c0` is any [B, H] tensor and its `c_last` zeros.
-    With `training` the forward pass keeps oneDNN's workspace for the backward
-    pass; without it a gradient, if one is asked for, recomputes the forward.
+    `cell` is "lstm" or "gru"; `bias` is Keras's, flat (LSTM [4H]; a reset_after
+    GRU's [2, 3H] as [6H]); a GRU's `c0` is any [B, H] tensor and its `c_last`
+    zeros. With `training` the forward pass keeps the gates' activations for the
+    backward pass; without it a gradient, if one is asked for, recomputes them.
     """
     ops = library()
     time_major = tf.transpose(sequences, [1, 0, 2])
-    y, h_last, c_last, _ = ops.rnn_suite_onednn_forward(
+    y, h_last, c_last, _ = ops.rnn_suite_fused_forward(
         time_major, h0, c0, kernel, recurrent_kernel, bias,
         cell=cell, training=bool(training), threads=threads(),
     )
     return tf.transpose(y, [1, 0, 2]), h_last, c_last
 
 
-def _forward_gradient(op, dy, dh_last, dc_last, _dworkspace):
+def _forward_gradient(op, dy, dh_last, dc_last, _dkept):
     ops = library()
     cell, count = op.get_attr("cell"), op.get_attr("threads")
     if isinstance(cell, bytes):
@@ -224,17 +230,17 @@ def _forward_gradient(op, dy, dh_last, dc_last, _dworkspace):
     inputs = list(op.inputs)
     outputs = list(op.outputs)
     if not op.get_attr("training"):
-        outputs = ops.rnn_suite_onednn_forward(*inputs, cell=cell, training=True, threads=count)
-    y, h_last, c_last, workspace = outputs
+        outputs = ops.rnn_suite_fused_forward(*inputs, cell=cell, training=True, threads=count)
+    y, h_last, c_last, kept = outputs
     dy = tf.zeros_like(y) if dy is None else dy
     dh_last = tf.zeros_like(h_last) if dh_last is None else dh_last
     dc_last = tf.zeros_like(c_last) if dc_last is None else dc_last
-    return ops.rnn_suite_onednn_backward(
-        *inputs, y, h_last, c_last, workspace, dy, dh_last, dc_last, cell=cell, threads=count
+    return ops.rnn_suite_fused_backward(
+        *inputs, y, h_last, c_last, kept, dy, dh_last, dc_last, cell=cell, threads=count
     )
 
 
 try:
-    tf.RegisterGradient("RnnSuiteOnednnForward")(_forward_gradient)
+    tf.RegisterGradient("RnnSuiteFusedForward")(_forward_gradient)
 except KeyError:  # registered already (the module was reloaded)
     pass

@@ -1,9 +1,9 @@
-"""LSTM and GRU hand their loop to oneDNN on CPU, with the step-by-step loop's results.
+"""LSTM and GRU hand their loop to the fused C++ op on CPU, with the step loop's results.
 
-The oracle is the same layer with `use_onednn=False` (itself tested against
+The oracle is the same layer with `use_fused=False` (itself tested against
 Keras's built-ins) and, for the defaults, `keras.layers.LSTM` / `GRU`: outputs,
 final states and the gradients of every input and weight. The op library is
-built on first use (`layers/onednn.py`); where this machine cannot build it
+built on first use (`layers/fused.py`); where this machine cannot build it
 (no compiler or no oneDNN wheels), the tests that need it skip with the reason.
 """
 import subprocess
@@ -15,11 +15,11 @@ import pytest
 import tensorflow as tf
 
 import layers as L
-from layers import onednn
+from layers import fused
 from rnn_testutils import ATOL, H, RTOL, inputs, keras_layer, random_weights, states_for
 
 needs_op = pytest.mark.skipif(
-    onednn.library() is None, reason=f"the oneDNN op cannot be built here: {onednn.unavailable_reason()}"
+    fused.library() is None, reason=f"the fused op cannot be built here: {fused.unavailable_reason()}"
 )
 
 CLASSES = {"lstm": L.LSTM, "gru": L.GRU}
@@ -29,20 +29,20 @@ CLASSES = {"lstm": L.LSTM, "gru": L.GRU}
 def fused_calls(monkeypatch):
     """Counts the calls of the fused loop."""
     calls = []
-    original = onednn.fused_loop
+    original = fused.fused_loop
 
     def counted(*args, **kwargs):
         calls.append(args[0])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(onednn, "fused_loop", counted)
+    monkeypatch.setattr(fused, "fused_loop", counted)
     return calls
 
 
 def _pair(kind, **flags):
     """The same layer twice, the same random weights: one fused, one never."""
     fused = CLASSES[kind](H, **flags)
-    loop = CLASSES[kind](H, use_onednn=False, **flags)
+    loop = CLASSES[kind](H, use_fused=False, **flags)
     x = inputs()
     fused(x)
     loop(x)
@@ -119,7 +119,7 @@ def test_a_bidirectional_pair_runs_both_halves_fused_at_once(fused_calls):
     """Two fused calls in one graph, which TensorFlow may run on two threads."""
     x = inputs()
     fused = L.Bidirectional(L.LSTM(H, return_sequences=True))
-    loop = L.Bidirectional(L.LSTM(H, return_sequences=True, use_onednn=False))
+    loop = L.Bidirectional(L.LSTM(H, return_sequences=True, use_fused=False))
     fused(x)
     loop(x)
     loop.set_weights(random_weights(fused))
@@ -135,14 +135,14 @@ def test_a_bidirectional_pair_runs_both_halves_fused_at_once(fused_calls):
     (lambda: L.GRU(H, reset_after=False), "reset_after=False"),
     (lambda: L.LSTM(H, dtype="float64"), "float64"),
 ])
-def test_configurations_onednn_cannot_run_take_the_step_loop_and_true_says_why(
+def test_configurations_the_fused_op_cannot_run_take_the_step_loop_and_true_says_why(
         fused_calls, make, why):
     layer = make()
     layer(inputs(), training=True)
     assert fused_calls == []
     strict = make()
-    strict.use_onednn = True
-    with pytest.raises(ValueError, match=f"use_onednn=True.*{why}.*use_onednn='auto'"):
+    strict.use_fused = True
+    with pytest.raises(ValueError, match=f"use_fused=True.*{why}.*use_fused='auto'"):
         strict(inputs())
 
 
@@ -154,15 +154,15 @@ def test_a_mask_takes_the_step_loop(fused_calls):
     assert fused_calls == []
 
 
-def test_use_onednn_false_never_calls_it(fused_calls):
-    L.GRU(H, use_onednn=False)(inputs())
+def test_use_fused_false_never_calls_it(fused_calls):
+    L.GRU(H, use_fused=False)(inputs())
     assert fused_calls == []
 
 
 def test_under_xla_the_layer_falls_back_and_still_compiles(fused_calls):
     layer = L.LSTM(H)
     x = inputs()
-    expected = L.LSTM(H, use_onednn=False)
+    expected = L.LSTM(H, use_fused=False)
     expected(x)
     layer(x)
     layer.set_weights(expected.get_weights())
@@ -173,7 +173,7 @@ def test_under_xla_the_layer_falls_back_and_still_compiles(fused_calls):
 
 
 def test_without_the_op_auto_warns_once_and_runs_the_step_loop(monkeypatch, fused_calls):
-    monkeypatch.setattr(onednn, "_state",
+    monkeypatch.setattr(fused, "_state",
                         {"library": None, "reason": "no C++ compiler (a test)", "warned": False})
     with pytest.warns(RuntimeWarning, match="not available .no C\\+\\+ compiler .a test.."):
         L.LSTM(H)(inputs())
@@ -183,17 +183,17 @@ def test_without_the_op_auto_warns_once_and_runs_the_step_loop(monkeypatch, fuse
         warnings.simplefilter("error")
         L.GRU(H)(inputs())  # the second layer: no second warning
     assert fused_calls == []
-    with pytest.raises(ValueError, match="use_onednn=True.*no C\\+\\+ compiler"):
-        L.LSTM(H, use_onednn=True)(inputs())
+    with pytest.raises(ValueError, match="use_fused=True.*no C\\+\\+ compiler"):
+        L.LSTM(H, use_fused=True)(inputs())
 
 
-def test_use_onednn_takes_auto_true_or_false_and_stays_out_of_the_config_as_use_cudnn():
-    with pytest.raises(ValueError, match="Received: use_onednn='yes'"):
-        L.LSTM(H, use_onednn="yes")
-    layer = L.GRU(H, use_onednn=False)
-    assert layer.use_onednn is False
-    assert "use_onednn" not in layer.get_config()
-    assert L.GRU.from_config(layer.get_config()).use_onednn == "auto"
+def test_use_fused_takes_auto_true_or_false_and_stays_out_of_the_config_as_use_cudnn():
+    with pytest.raises(ValueError, match="Received: use_fused='yes'"):
+        L.LSTM(H, use_fused="yes")
+    layer = L.GRU(H, use_fused=False)
+    assert layer.use_fused is False
+    assert "use_fused" not in layer.get_config()
+    assert L.GRU.from_config(layer.get_config()).use_fused == "auto"
 
 
 @needs_op
@@ -206,7 +206,7 @@ def test_a_model_saved_after_fused_training_loads_into_the_step_loop(tmp_path):
     model.fit(x, np.ones((8, 1), "float32"), epochs=1, verbose=0)
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
-    loaded.layers[0].use_onednn = False
+    loaded.layers[0].use_fused = False
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
                                atol=ATOL, rtol=RTOL)
 
@@ -235,9 +235,9 @@ def test_a_saved_model_holds_no_custom_op_and_loads_without_this_code(tmp_path):
 
 @needs_op
 def test_the_op_refuses_shapes_that_are_not_one_layer():
-    ops = onednn.library()
+    ops = fused.library()
     x = tf.zeros([5, 3, 4])
     with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not fit one LSTM layer"):
-        ops.rnn_suite_onednn_forward(x, tf.zeros([3, 6]), tf.zeros([3, 6]), tf.zeros([4, 20]),
-                                     tf.zeros([6, 24]), tf.zeros([24]), cell="lstm",
-                                     training=False)
+        ops.rnn_suite_fused_forward(x, tf.zeros([3, 6]), tf.zeros([3, 6]), tf.zeros([4, 20]),
+                                    tf.zeros([6, 24]), tf.zeros([24]), cell="lstm",
+                                    training=False)

@@ -1,0 +1,538 @@
+// A whole LSTM or GRU layer, forward and backward, as one TensorFlow op each: the
+// hand-fused CPU path of layers/recurrent.py (layers/fused.py builds this file against
+// the installed TensorFlow on first use).
+//
+// What it fuses: the input matmul of every step is one matmul over the whole sequence
+// before the loop; each step is then one recurrent matmul and the gates' arithmetic in
+// one pass over the batch; the backward pass runs the steps in reverse keeping only
+// the gates' gradients, and the weight gradients and the input gradient are again one
+// matmul each over the whole sequence after the loop. The matmuls are Eigen's, on
+// TensorFlow's own intra-op thread pool (no second thread pool competing with it).
+//
+// Layouts: sequences time-major [T, B, F]; Keras's weights as they are (kernel
+// [F, G*H], recurrent_kernel [H, G*H], gates in Keras's order: LSTM i, f, c, o; GRU
+// z, r, h); the bias is Keras's, flat: LSTM [4H], GRU with reset_after=True [2 * 3H]
+// (input bias, then recurrent bias). A GRU has no carry state: c0 is ignored and
+// c_last is zeros, so that both cells share one op signature.
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/shape_inference.h"
+#include "tensorflow/core/platform/blocking_counter.h"
+#include "tensorflow/core/lib/core/threadpool.h"
+#include "Eigen/Core"
+#include "oneapi/dnnl/dnnl.hpp"
+
+extern "C" void omp_set_num_threads(int);
+
+namespace {
+
+using ::tensorflow::OpKernel;
+using ::tensorflow::OpKernelConstruction;
+using ::tensorflow::OpKernelContext;
+using ::tensorflow::Tensor;
+using ::tensorflow::TensorShape;
+using ::tensorflow::errors::InvalidArgument;
+using Row = Eigen::Map<Eigen::ArrayXf>;
+using ConstRow = Eigen::Map<const Eigen::ArrayXf>;
+
+const float* cdata(const Tensor& t) { return t.flat<float>().data(); }
+float* mdata(Tensor* t) { return t->flat<float>().data(); }
+
+// C [m, n] = A [m, k] (or A^T) x B [k, n] (or B^T) + beta * C, row-major, with leading
+// dimensions: oneDNN's sgemm, on the calling thread (parallel work is split by the
+// callers over independent rows, never inside one matmul).
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* A, int64_t lda,
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
+// The per-step matmuls ([n, K] x [K, N], n a part of the batch): oneDNN's matmul
+// primitive, whose weights are reordered into its own blocked layout once per op call
+// (sgemm would repack them at every step, which costs as much as the product at these
+// sizes). Primitives are made once per shape and kept; their scratchpad is the
+// caller's, so one primitive may run on several threads at once.
+struct StepMatmul {
+  dnnl::matmul::primitive_desc pd;
+  dnnl::matmul primitive;
+};
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::memory::desc plain(int64_t rows, int64_t cols) {
+  return dnnl::memory::desc({rows, cols}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::ab);
+}
+
+const StepMatmul& step_matmul(int64_t n, int64_t k, int64_t cols) {
+  static std::mutex lock;
+  static std::map<std::tuple<int64_t, int64_t, int64_t>, std::unique_ptr<StepMatmul>> cache;
+  std::lock_guard<std::mutex> guard(lock);
+  auto& slot = cache[{n, k, cols}];
+  if (!slot) {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    auto any = dnnl::memory::desc({k, cols}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+    dnnl::matmul::primitive_desc pd(cpu_engine(), plain(n, k), any, plain(n, cols), attr);
+    slot.reset(new StepMatmul{pd, dnnl::matmul(pd)});
+  }
+  return *slot;
+}
+
+// The weights [K, N] (stored row-major, or transposed: stored as [N, K]) in the layout
+// of step_matmul(n, K, N), in `buffer`.
+dnnl::memory blocked_weights(OpKernelContext* context, const StepMatmul& mm, const float* weights,
+                             int64_t k, int64_t cols, bool transposed, Tensor* buffer) {
+  auto user_desc = dnnl::memory::desc({k, cols}, dnnl::memory::data_type::f32,
+                                      transposed ? dnnl::memory::format_tag::ba : dnnl::memory::format_tag::ab);
+  dnnl::memory user(user_desc, cpu_engine(), const_cast<float*>(weights));
+  const auto wanted = mm.pd.weights_desc();
+  auto status = context->allocate_temp(tensorflow::DT_UINT8,
+                                       TensorShape({static_cast<int64_t>(wanted.get_size()) + 1}), buffer);
+  if (!status.ok()) context->CtxFailure(status);
+  dnnl::memory blocked(wanted, cpu_engine(), const_cast<char*>(buffer->tensor_data().data()));
+  dnnl::stream stream(cpu_engine());
+  dnnl::reorder(user, blocked).execute(stream, user, blocked);
+  stream.wait();
+  return blocked;
+}
+
+// Runs one primitive step after step on one thread: set the pointers, execute.
+class StepRunner {
+ public:
+  StepRunner(OpKernelContext* context, const StepMatmul& mm, const dnnl::memory& weights,
+             int64_t n, int64_t k, int64_t cols)
+      : mm_(mm), stream_(cpu_engine()), weights_(weights),
+        src_(plain(n, k), cpu_engine(), DNNL_MEMORY_NONE),
+        dst_(plain(n, cols), cpu_engine(), DNNL_MEMORY_NONE) {
+    auto status = context->allocate_temp(
+        tensorflow::DT_UINT8, TensorShape({static_cast<int64_t>(mm.pd.scratchpad_desc().get_size()) + 1}), &pad_);
+    if (!status.ok()) context->CtxFailure(status);
+    scratchpad_ = dnnl::memory(mm.pd.scratchpad_desc(), cpu_engine(),
+                               const_cast<char*>(pad_.tensor_data().data()));
+  }
+  void run(const float* src, float* dst) {
+    src_.set_data_handle(const_cast<float*>(src));
+    dst_.set_data_handle(dst);
+    mm_.primitive.execute(stream_, {{DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, weights_},
+                                    {DNNL_ARG_DST, dst_}, {DNNL_ARG_SCRATCHPAD, scratchpad_}});
+    stream_.wait();
+  }
+
+ private:
+  const StepMatmul& mm_;
+  dnnl::stream stream_;
+  dnnl::memory weights_;
+  dnnl::memory src_, dst_, scratchpad_;
+  Tensor pad_;
+};
+
+// Runs work(part, parts) for part = 0 .. parts-1 on TensorFlow's intra-op pool, the
+// calling thread taking part 0, and returns when all are done.
+template <typename Work>
+void in_parallel(OpKernelContext* context, int parts, Work work) {
+  if (parts <= 1) {
+    work(0, 1);
+    return;
+  }
+  auto* pool = context->device()->tensorflow_cpu_worker_threads()->workers;
+  tensorflow::BlockingCounter done(parts - 1);
+  for (int part = 1; part < parts; ++part) {
+    pool->Schedule([&, part]() {
+      work(part, parts);
+      done.DecrementCount();
+    });
+  }
+  work(0, parts);
+  done.Wait();
+}
+
+// How many parts to split a batch of `batch` sequences into: every sequence's steps
+// depend only on its own earlier steps, so parts of the batch run their whole loops
+// independently, one per core.
+int batch_parts(OpKernelContext* context, int64_t batch, int asked) {
+  const int threads = context->device()->tensorflow_cpu_worker_threads()->num_threads;
+  const int64_t most = asked > 0 ? asked : threads;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(most, batch / 8)));
+}
+
+int64_t part_start(int64_t batch, int part, int parts) { return batch * part / parts; }
+
+void sigmoid_in_place(float* p, int64_t n) {
+  Row x(p, n);
+  x = (1.0f + (-x).exp()).inverse();
+}
+
+struct Sizes {
+  bool lstm;
+  int64_t steps, batch, features, units;
+  int gates() const { return lstm ? 4 : 3; }
+  int64_t bias_size() const { return lstm ? 4 * units : 6 * units; }
+  // Per step and sequence, what the forward pass keeps for the backward one:
+  // LSTM i, f, c~, o (activated) and c; GRU z, r, h~ and the recurrent candidate
+  // term (h @ U_h + b_rec_h, which the reset gate multiplies).
+  int64_t kept() const { return lstm ? 5 * units : 4 * units; }
+};
+
+bool read_sizes(OpKernelContext* context, bool lstm, Sizes* s) {
+  const Tensor& x = context->input(0);
+  const Tensor& h0 = context->input(1);
+  const Tensor& c0 = context->input(2);
+  const Tensor& kernel = context->input(3);
+  const Tensor& recurrent = context->input(4);
+  const Tensor& bias = context->input(5);
+  if (x.dims() != 3 || h0.dims() != 2) {
+    context->CtxFailure(InvalidArgument("expected x [T, B, F] and h0 [B, H], received ",
+                                        x.shape().DebugString(), " and ", h0.shape().DebugString()));
+    return false;
+  }
+  s->lstm = lstm;
+  s->steps = x.dim_size(0);
+  s->batch = x.dim_size(1);
+  s->features = x.dim_size(2);
+  s->units = h0.dim_size(1);
+  const int64_t gh = s->gates() * s->units;
+  const bool ok = h0.dim_size(0) == s->batch && c0.shape() == h0.shape() && kernel.dims() == 2 &&
+                  kernel.dim_size(0) == s->features && kernel.dim_size(1) == gh &&
+                  recurrent.dims() == 2 && recurrent.dim_size(0) == s->units &&
+                  recurrent.dim_size(1) == gh && bias.dims() == 1 &&
+                  bias.dim_size(0) == s->bias_size();
+  if (!ok) {
+    context->CtxFailure(InvalidArgument(
+        "shapes do not fit one ", lstm ? "LSTM" : "GRU", " layer: x ", x.shape().DebugString(),
+        ", h0 ", h0.shape().DebugString(), ", c0 ", c0.shape().DebugString(), ", kernel ",
+        kernel.shape().DebugString(), ", recurrent_kernel ", recurrent.shape().DebugString(),
+        ", bias ", bias.shape().DebugString()));
+    return false;
+  }
+  if (s->steps == 0 || s->batch == 0) {
+    context->CtxFailure(InvalidArgument("the fused loop needs at least one step and one sequence"));
+    return false;
+  }
+  return true;
+}
+
+class ForwardOp : public OpKernel {
+ public:
+  explicit ForwardOp(OpKernelConstruction* context) : OpKernel(context) {
+    std::string cell;
+    OP_REQUIRES_OK(context, context->GetAttr("cell", &cell));
+    OP_REQUIRES_OK(context, context->GetAttr("training", &training_));
+    OP_REQUIRES_OK(context, context->GetAttr("threads", &threads_));
+    lstm_ = cell == "lstm";
+  }
+
+  void Compute(OpKernelContext* context) override {
+    Sizes s;
+    if (!read_sizes(context, lstm_, &s)) return;
+    if (threads_ > 0) omp_set_num_threads(threads_);
+    const int64_t T = s.steps, B = s.batch, F = s.features, H = s.units, G = s.gates() * H;
+    Tensor *y, *h_last, *c_last, *kept;
+    OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({T, B, H}), &y));
+    OP_REQUIRES_OK(context, context->allocate_output(1, TensorShape({B, H}), &h_last));
+    OP_REQUIRES_OK(context, context->allocate_output(2, TensorShape({B, H}), &c_last));
+    OP_REQUIRES_OK(context, context->allocate_output(
+                                3, TensorShape({training_ ? T * B * s.kept() : 0}), &kept));
+    Tensor projected_t, recurrent_t, gru_recurrent_t, carry_t;
+    OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, TensorShape({T * B, G}), &projected_t));
+    OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, TensorShape({B, G}), &recurrent_t));
+    OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, TensorShape({lstm_ ? 1 : B, G}),
+                                                   &gru_recurrent_t));
+    OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, TensorShape({B, H}), &carry_t));
+    float* projected = mdata(&projected_t);
+    float* rec_all = mdata(&recurrent_t);
+    float* carry_all = mdata(&carry_t);
+    const float* x = cdata(context->input(0));
+    const float* h0 = cdata(context->input(1));
+    const float* bias = cdata(context->input(5));
+    const float* W = cdata(context->input(3));
+    const float* U = cdata(context->input(4));
+    const float* rec_bias = lstm_ ? nullptr : bias + G;
+    float* out = mdata(y);
+    float* keep = mdata(kept);
+    std::memcpy(carry_all, cdata(context->input(2)), sizeof(float) * B * H);
+    omp_set_num_threads(1);
+    // Every step's input matmul at once.
+    gemm(false, false, T * B, G, F, x, F, W, G, 0.0f, projected, G);
+
+    const int parts = batch_parts(context, B, threads_);
+    std::vector<Tensor> buffers(parts);
+    std::vector<std::unique_ptr<StepRunner>> runners;
+    for (int part = 0; part < parts; ++part) {
+      const int64_t n = part_start(B, part + 1, parts) - part_start(B, part, parts);
+      const StepMatmul& mm = step_matmul(n, H, G);
+      runners.emplace_back(new StepRunner(context, mm, blocked_weights(context, mm, U, H, G, false, &buffers[part]),
+                                          n, H, G));
+    }
+    if (!context->status().ok()) return;
+    in_parallel(context, parts, [&](int part, int parts) {
+      omp_set_num_threads(1);
+      const int64_t b0 = part_start(B, part, parts), n = part_start(B, part + 1, parts) - b0;
+      float* rec = rec_all + b0 * G;
+      // A GRU keeps h_{t-1} @ U apart: the reset gate multiplies the candidate's part.
+      float* hrec = lstm_ ? rec : mdata(&gru_recurrent_t) + b0 * G;
+      for (int64_t t = 0; t < T; ++t) {
+        const float* h_prev = (t == 0 ? h0 : out + (t - 1) * B * H) + b0 * H;
+        runners[part]->run(h_prev, hrec);  // h_{t-1} @ U
+        float* h_t = out + (t * B + b0) * H;
+        for (int64_t j = 0; j < n; ++j) {
+          // The pre-activations, in place: x_t @ W + bias (+ h_{t-1} @ U for an LSTM).
+          float* pre = rec + j * G;
+          if (lstm_) {
+            Row(pre, G) += ConstRow(projected + (t * B + b0 + j) * G, G) + ConstRow(bias, G);
+          } else {
+            Row(pre, G) = ConstRow(projected + (t * B + b0 + j) * G, G) + ConstRow(bias, G);
+          }
+          Row h(h_t + j * H, H);
+          if (lstm_) {
+            Row i(pre, H), f(pre + H, H), g(pre + 2 * H, H), o(pre + 3 * H, H);
+            Row c(carry_all + (b0 + j) * H, H);
+            sigmoid_in_place(pre, 2 * H);
+            g = g.tanh();
+            sigmoid_in_place(pre + 3 * H, H);
+            c = f * c + i * g;
+            h = o * c.tanh();
+            if (training_) {
+              float* k = keep + (t * B + b0 + j) * s.kept();
+              std::memcpy(k, pre, sizeof(float) * G);
+              std::memcpy(k + G, c.data(), sizeof(float) * H);
+            }
+          } else {
+            // z and r take h_{t-1} @ U and the recurrent biases too; the candidate's
+            // recurrent term (h @ U_h + b_rec_h, which r multiplies) stays apart.
+            float* ph = hrec + j * G;
+            Row(pre, 2 * H) += ConstRow(ph, 2 * H) + ConstRow(rec_bias, 2 * H);
+            sigmoid_in_place(pre, 2 * H);
+            Row z(pre, H), r(pre + H, H), candidate(pre + 2 * H, H);
+            Row hh(ph + 2 * H, H);
+            hh += ConstRow(rec_bias + 2 * H, H);
+            candidate = (candidate + r * hh).tanh();
+            h = z * ConstRow(h_prev + j * H, H) + (1.0f - z) * candidate;
+            if (training_) {
+              float* k = keep + (t * B + b0 + j) * s.kept();
+              std::memcpy(k, pre, sizeof(float) * G);
+              std::memcpy(k + G, hh.data(), sizeof(float) * H);
+            }
+          }
+        }
+      }
+    });
+    std::memcpy(mdata(h_last), out + (T - 1) * B * H, sizeof(float) * B * H);
+    if (lstm_) {
+      std::memcpy(mdata(c_last), carry_all, sizeof(float) * B * H);
+    } else {
+      std::memset(mdata(c_last), 0, sizeof(float) * B * H);
+    }
+  }
+
+ private:
+  bool lstm_ = true;
+  bool training_ = true;
+  int threads_ = 0;
+};
+
+class BackwardOp : public OpKernel {
+ public:
+  explicit BackwardOp(OpKernelConstruction* context) : OpKernel(context) {
+    std::string cell;
+    OP_REQUIRES_OK(context, context->GetAttr("cell", &cell));
+    OP_REQUIRES_OK(context, context->GetAttr("threads", &threads_));
+    lstm_ = cell == "lstm";
+  }
+
+  void Compute(OpKernelContext* context) override {
+    Sizes s;
+    if (!read_sizes(context, lstm_, &s)) return;
+    if (threads_ > 0) omp_set_num_threads(threads_);
+    const int64_t T = s.steps, B = s.batch, F = s.features, H = s.units, G = s.gates() * H;
+    const Tensor& kept_t = context->input(9);
+    OP_REQUIRES(context, kept_t.NumElements() == T * B * s.kept(),
+                InvalidArgument("the kept activations are not the forward training pass's of "
+                                "this shape (", kept_t.NumElements(), " values)"));
+    Tensor *dx, *dh0, *dc0, *dkernel, *drecurrent, *dbias;
+    OP_REQUIRES_OK(context, context->allocate_output(0, context->input(0).shape(), &dx));
+    OP_REQUIRES_OK(context, context->allocate_output(1, context->input(1).shape(), &dh0));
+    OP_REQUIRES_OK(context, context->allocate_output(2, context->input(2).shape(), &dc0));
+    OP_REQUIRES_OK(context, context->allocate_output(3, context->input(3).shape(), &dkernel));
+    OP_REQUIRES_OK(context, context->allocate_output(4, context->input(4).shape(), &drecurrent));
+    OP_REQUIRES_OK(context, context->allocate_output(5, context->input(5).shape(), &dbias));
+    // The gradients of the pre-activations: of x @ W + b_in (dX) and, for a GRU whose
+    // candidate's recurrent term is reset, separately of h @ U + b_rec (dR).
+    Tensor dX_t, dR_t, dh_t, prev_t;
+    OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, TensorShape({T * B, G}), &dX_t));
+    if (!lstm_) {
+      OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, TensorShape({T * B, G}), &dR_t));
+    }
+    OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, TensorShape({B, H}), &dh_t));
+    OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, TensorShape({T * B, H}), &prev_t));
+    float* dX = mdata(&dX_t);
+    float* dR = lstm_ ? dX : mdata(&dR_t);  // an LSTM's two are the same
+    float* dh = mdata(&dh_t);
+    float* dc = mdata(dc0);
+    float* h_prev_all = mdata(&prev_t);  // h_{t-1} for every step: h0, y_0, ..., y_{T-2}
+    const float* x = cdata(context->input(0));
+    const float* h0 = cdata(context->input(1));
+    const float* c0 = cdata(context->input(2));
+    const float* W = cdata(context->input(3));
+    const float* U = cdata(context->input(4));
+    const float* y = cdata(context->input(6));
+    const float* kept = cdata(kept_t);
+    const float* dy = cdata(context->input(10));
+    std::memcpy(h_prev_all, h0, sizeof(float) * B * H);
+    if (T > 1) std::memcpy(h_prev_all + B * H, y, sizeof(float) * (T - 1) * B * H);
+    std::memcpy(dh, cdata(context->input(11)), sizeof(float) * B * H);
+    if (lstm_) {
+      std::memcpy(dc, cdata(context->input(12)), sizeof(float) * B * H);
+    } else {
+      std::memset(dc, 0, sizeof(float) * B * H);
+    }
+    omp_set_num_threads(1);
+    const int parts = batch_parts(context, B, threads_);
+    std::vector<Tensor> buffers(parts);
+    std::vector<std::unique_ptr<StepRunner>> runners;
+    Tensor direct_t;  // a GRU's direct path dh * z, before the matmul's part is added
+    OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, TensorShape({lstm_ ? 1 : B, H}), &direct_t));
+    for (int part = 0; part < parts; ++part) {
+      const int64_t n = part_start(B, part + 1, parts) - part_start(B, part, parts);
+      const StepMatmul& mm = step_matmul(n, G, H);
+      runners.emplace_back(new StepRunner(context, mm, blocked_weights(context, mm, U, G, H, true, &buffers[part]),
+                                          n, G, H));
+    }
+    if (!context->status().ok()) return;
+    in_parallel(context, parts, [&](int part, int parts) {
+      omp_set_num_threads(1);
+      const int64_t b0 = part_start(B, part, parts), n = part_start(B, part + 1, parts) - b0;
+      for (int64_t t = T - 1; t >= 0; --t) {
+        for (int64_t j = 0; j < n; ++j) {
+          const int64_t row = t * B + b0 + j;
+          Row dh_b(dh + (b0 + j) * H, H);
+          dh_b += ConstRow(dy + row * H, H);
+          const float* k = kept + row * s.kept();
+          float* gx = dX + row * G;
+          if (lstm_) {
+            const ConstRow i(k, H), f(k + H, H), g(k + 2 * H, H), o(k + 3 * H, H), c(k + 4 * H, H);
+            const float* c_prev = t > 0 ? kept + (row - B) * s.kept() + 4 * H : c0 + (b0 + j) * H;
+            Row dc_b(dc + (b0 + j) * H, H);
+            Row tc(gx + 3 * H, H);  // tanh(c) first, then the o gate's gradient in its place
+            tc = c.tanh();
+            dc_b += dh_b * o * (1.0f - tc.square());
+            tc = dh_b * tc * o * (1.0f - o);
+            Row(gx, H) = dc_b * g * i * (1.0f - i);
+            Row(gx + H, H) = dc_b * ConstRow(c_prev, H) * f * (1.0f - f);
+            Row(gx + 2 * H, H) = dc_b * i * (1.0f - g.square());
+            dc_b *= f;
+          } else {
+            const ConstRow z(k, H), r(k + H, H), candidate(k + 2 * H, H), hh(k + 3 * H, H);
+            const ConstRow h_prev(h_prev_all + row * H, H);
+            float* gr = dR + row * G;
+            Row dpre(gx + 2 * H, H);  // of the candidate's pre-activation
+            dpre = dh_b * (1.0f - z) * (1.0f - candidate.square());
+            Row(gx, H) = dh_b * (h_prev - candidate) * z * (1.0f - z);
+            Row(gx + H, H) = dpre * hh * r * (1.0f - r);
+            std::memcpy(gr, gx, sizeof(float) * 2 * H);
+            Row(gr + 2 * H, H) = dpre * r;
+            dh_b *= z;  // the direct path; the recurrent matmul's is added below
+          }
+        }
+        // dh_{t-1}: the step's recurrent pre-activation gradients x U^T (+ a GRU's direct path).
+        if (lstm_) {
+          runners[part]->run(dR + (t * B + b0) * G, dh + b0 * H);
+        } else {
+          float* direct = mdata(&direct_t) + b0 * H;
+          std::memcpy(direct, dh + b0 * H, sizeof(float) * n * H);
+          runners[part]->run(dR + (t * B + b0) * G, dh + b0 * H);
+          Row(dh + b0 * H, n * H) += ConstRow(direct, n * H);
+        }
+      }
+    });
+    // dx: the input pre-activation gradients x W^T, every step at once.
+    gemm(false, true, T * B, F, G, dX, G, W, G, 0.0f, mdata(dx), F);
+    std::memcpy(mdata(dh0), dh, sizeof(float) * B * H);
+    if (!lstm_) std::memset(dc, 0, sizeof(float) * B * H);
+    // The weight gradients sum over every step and sequence: one matmul each, their
+    // columns split between the threads.
+    in_parallel(context, parts, [&](int part, int p) {
+      const int64_t c0_ = G * part / p, cols = G * (part + 1) / p - c0_;
+      gemm(true, false, F, cols, T * B, x, F, dX + c0_, G, 0.0f, mdata(dkernel) + c0_, G);
+      gemm(true, false, H, cols, T * B, h_prev_all, H, dR + c0_, G, 0.0f, mdata(drecurrent) + c0_, G);
+    });
+    Eigen::Map<const Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> gx(dX, T * B, G);
+    Row(mdata(dbias), G) = gx.colwise().sum().transpose();
+    if (!lstm_) {
+      Eigen::Map<const Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> gr(dR, T * B, G);
+      Row(mdata(dbias) + G, G) = gr.colwise().sum().transpose();
+    }
+  }
+
+ private:
+  bool lstm_ = true;
+  int threads_ = 0;
+};
+
+}  // namespace
+
+REGISTER_OP("RnnSuiteFusedForward")
+    .Input("x: float")
+    .Input("h0: float")
+    .Input("c0: float")
+    .Input("kernel: float")
+    .Input("recurrent_kernel: float")
+    .Input("bias: float")
+    .Output("y: float")
+    .Output("h_last: float")
+    .Output("c_last: float")
+    .Output("kept: float")
+    .Attr("cell: {'lstm', 'gru'}")
+    .Attr("training: bool")
+    .Attr("threads: int = 0")
+    .SetShapeFn([](::tensorflow::shape_inference::InferenceContext* c) {
+      auto x = c->input(0);
+      auto h0 = c->input(1);
+      ::tensorflow::shape_inference::DimensionHandle steps = c->Dim(x, 0), batch = c->Dim(x, 1),
+                                                     units = c->Dim(h0, 1);
+      c->set_output(0, c->MakeShape({steps, batch, units}));
+      c->set_output(1, c->MakeShape({batch, units}));
+      c->set_output(2, c->MakeShape({batch, units}));
+      c->set_output(3, c->Vector(c->UnknownDim()));
+      return ::tensorflow::OkStatus();
+    });
+
+REGISTER_OP("RnnSuiteFusedBackward")
+    .Input("x: float")
+    .Input("h0: float")
+    .Input("c0: float")
+    .Input("kernel: float")
+    .Input("recurrent_kernel: float")
+    .Input("bias: float")
+    .Input("y: float")
+    .Input("h_last: float")
+    .Input("c_last: float")
+    .Input("kept: float")
+    .Input("dy: float")
+    .Input("dh_last: float")
+    .Input("dc_last: float")
+    .Output("dx: float")
+    .Output("dh0: float")
+    .Output("dc0: float")
+    .Output("dkernel: float")
+    .Output("drecurrent_kernel: float")
+    .Output("dbias: float")
+    .Attr("cell: {'lstm', 'gru'}")
+    .Attr("threads: int = 0")
+    .SetShapeFn([](::tensorflow::shape_inference::InferenceContext* c) {
+      for (int i = 0; i < 6; ++i) c->set_output(i, c->input(i));
+      return ::tensorflow::OkStatus();
+    });
+
+REGISTER_KERNEL_BUILDER(Name("RnnSuiteFusedForward").Device(::tensorflow::DEVICE_CPU), ForwardOp);
+REGISTER_KERNEL_BUILDER(Name("RnnSuiteFusedBackward").Device(::tensorflow::DEVICE_CPU), BackwardOp);
