@@ -4,10 +4,14 @@
 //
 // What it fuses: the input matmul of every step is one matmul over the whole sequence
 // before the loop; each step is then one recurrent matmul and the gates' arithmetic in
-// one pass over the batch; the backward pass runs the steps in reverse keeping only
-// the gates' gradients, and the weight gradients and the input gradient are again one
-// matmul each over the whole sequence after the loop. The matmuls are Eigen's, on
-// TensorFlow's own intra-op thread pool (no second thread pool competing with it).
+// one pass over each sequence's row; the backward pass runs the steps in reverse keeping
+// only the pre-activations' gradients, and the weight gradients and the input gradient
+// are again one matmul each over the whole sequence after the loop. The batch is split
+// into one part per intra-op thread of TensorFlow's pool, each part running its
+// sequences' whole loop alone (a sequence's steps depend only on its own), and every
+// matmul runs on its calling thread (oneDNN's, one OpenMP thread: no second pool
+// competing with TensorFlow's). Why this and not oneDNN's RNN primitives, and what each
+// candidate measured: docs/performance.md, "The fused CPU loop".
 //
 // Layouts: sequences time-major [T, B, F]; Keras's weights as they are (kernel
 // [F, G*H], recurrent_kernel [H, G*H], gates in Keras's order: LSTM i, f, c, o; GRU
@@ -222,20 +226,31 @@ bool read_sizes(OpKernelContext* context, bool lstm, Sizes* s) {
   return true;
 }
 
-class ForwardOp : public OpKernel {
+// What both ops read from their attributes: the cell, and how many parts to split
+// the batch into (0: one per intra-op thread).
+class FusedOp : public OpKernel {
  public:
-  explicit ForwardOp(OpKernelConstruction* context) : OpKernel(context) {
+  explicit FusedOp(OpKernelConstruction* context) : OpKernel(context) {
     std::string cell;
     OP_REQUIRES_OK(context, context->GetAttr("cell", &cell));
-    OP_REQUIRES_OK(context, context->GetAttr("training", &training_));
     OP_REQUIRES_OK(context, context->GetAttr("threads", &threads_));
     lstm_ = cell == "lstm";
+  }
+
+ protected:
+  bool lstm_ = true;
+  int threads_ = 0;
+};
+
+class ForwardOp : public FusedOp {
+ public:
+  explicit ForwardOp(OpKernelConstruction* context) : FusedOp(context) {
+    OP_REQUIRES_OK(context, context->GetAttr("training", &training_));
   }
 
   void Compute(OpKernelContext* context) override {
     Sizes s;
     if (!read_sizes(context, lstm_, &s)) return;
-    if (threads_ > 0) omp_set_num_threads(threads_);
     const int64_t T = s.steps, B = s.batch, F = s.features, H = s.units, G = s.gates() * H;
     Tensor *y, *h_last, *c_last, *kept;
     OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({T, B, H}), &y));
@@ -336,24 +351,16 @@ class ForwardOp : public OpKernel {
   }
 
  private:
-  bool lstm_ = true;
   bool training_ = true;
-  int threads_ = 0;
 };
 
-class BackwardOp : public OpKernel {
+class BackwardOp : public FusedOp {
  public:
-  explicit BackwardOp(OpKernelConstruction* context) : OpKernel(context) {
-    std::string cell;
-    OP_REQUIRES_OK(context, context->GetAttr("cell", &cell));
-    OP_REQUIRES_OK(context, context->GetAttr("threads", &threads_));
-    lstm_ = cell == "lstm";
-  }
+  using FusedOp::FusedOp;
 
   void Compute(OpKernelContext* context) override {
     Sizes s;
     if (!read_sizes(context, lstm_, &s)) return;
-    if (threads_ > 0) omp_set_num_threads(threads_);
     const int64_t T = s.steps, B = s.batch, F = s.features, H = s.units, G = s.gates() * H;
     const Tensor& kept_t = context->input(9);
     OP_REQUIRES(context, kept_t.NumElements() == T * B * s.kept(),
@@ -474,9 +481,6 @@ class BackwardOp : public OpKernel {
     }
   }
 
- private:
-  bool lstm_ = true;
-  int threads_ = 0;
 };
 
 }  // namespace

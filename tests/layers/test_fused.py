@@ -96,6 +96,27 @@ def test_the_fused_loop_gives_the_step_loops_outputs_and_gradients(
 
 @needs_op
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("parts", ["3", "0"])
+def test_a_batch_split_between_threads_gives_the_same_answer(monkeypatch, fused_calls, kind, parts):
+    """25 sequences in 3 uneven parts (8, 8, 9), or one part per intra-op thread."""
+    monkeypatch.setenv(fused.THREADS_VARIABLE, parts)
+    fused_layer = CLASSES[kind](H, return_sequences=True, return_state=True)
+    loop = CLASSES[kind](H, return_sequences=True, return_state=True, use_fused=False)
+    x = inputs(b=25, t=6)
+    fused_layer(x)
+    loop(x)
+    loop.set_weights(random_weights(fused_layer))
+    initial_state = states_for(kind, b=25)
+    fused_calls.clear()
+    got = _outputs_and_gradients(fused_layer, x, initial_state, True)
+    assert fused_calls == [kind]
+    expected = _outputs_and_gradients(loop, x, initial_state, True)
+    _assert_close(got[0], expected[0])
+    _assert_close(got[1], expected[1])
+
+
+@needs_op
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_by_default_it_matches_the_keras_built_in_inside_a_trained_model(kind):
     """A model's fit, through tf.function: same weights after three Adam steps."""
     import keras
