@@ -141,6 +141,26 @@ class StepRunner {
   Tensor pad_;
 };
 
+// The first sequence of `part` when `batch` sequences are split into `parts`.
+int64_t part_start(int64_t batch, int part, int parts) { return batch * part / parts; }
+
+// One StepRunner per part of the batch for [rows of the part, k] x weights [k, cols]
+// (`transposed`: the weights stored as [cols, k]), made on the calling thread before
+// the parts start (allocating from the kernel's context is not for several threads).
+std::vector<std::unique_ptr<StepRunner>> step_runners(OpKernelContext* context, int64_t batch,
+                                                      int parts, const float* weights, int64_t k,
+                                                      int64_t cols, bool transposed,
+                                                      std::vector<Tensor>* buffers) {
+  std::vector<std::unique_ptr<StepRunner>> runners;
+  for (int part = 0; part < parts; ++part) {
+    const int64_t n = part_start(batch, part + 1, parts) - part_start(batch, part, parts);
+    const StepMatmul& mm = step_matmul(n, k, cols);
+    runners.emplace_back(new StepRunner(
+        context, mm, blocked_weights(context, mm, weights, k, cols, transposed, &(*buffers)[part]), n, k, cols));
+  }
+  return runners;
+}
+
 // Runs work(part, parts) for part = 0 .. parts-1 on TensorFlow's intra-op pool, the
 // calling thread taking part 0, and returns when all are done.
 template <typename Work>
@@ -169,8 +189,6 @@ int batch_parts(OpKernelContext* context, int64_t batch, int asked) {
   const int64_t most = asked > 0 ? asked : threads;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(most, batch / 8)));
 }
-
-int64_t part_start(int64_t batch, int part, int parts) { return batch * part / parts; }
 
 void sigmoid_in_place(float* p, int64_t n) {
   Row x(p, n);
@@ -282,13 +300,7 @@ class ForwardOp : public FusedOp {
 
     const int parts = batch_parts(context, B, threads_);
     std::vector<Tensor> buffers(parts);
-    std::vector<std::unique_ptr<StepRunner>> runners;
-    for (int part = 0; part < parts; ++part) {
-      const int64_t n = part_start(B, part + 1, parts) - part_start(B, part, parts);
-      const StepMatmul& mm = step_matmul(n, H, G);
-      runners.emplace_back(new StepRunner(context, mm, blocked_weights(context, mm, U, H, G, false, &buffers[part]),
-                                          n, H, G));
-    }
+    const auto runners = step_runners(context, B, parts, U, H, G, /*transposed=*/false, &buffers);
     if (!context->status().ok()) return;
     in_parallel(context, parts, [&](int part, int parts) {
       omp_set_num_threads(1);
@@ -406,15 +418,10 @@ class BackwardOp : public FusedOp {
     omp_set_num_threads(1);
     const int parts = batch_parts(context, B, threads_);
     std::vector<Tensor> buffers(parts);
-    std::vector<std::unique_ptr<StepRunner>> runners;
+    // dh_{t-1} = dpre_t x U^T: U [H, G] read as the [G, H] weights of the product.
+    const auto runners = step_runners(context, B, parts, U, G, H, /*transposed=*/true, &buffers);
     Tensor direct_t;  // a GRU's direct path dh * z, before the matmul's part is added
     OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, TensorShape({lstm_ ? 1 : B, H}), &direct_t));
-    for (int part = 0; part < parts; ++part) {
-      const int64_t n = part_start(B, part + 1, parts) - part_start(B, part, parts);
-      const StepMatmul& mm = step_matmul(n, G, H);
-      runners.emplace_back(new StepRunner(context, mm, blocked_weights(context, mm, U, G, H, true, &buffers[part]),
-                                          n, G, H));
-    }
     if (!context->status().ok()) return;
     in_parallel(context, parts, [&](int part, int parts) {
       omp_set_num_threads(1);
