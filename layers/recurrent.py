@@ -649,8 +649,9 @@ class _CellLayer(Recurrent):
             return "TensorFlow sees a GPU (cuDNN's loop is the one for it)"
         if fused.in_xla_context():
             return "the call is compiled by XLA, which cannot run the op"
-        if fused.step_loop_reason():
-            return fused.step_loop_reason()
+        step_loop_reason = fused.step_loop_reason()
+        if step_loop_reason:
+            return step_loop_reason
         if fused.library() is None:
             if self.use_fused == "auto":
                 fused.warn_unavailable_once()
@@ -683,7 +684,11 @@ class _CellLayer(Recurrent):
         return h_last, outputs if self.return_sequences else None, final_states
 
     def _dropped_inputs(self, sequences, training):
-        """The inputs with one dropout mask for every step, as the cell's own loop applies it."""
+        """The inputs with one dropout mask for every step, as the cell's own loop applies it.
+
+        The mask is drawn and forgotten here: a loop that takes over after one
+        declined (cuDNN without a GPU) draws its own, as the cell's loop always has.
+        """
         if training and self.dropout:
             dropout_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.expand_dims(dropout_mask, axis=1)
@@ -1039,9 +1044,9 @@ class GRU(_CellLayer):
             float32, no mask, no `recurrent_dropout`, `reset_after=True`,
             outside XLA), the whole loop runs as one C++ op forward and one
             backward (built on first use; see `layers/fused.py`); elsewhere the
-            cell's own loop runs, with the same results. `True` makes the first an error where
-            it cannot run; `False` never uses it. Like `use_cudnn`, not saved
-            in the config.
+            cell's own loop runs, with the same results. `True` makes the first
+            an error where it cannot run; `False` never uses it. Like
+            `use_cudnn`, not saved in the config.
         **kwargs: Base layer arguments, such as `name`, `dtype` and `trainable`.
 
     Call arguments:
