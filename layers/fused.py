@@ -151,8 +151,8 @@ def warn_unavailable_once():
         _state["warned"] = True
         warnings.warn(
             "rnn-suite: the fused CPU loop of LSTM/GRU is not available "
-            f"({_state['reason']}); the layers run their step-by-step loop (same results, "
-            "slower). Pass use_fused=False to silence this.",
+            f"({_state['reason']}); the layers run their step-by-step loop (the same results, "
+            "slower at inference). Pass use_fused=False to silence this.",
             RuntimeWarning,
             stacklevel=3,
         )
