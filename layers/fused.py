@@ -205,21 +205,38 @@ def in_xla_context():
     return bool(control_flow_util.GraphOrParentsInXlaContext(graph))
 
 
-def fused_loop(cell, sequences, h0, c0, kernel, recurrent_kernel, bias, training):
-    """The whole loop of one layer: `(outputs [B, T, H], h_last, c_last)`.
+def fused_loop(cell, sequences, h0, c0, kernel, recurrent_kernel, bias, training, mask=None):
+    """The whole loop of one layer: `(states [B, T, H], h_last, c_last)`.
 
     `cell` is "lstm" or "gru"; `bias` is Keras's, flat (LSTM [4H]; a reset_after
     GRU's [2, 3H] as [6H]); a GRU's `c0` is any [B, H] tensor and its `c_last`
-    zeros. With `training` the forward pass keeps the gates' activations for the
-    backward pass; without it a gradient, if one is asked for, recomputes them.
+    zeros. `mask` ([B, T] booleans, optional): a False step keeps the states, so
+    `states` there repeats the step before (Keras's outputs at masked steps are
+    the caller's: `masked_outputs`). With `training` the forward pass keeps the
+    gates' activations for the backward pass; without it a gradient, if one is
+    asked for, recomputes them.
     """
     ops = library()
     time_major = tf.transpose(sequences, [1, 0, 2])
+    mask_tm = tf.zeros([0]) if mask is None else tf.transpose(tf.cast(mask, tf.float32))
     y, h_last, c_last, _ = ops.rnn_suite_fused_forward(
-        time_major, h0, c0, kernel, recurrent_kernel, bias,
+        time_major, h0, c0, kernel, recurrent_kernel, bias, mask_tm,
         cell=cell, training=bool(training), threads=threads(),
     )
     return tf.transpose(y, [1, 0, 2]), h_last, c_last
+
+
+def masked_outputs(states, mask, zero_output_for_mask):
+    """Keras's outputs from the fused loop's states ([B, T, H]) under `mask` [B, T].
+
+    Keras's loop outputs, at a masked step, zeros (`zero_output_for_mask`) or the
+    previous output: the last real step's h, which is the kept state, or zeros
+    before a sequence's first real step (the loop's initial output).
+    """
+    keep = tf.cast(mask, states.dtype)
+    if not zero_output_for_mask:
+        keep = tf.cast(tf.math.cumsum(keep, axis=1) > 0, states.dtype)
+    return states * keep[:, :, None]
 
 
 def _forward_gradient(op, dy, dh_last, dc_last, _dkept):
@@ -235,9 +252,10 @@ def _forward_gradient(op, dy, dh_last, dc_last, _dkept):
     dy = tf.zeros_like(y) if dy is None else dy
     dh_last = tf.zeros_like(h_last) if dh_last is None else dh_last
     dc_last = tf.zeros_like(c_last) if dc_last is None else dc_last
-    return ops.rnn_suite_fused_backward(
+    gradients = ops.rnn_suite_fused_backward(
         *inputs, y, h_last, c_last, kept, dy, dh_last, dc_last, cell=cell, threads=count
     )
+    return list(gradients) + [None]  # the mask has none
 
 
 try:

@@ -605,7 +605,7 @@ class _CellLayer(Recurrent):
         if self.use_fused in ("auto", True):
             refusal = self.fused_refusal(sequences, mask)
             if refusal is None:
-                return self._fused_inner_loop(sequences, states, training)
+                return self._fused_inner_loop(sequences, states, mask, training)
             if self.use_fused is True:
                 raise ValueError(
                     f"Layer {self.name} has use_fused=True, but the fused loop cannot "
@@ -624,7 +624,7 @@ class _CellLayer(Recurrent):
 
         The fused loop computes the cell exactly as the step-by-step loop does
         (tests compare outputs and gradients), for the configurations it covers:
-        tanh and sigmoid, float32, no mask, no `recurrent_dropout`, a GRU with
+        tanh and sigmoid, float32, any mask, no `recurrent_dropout`, a GRU with
         `reset_after=True`, on CPU, outside XLA, not into a SavedModel.
         """
         from layers import fused
@@ -632,8 +632,6 @@ class _CellLayer(Recurrent):
         cell = self.cell
         if self.fused_cell is None:
             return f"{type(self).__name__} has no fused loop"
-        if mask is not None:
-            return "a mask was given (the fused loop runs every step of every sequence)"
         if cell.recurrent_dropout:
             return "recurrent_dropout is set (it changes every step's recurrent input)"
         if cell.activation is not keras.activations.tanh or \
@@ -666,22 +664,27 @@ class _CellLayer(Recurrent):
             return tf.zeros([size], dtype=self.compute_dtype)
         return tf.reshape(ops.convert_to_tensor(cell.bias), [-1])
 
-    def _fused_inner_loop(self, sequences, states, training):
+    def _fused_inner_loop(self, sequences, states, mask, training):
         from layers import fused
 
         sequences = self._dropped_inputs(sequences, training)
         if self.go_backwards:
             sequences = ops.flip(sequences, axis=1)
+            mask = None if mask is None else ops.flip(mask, axis=1)
         h0 = states[0]
         c0 = states[1] if len(states) > 1 else h0
         cell = self.cell
         outputs, h_last, c_last = fused.fused_loop(
             self.fused_cell, sequences, h0, c0,
             ops.convert_to_tensor(cell.kernel), ops.convert_to_tensor(cell.recurrent_kernel),
-            self.fused_bias(), training=bool(training),
+            self.fused_bias(), training=bool(training), mask=mask,
         )
+        last_output = h_last
+        if mask is not None:
+            outputs = fused.masked_outputs(outputs, mask, self.zero_output_for_mask)
+            last_output = outputs[:, -1]
         final_states = [h_last, c_last] if len(states) > 1 else [h_last]
-        return h_last, outputs if self.return_sequences else None, final_states
+        return last_output, outputs if self.return_sequences else None, final_states
 
     def _dropped_inputs(self, sequences, training):
         """The inputs with one dropout mask for every step, as the cell's own loop applies it.
@@ -1041,7 +1044,7 @@ class GRU(_CellLayer):
             argument Keras's GRU passes on to `keras.layers.RNN`).
         use_fused: `"auto"` (default), `True` or `False`. With `"auto"`, on a
             CPU and for a configuration the fused op computes (tanh and sigmoid,
-            float32, no mask, no `recurrent_dropout`, `reset_after=True`,
+            float32, any mask, no `recurrent_dropout`, `reset_after=True`,
             outside XLA), the whole loop runs as one C++ op forward and one
             backward (built on first use; see `layers/fused.py`); elsewhere the
             cell's own loop runs, with the same results. `True` makes the first
@@ -1235,7 +1238,7 @@ class LSTM(_CellLayer):
             argument Keras's LSTM passes on to `keras.layers.RNN`).
         use_fused: `"auto"` (default), `True` or `False`. With `"auto"`, on a
             CPU and for a configuration the fused op computes (tanh and sigmoid,
-            float32, no mask, no `recurrent_dropout`, outside XLA), the
+            float32, any mask, no `recurrent_dropout`, outside XLA), the
             whole loop runs as one C++ op forward and one backward (built on
             first use; see `layers/fused.py`); elsewhere the cell's own loop
             runs, with the same results. `True` makes the first an error where

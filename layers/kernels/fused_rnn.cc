@@ -17,7 +17,10 @@
 // [F, G*H], recurrent_kernel [H, G*H], gates in Keras's order: LSTM i, f, c, o; GRU
 // z, r, h); the bias is Keras's, flat: LSTM [4H], GRU with reset_after=True [2 * 3H]
 // (input bias, then recurrent bias). A GRU has no carry state: c0 is ignored and
-// c_last is zeros, so that both cells share one op signature.
+// c_last is zeros, so that both cells share one op signature. The mask is time-major
+// [T, B] (1: a real step, 0: padding), or empty for none: a masked step keeps the
+// previous states, as Keras's loop does (y at that step is the kept h; the caller
+// turns y into Keras's outputs, the previous output or zeros, by a multiplication).
 
 #include <algorithm>
 #include <cstring>
@@ -241,8 +244,23 @@ bool read_sizes(OpKernelContext* context, bool lstm, Sizes* s) {
     context->CtxFailure(InvalidArgument("the fused loop needs at least one step and one sequence"));
     return false;
   }
+  const Tensor& mask = context->input(6);
+  const bool time_major = mask.dims() == 2 && mask.dim_size(0) == s->steps && mask.dim_size(1) == s->batch;
+  if (mask.NumElements() != 0 && !time_major) {
+    context->CtxFailure(InvalidArgument("the mask must be [T, B] = [", s->steps, ", ", s->batch,
+                                        "] (or empty for none), received ", mask.shape().DebugString()));
+    return false;
+  }
   return true;
 }
+
+// The mask's values (nullptr: no mask); step t of sequence b is real where mask[t * B + b] is 1.
+const float* mask_of(OpKernelContext* context) {
+  const Tensor& mask = context->input(6);
+  return mask.NumElements() ? cdata(mask) : nullptr;
+}
+
+bool padding(const float* mask, int64_t row) { return mask != nullptr && mask[row] < 0.5f; }
 
 // What both ops read from their attributes: the cell, and how many parts to split
 // the batch into (0: one per intra-op thread).
@@ -293,6 +311,7 @@ class ForwardOp : public FusedOp {
     const float* rec_bias = lstm_ ? nullptr : bias + G;
     float* out = mdata(y);
     float* keep = mdata(kept);
+    const float* mask = mask_of(context);
     std::memcpy(carry_all, cdata(context->input(2)), sizeof(float) * B * H);
     omp_set_num_threads(1);
     // Every step's input matmul at once.
@@ -313,6 +332,17 @@ class ForwardOp : public FusedOp {
         runners[part]->run(h_prev, hrec);  // h_{t-1} @ U
         float* h_t = out + (t * B + b0) * H;
         for (int64_t j = 0; j < n; ++j) {
+          if (padding(mask, t * B + b0 + j)) {
+            // The states go on unchanged; what the backward pass reads of this step is
+            // the carry (an LSTM's next step takes it as c_{t-1}).
+            std::memcpy(h_t + j * H, h_prev + j * H, sizeof(float) * H);
+            if (training_) {
+              float* k = keep + (t * B + b0 + j) * s.kept();
+              std::memset(k, 0, sizeof(float) * s.kept());
+              if (lstm_) std::memcpy(k + G, carry_all + (b0 + j) * H, sizeof(float) * H);
+            }
+            continue;
+          }
           // The pre-activations, in place: x_t @ W + bias (+ h_{t-1} @ U for an LSTM).
           float* pre = rec + j * G;
           if (lstm_) {
@@ -374,7 +404,7 @@ class BackwardOp : public FusedOp {
     Sizes s;
     if (!read_sizes(context, lstm_, &s)) return;
     const int64_t T = s.steps, B = s.batch, F = s.features, H = s.units, G = s.gates() * H;
-    const Tensor& kept_t = context->input(9);
+    const Tensor& kept_t = context->input(10);
     OP_REQUIRES(context, kept_t.NumElements() == T * B * s.kept(),
                 InvalidArgument("the kept activations are not the forward training pass's of "
                                 "this shape (", kept_t.NumElements(), " values)"));
@@ -404,14 +434,18 @@ class BackwardOp : public FusedOp {
     const float* c0 = cdata(context->input(2));
     const float* W = cdata(context->input(3));
     const float* U = cdata(context->input(4));
-    const float* y = cdata(context->input(6));
+    const float* y = cdata(context->input(7));
     const float* kept = cdata(kept_t);
-    const float* dy = cdata(context->input(10));
+    const float* dy = cdata(context->input(11));
+    const float* mask = mask_of(context);
+    // Masked steps pass dh_t on to dh_{t-1} unchanged, beside the recurrent matmul's part
+    // (as a GRU's direct path does): kept apart while the matmul writes dh.
+    const bool direct_path = !lstm_ || mask != nullptr;
     std::memcpy(h_prev_all, h0, sizeof(float) * B * H);
     if (T > 1) std::memcpy(h_prev_all + B * H, y, sizeof(float) * (T - 1) * B * H);
-    std::memcpy(dh, cdata(context->input(11)), sizeof(float) * B * H);
+    std::memcpy(dh, cdata(context->input(12)), sizeof(float) * B * H);
     if (lstm_) {
-      std::memcpy(dc, cdata(context->input(12)), sizeof(float) * B * H);
+      std::memcpy(dc, cdata(context->input(13)), sizeof(float) * B * H);
     } else {
       std::memset(dc, 0, sizeof(float) * B * H);
     }
@@ -420,8 +454,8 @@ class BackwardOp : public FusedOp {
     std::vector<Tensor> buffers(parts);
     // dh_{t-1} = dpre_t x U^T: U [H, G] read as the [G, H] weights of the product.
     const auto runners = step_runners(context, B, parts, U, G, H, /*transposed=*/true, &buffers);
-    Tensor direct_t;  // a GRU's direct path dh * z, before the matmul's part is added
-    OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, TensorShape({lstm_ ? 1 : B, H}), &direct_t));
+    Tensor direct_t;  // the direct path (a GRU's dh * z, a masked step's dh), before the matmul's part
+    OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, TensorShape({direct_path ? B : 1, H}), &direct_t));
     if (!context->status().ok()) return;
     in_parallel(context, parts, [&](int part, int parts) {
       omp_set_num_threads(1);
@@ -433,6 +467,13 @@ class BackwardOp : public FusedOp {
           dh_b += ConstRow(dy + row * H, H);
           const float* k = kept + row * s.kept();
           float* gx = dX + row * G;
+          if (padding(mask, row)) {
+            // No gate saw this step: its pre-activation gradients are zero and dh, dc go
+            // on to the step before as they are.
+            std::memset(gx, 0, sizeof(float) * G);
+            if (!lstm_) std::memset(dR + row * G, 0, sizeof(float) * G);
+            continue;
+          }
           if (lstm_) {
             const ConstRow i(k, H), f(k + H, H), g(k + 2 * H, H), o(k + 3 * H, H), c(k + 4 * H, H);
             const float* c_prev = t > 0 ? kept + (row - B) * s.kept() + 4 * H : c0 + (b0 + j) * H;
@@ -445,6 +486,7 @@ class BackwardOp : public FusedOp {
             Row(gx + H, H) = dc_b * ConstRow(c_prev, H) * f * (1.0f - f);
             Row(gx + 2 * H, H) = dc_b * i * (1.0f - g.square());
             dc_b *= f;
+            if (direct_path) dh_b = 0.0f;  // all of dh_{t-1} comes from the matmul
           } else {
             const ConstRow z(k, H), r(k + H, H), candidate(k + 2 * H, H), hh(k + 3 * H, H);
             const ConstRow h_prev(h_prev_all + row * H, H);
@@ -459,7 +501,7 @@ class BackwardOp : public FusedOp {
           }
         }
         // dh_{t-1}: the step's recurrent pre-activation gradients x U^T (+ a GRU's direct path).
-        if (lstm_) {
+        if (!direct_path) {
           runners[part]->run(dR + (t * B + b0) * G, dh + b0 * H);
         } else {
           float* direct = mdata(&direct_t) + b0 * H;
@@ -499,6 +541,7 @@ REGISTER_OP("RnnSuiteFusedForward")
     .Input("kernel: float")
     .Input("recurrent_kernel: float")
     .Input("bias: float")
+    .Input("mask: float")
     .Output("y: float")
     .Output("h_last: float")
     .Output("c_last: float")
@@ -525,6 +568,7 @@ REGISTER_OP("RnnSuiteFusedBackward")
     .Input("kernel: float")
     .Input("recurrent_kernel: float")
     .Input("bias: float")
+    .Input("mask: float")
     .Input("y: float")
     .Input("h_last: float")
     .Input("c_last: float")

@@ -50,12 +50,14 @@ def _pair(kind, **flags):
     return fused, loop
 
 
-def _outputs_and_gradients(layer, x, initial_state, training):
+def _outputs_and_gradients(layer, x, initial_state, training, mask=None):
     x = tf.constant(x)
     initial_state = [tf.constant(s) for s in initial_state]
+    mask = None if mask is None else tf.constant(mask)
     with tf.GradientTape() as tape:
         tape.watch([x, *initial_state])
-        outputs = tf.nest.flatten(layer(x, initial_state=initial_state, training=training))
+        outputs = tf.nest.flatten(layer(x, initial_state=initial_state, training=training,
+                                        mask=mask))
         # Every output weighted differently, so that each one's gradient counts.
         loss = sum(tf.reduce_sum(o * (0.3 + i)) + tf.reduce_sum(o ** 2)
                    for i, o in enumerate(outputs))
@@ -167,12 +169,70 @@ def test_configurations_the_fused_op_cannot_run_take_the_step_loop_and_true_says
         strict(inputs())
 
 
-def test_a_mask_takes_the_step_loop(fused_calls):
-    x = inputs()
+def _mask(x):
+    """Every kind of padding at once: right-padded, left-padded, a hole, all padding."""
     mask = np.ones(x.shape[:2], bool)
     mask[0, 3:] = False
-    L.LSTM(H)(x, mask=tf.constant(mask))
-    assert fused_calls == []
+    mask[1, :2] = False
+    mask[2, 2:4] = False
+    mask[3, :] = False
+    return mask
+
+
+MASK_FLAGS = [
+    {"return_sequences": True, "return_state": True},
+    {"return_sequences": True, "zero_output_for_mask": True},
+    {"go_backwards": True, "return_sequences": True, "return_state": True},
+    {"go_backwards": True, "return_sequences": True, "zero_output_for_mask": True},
+    {},
+]
+
+
+@needs_op
+@pytest.mark.parametrize("kind, flags", [(kind, flags) for kind in CLASSES for flags in MASK_FLAGS])
+@pytest.mark.parametrize("training", [True, False])
+def test_a_mask_runs_fused_with_the_step_loops_outputs_and_gradients(
+        fused_calls, kind, flags, training):
+    """Masked steps keep the states and give the previous output (or zeros), as Keras's loop."""
+    fused, loop = _pair(kind, **flags)
+    x, initial_state = inputs(b=5), states_for(kind, b=5)
+    mask = _mask(x)
+    fused_calls.clear()
+    got = _outputs_and_gradients(fused, x, initial_state, training, mask)
+    assert fused_calls == [kind]
+    expected = _outputs_and_gradients(loop, x, initial_state, training, mask)
+    _assert_close(got[0], expected[0])
+    _assert_close(got[1], expected[1])
+
+
+@needs_op
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_masked_embedding_model_matches_the_keras_built_in(kind):
+    """`mask_zero=True` padding, a bidirectional pair: Keras's outputs and gradients."""
+    import keras
+
+    rng = np.random.default_rng(1)
+    ids = rng.integers(1, 20, size=(6, 9))
+    ids[0, 5:] = 0
+    ids[1, 2:] = 0
+    ids[4, 7:] = 0
+    built = []
+    for wrapper, layer in ((L.Bidirectional, CLASSES[kind](H)),
+                           (keras.layers.Bidirectional, keras_layer(kind))):
+        model = keras.Sequential([keras.Input((9,), dtype="int32"),
+                                  keras.layers.Embedding(20, 5, mask_zero=True),
+                                  wrapper(layer), keras.layers.Dense(1)])
+        built.append(model)
+    built[1].set_weights(built[0].get_weights())
+    results = []
+    for model in built:
+        with tf.GradientTape() as tape:
+            out = model(ids, training=True)
+            loss = tf.reduce_sum(out ** 2)
+        results.append([out, *tape.gradient(loss, model.trainable_weights)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(np.asarray(tf.convert_to_tensor(a)),
+                                   np.asarray(tf.convert_to_tensor(b)), atol=1e-5, rtol=1e-4)
 
 
 def test_use_fused_false_never_calls_it(fused_calls):
@@ -260,5 +320,9 @@ def test_the_op_refuses_shapes_that_are_not_one_layer():
     x = tf.zeros([5, 3, 4])
     with pytest.raises(tf.errors.InvalidArgumentError, match="shapes do not fit one LSTM layer"):
         ops.rnn_suite_fused_forward(x, tf.zeros([3, 6]), tf.zeros([3, 6]), tf.zeros([4, 20]),
-                                    tf.zeros([6, 24]), tf.zeros([24]), cell="lstm",
-                                    training=False)
+                                    tf.zeros([6, 24]), tf.zeros([24]), tf.zeros([0]),
+                                    cell="lstm", training=False)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"the mask must be \[T, B\] = \[5, 3\]"):
+        ops.rnn_suite_fused_forward(x, tf.zeros([3, 6]), tf.zeros([3, 6]), tf.zeros([4, 24]),
+                                    tf.zeros([6, 24]), tf.zeros([24]), tf.ones([3, 5, 1]),
+                                    cell="lstm", training=False)
