@@ -15,6 +15,7 @@ divided by the training step's matmul work (forward and backward, about 3x the f
     python benchmarks/layer_speed.py --jit off       # Keras's models without XLA
     python benchmarks/layer_speed.py --no-torch      # without the PyTorch column
     python benchmarks/layer_speed.py --quick         # a fast smoke run
+    python benchmarks/layer_speed.py --bf16          # also ours under Keras's mixed_bfloat16
 
 PyTorch is optional (`pip install torch`; where the same process loads TensorFlow,
 `pip uninstall triton` first: torch imports it lazily and it crashes there).
@@ -48,12 +49,15 @@ LAYERS = ("LSTM", "GRU", "SimpleRNN")
 FUSED = ("LSTM", "GRU")  # the layers with a fused CPU loop (layers/fused.py)
 
 
-def build_models(layer_name, steps, features, units):
-    """The same classifier with our layer, Keras's and (LSTM, GRU) ours on its step loop."""
+def build_models(layer_name, steps, features, units, bf16=False):
+    """The same classifier with our layer, Keras's, (LSTM, GRU) ours on its step loop and,
+    with `bf16`, ours under the mixed_bfloat16 policy (bf16 matmuls, float32 weights)."""
     makers = {"keras": lambda: getattr(keras.layers, layer_name)(units),
               "ours": lambda: getattr(layers, layer_name)(units)}
     if layer_name in FUSED:
         makers["ours-loop"] = lambda: getattr(layers, layer_name)(units, use_fused=False)
+    if bf16:
+        makers["ours-bf16"] = lambda: getattr(layers, layer_name)(units, dtype="mixed_bfloat16")
     models = {}
     for source, make in makers.items():
         inputs = keras.Input((steps, features))
@@ -115,7 +119,7 @@ def measure(layer_name, steps, features, batch, args):
     x = rng.random((batch, steps, features), dtype=np.float32)
     y = rng.integers(0, 10, batch)
     calls = {}
-    for source, model in build_models(layer_name, steps, features, args.units).items():
+    for source, model in build_models(layer_name, steps, features, args.units, args.bf16).items():
         compile_for(model, args.jit)
         calls[source] = (lambda m=model: m.predict_on_batch(x),
                          lambda m=model: m.train_on_batch(x, y))
@@ -132,18 +136,18 @@ def measure(layer_name, steps, features, batch, args):
     return {key: batch / statistics.median(v) for key, v in seconds.items()}
 
 
-def matmul_gflops(m, k, n, chains=1, iterations=1000):
+def matmul_gflops(m, k, n, chains=1, iterations=1000, dtype="float32"):
     """GFLOP/s of these cores on [m, k] x [k, n] matmuls, each waiting for the one before (as
     in the loop over time); `chains` independent such chains at once. The best of three."""
     import tensorflow as tf
 
-    a = [tf.random.normal([m, k]) for _ in range(chains)]
-    b = tf.random.normal([k, n])
+    a = [tf.cast(tf.random.normal([m, k]), dtype) for _ in range(chains)]
+    b = tf.cast(tf.random.normal([k, n]), dtype)
 
     @tf.function
     def run():
         return [tf.while_loop(lambda i, s: i < iterations,
-                              lambda i, s, a=a_: (i + 1, s + tf.matmul(a, b)[0, 0] * 0),
+                              lambda i, s, a=a_: (i + 1, s + tf.cast(tf.matmul(a, b)[0, 0], "float32") * 0),
                               (0, 0.0))[1] for a_ in a]
 
     run()
@@ -177,6 +181,9 @@ def main(argv=None):
     parser.add_argument("--layers", default=",".join(LAYERS))
     parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated keys of SHAPES")
     parser.add_argument("--quick", action="store_true", help="2 rounds of 1 call")
+    parser.add_argument("--bf16", action="store_true",
+                        help="also ours under dtype='mixed_bfloat16' (bf16 matmuls; the step "
+                             "loop: the fused op is float32), and the bf16 matmul rate")
     parser.add_argument("--torch", action=argparse.BooleanOptionalAction, default=None,
                         help="the PyTorch column (default: where torch is installed)")
     args = parser.parse_args(argv)
@@ -211,11 +218,13 @@ def main(argv=None):
           f"ours: the step loop everywhere (the fused loop is unavailable: "
           f"{fused.unavailable_reason()})")
     names = {"keras": "Keras", "torch": "PyTorch"}
+    bf16_column = ["ours (mixed_bfloat16)"] if args.bf16 else []
     columns = ([f"inference {names[p]}" for p in peers] + ["inference ours (step loop)",
                                                            "inference ours", "vs best"]
+               + [f"inference {c}" for c in bf16_column]
                + [f"training {names[p]}" for p in peers] + ["training ours (step loop)",
-                                                            "training ours", "vs best",
-                                                            "of ceiling"])
+                                                            "training ours", "vs best"]
+               + [f"training {c}" for c in bf16_column] + ["of ceiling"])
     header = "| layer | shape | " + " | ".join(columns) + " |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
@@ -235,10 +244,17 @@ def main(argv=None):
                 cells += [f"{r[p, mode]:.0f}" for p in peers]
                 cells.append(f"{r['ours-loop', mode]:.0f}" if ("ours-loop", mode) in r else "")
                 cells += [f"{r['ours', mode]:.0f}", f"**{r['ours', mode] / best:.2f}x**"]
+                if args.bf16:
+                    cells.append(f"{r['ours-bf16', mode]:.0f}")
             cells.append(f"{r['ours', 'train'] / top:.0%} of {top:.0f}")
             print(f"| {layer_name} | {shape_name} | " + " | ".join(cells) + " |", flush=True)
     print("matmul ceilings (GFLOP/s on [batch, units] x [units, gates*units], chained): "
           + ", ".join(f"batch {b}, {g} gates: {v:.0f}" for (b, g), v in sorted(ceilings.items())))
+    if args.bf16:
+        print("the same matmuls in bfloat16 (TensorFlow's, as mixed_bfloat16 runs them): "
+              + ", ".join(f"batch {b}, {g} gates: "
+                          f"{matmul_gflops(b, args.units, g * args.units, dtype='bfloat16'):.0f}"
+                          for b, g in sorted(ceilings)))
 
 
 if __name__ == "__main__":

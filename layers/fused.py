@@ -205,7 +205,8 @@ def in_xla_context():
     return bool(control_flow_util.GraphOrParentsInXlaContext(graph))
 
 
-def fused_loop(cell, sequences, h0, c0, kernel, recurrent_kernel, bias, training, mask=None):
+def fused_loop(cell, sequences, h0, c0, kernel, recurrent_kernel, bias, training, mask=None,
+               bf16=False):
     """The whole loop of one layer: `(states [B, T, H], h_last, c_last)`.
 
     `cell` is "lstm" or "gru"; `bias` is Keras's, flat (LSTM [4H]; a reset_after
@@ -214,14 +215,16 @@ def fused_loop(cell, sequences, h0, c0, kernel, recurrent_kernel, bias, training
     `states` there repeats the step before (Keras's outputs at masked steps are
     the caller's: `masked_outputs`). With `training` the forward pass keeps the
     gates' activations for the backward pass; without it a gradient, if one is
-    asked for, recomputes them.
+    asked for, recomputes them. With `bf16` the per-step matmuls, forward and
+    backward, multiply bfloat16 copies and accumulate in float32; the tensors in
+    and out, the gates and the states are float32 either way.
     """
     ops = library()
     time_major = tf.transpose(sequences, [1, 0, 2])
     mask_tm = tf.zeros([0]) if mask is None else tf.transpose(tf.cast(mask, tf.float32))
     y, h_last, c_last, _ = ops.rnn_suite_fused_forward(
         time_major, h0, c0, kernel, recurrent_kernel, bias, mask_tm,
-        cell=cell, training=bool(training), threads=threads(),
+        cell=cell, training=bool(training), threads=threads(), bf16=bool(bf16),
     )
     return tf.transpose(y, [1, 0, 2]), h_last, c_last
 
@@ -241,19 +244,21 @@ def masked_outputs(states, mask, zero_output_for_mask):
 
 def _forward_gradient(op, dy, dh_last, dc_last, _dkept):
     ops = library()
-    cell, count = op.get_attr("cell"), op.get_attr("threads")
+    cell, count, bf16 = op.get_attr("cell"), op.get_attr("threads"), op.get_attr("bf16")
     if isinstance(cell, bytes):
         cell = cell.decode()
     inputs = list(op.inputs)
     outputs = list(op.outputs)
     if not op.get_attr("training"):
-        outputs = ops.rnn_suite_fused_forward(*inputs, cell=cell, training=True, threads=count)
+        outputs = ops.rnn_suite_fused_forward(*inputs, cell=cell, training=True, threads=count,
+                                              bf16=bf16)
     y, h_last, c_last, kept = outputs
     dy = tf.zeros_like(y) if dy is None else dy
     dh_last = tf.zeros_like(h_last) if dh_last is None else dh_last
     dc_last = tf.zeros_like(c_last) if dc_last is None else dc_last
     gradients = ops.rnn_suite_fused_backward(
-        *inputs, y, h_last, c_last, kept, dy, dh_last, dc_last, cell=cell, threads=count
+        *inputs, y, h_last, c_last, kept, dy, dh_last, dc_last, cell=cell, threads=count,
+        bf16=bf16,
     )
     return list(gradients) + [None]  # the mask has none
 

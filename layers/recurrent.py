@@ -624,7 +624,8 @@ class _CellLayer(Recurrent):
 
         The fused loop computes the cell exactly as the step-by-step loop does
         (tests compare outputs and gradients), for the configurations it covers:
-        tanh and sigmoid, float32, any mask, no `recurrent_dropout`, a GRU with
+        tanh and sigmoid, float32 or bfloat16 (mixed_bfloat16: bf16 matmuls inside,
+        float32 states), any mask, no `recurrent_dropout`, a GRU with
         `reset_after=True`, on CPU, outside XLA, not into a SavedModel.
         """
         from layers import fused
@@ -639,8 +640,8 @@ class _CellLayer(Recurrent):
             return "the activations are not tanh and sigmoid"
         if getattr(cell, "reset_after", True) is not True:
             return "the GRU has reset_after=False"
-        if self.compute_dtype != "float32":
-            return f"the compute dtype is {self.compute_dtype}, not float32"
+        if self.compute_dtype not in ("float32", "bfloat16"):
+            return f"the compute dtype is {self.compute_dtype}, not float32 or bfloat16"
         if sequences.shape[1] == 0:
             return "the sequences have no steps"
         if tf.config.list_logical_devices("GPU"):
@@ -674,11 +675,14 @@ class _CellLayer(Recurrent):
         h0 = states[0]
         c0 = states[1] if len(states) > 1 else h0
         cell = self.cell
+        # The op is float32 in and out; under mixed_bfloat16 it multiplies in bf16.
+        as_op = lambda value: tf.cast(ops.convert_to_tensor(value), tf.float32)  # noqa: E731
         outputs, h_last, c_last = fused.fused_loop(
-            self.fused_cell, sequences, h0, c0,
-            ops.convert_to_tensor(cell.kernel), ops.convert_to_tensor(cell.recurrent_kernel),
-            self.fused_bias(), training=bool(training), mask=mask,
+            self.fused_cell, as_op(sequences), as_op(h0), as_op(c0), as_op(cell.kernel),
+            as_op(cell.recurrent_kernel), as_op(self.fused_bias()), training=bool(training),
+            mask=mask, bf16=self.compute_dtype == "bfloat16",
         )
+        outputs, h_last, c_last = (tf.cast(t, self.compute_dtype) for t in (outputs, h_last, c_last))
         last_output = h_last
         if mask is not None:
             outputs = fused.masked_outputs(outputs, mask, self.zero_output_for_mask)

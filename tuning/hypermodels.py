@@ -131,7 +131,8 @@ class AppHyperModel(keras_tuner.HyperModel):
                 config.time_limit = max((self.deadline - time.time()) / 60, 0.01)
             data = self.data()
             training.set_seed(config.seed)
-            setup = self.app.build_training(config, data)
+            with training.precision_policy(config):
+                setup = self.app.build_training(config, data)
         except UsageError as error:
             raise TrialUsageError(str(error)) from None
         self._built = (setup, config, run)

@@ -73,6 +73,9 @@ def app_config(**defaults):
     return make
 
 
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
 @dataclasses.dataclass
 class CommonConfig:
     """The settings every app's `train` shares (DESIGN.md: same flag, same meaning)."""
@@ -104,6 +107,12 @@ class CommonConfig:
         0.0, "stop training after this many minutes; the current epoch ends early (0: no limit)",
         minimum=0.0)
     jit: bool = setting(False, "compile the training step with XLA")
+    precision: str = setting(
+        "float32", "float32, or mixed_bfloat16: Keras's mixed precision policy for every "
+        "layer built (bfloat16 matmuls and activations, float32 weights and optimizer); on a "
+        "CPU the fused LSTM/GRU loop then multiplies in bfloat16 and keeps float32 states "
+        "(faster matmuls where the CPU has AVX512-BF16 or AMX; docs/performance.md)",
+        choices=PRECISIONS)
     seed: int = setting(42, "random seed (weights, shuffling)", minimum=0)
     limit: int = setting(0, "use at most this many examples from each split (0: all)", minimum=0)
     data_dir: typing.Optional[str] = setting(

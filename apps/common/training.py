@@ -1,5 +1,6 @@
 """The training loop every app shares: compile, learning rate schedules, callbacks, one resumable fit, the summary line."""
 
+import contextlib
 import csv
 import dataclasses
 import functools
@@ -20,6 +21,18 @@ BACKUP_EVERY_BATCHES = 100
 def set_seed(seed):
     """Seed Python, NumPy and TensorFlow (weights, dropout, shuffling)."""
     keras.utils.set_random_seed(seed)
+
+
+@contextlib.contextmanager
+def precision_policy(config):
+    """Within it, layers are built under `config.precision` (Keras's global dtype policy);
+    the policy before is restored after. A saved model keeps each layer's policy."""
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(getattr(config, "precision", "float32"))
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 def compile_model(model, config, loss, metrics, train_data=None, optimizer=None):

@@ -87,13 +87,13 @@ class TrainingJob:
 
     @contextlib.contextmanager
     def scope(self, run):
-        """The strategy's scope, where the model is built and fitted.
+        """The strategy's scope and `--precision`'s policy, where the model is built and fitted.
 
         Bad input found while building (before `fit` starts) leaves no new run folder behind.
         """
         self._building = True
         try:
-            with self.strategy.scope():
+            with self.strategy.scope(), training.precision_policy(self.config):
                 yield
         except errors.UsageError:
             if self._building:

@@ -66,7 +66,9 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* A, int
 // primitive, whose weights are reordered into its own blocked layout once per op call
 // (sgemm would repack them at every step, which costs as much as the product at these
 // sizes). Primitives are made once per shape and kept; their scratchpad is the
-// caller's, so one primitive may run on several threads at once.
+// caller's, so one primitive may run on several threads at once. With `bf16` the
+// primitive multiplies bfloat16 copies of both operands and accumulates in float32
+// (the `bf16` attribute: Keras's mixed_bfloat16 policy); everything else stays float32.
 struct StepMatmul {
   dnnl::matmul::primitive_desc pd;
   dnnl::matmul primitive;
@@ -81,16 +83,21 @@ dnnl::memory::desc plain(int64_t rows, int64_t cols) {
   return dnnl::memory::desc({rows, cols}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::ab);
 }
 
-const StepMatmul& step_matmul(int64_t n, int64_t k, int64_t cols) {
+dnnl::memory::data_type operand_type(bool bf16) {
+  return bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+}
+
+const StepMatmul& step_matmul(int64_t n, int64_t k, int64_t cols, bool bf16) {
   static std::mutex lock;
-  static std::map<std::tuple<int64_t, int64_t, int64_t>, std::unique_ptr<StepMatmul>> cache;
+  static std::map<std::tuple<int64_t, int64_t, int64_t, bool>, std::unique_ptr<StepMatmul>> cache;
   std::lock_guard<std::mutex> guard(lock);
-  auto& slot = cache[{n, k, cols}];
+  auto& slot = cache[{n, k, cols, bf16}];
   if (!slot) {
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    auto any = dnnl::memory::desc({k, cols}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
-    dnnl::matmul::primitive_desc pd(cpu_engine(), plain(n, k), any, plain(n, cols), attr);
+    auto any = dnnl::memory::desc({k, cols}, operand_type(bf16), dnnl::memory::format_tag::any);
+    auto src = dnnl::memory::desc({n, k}, operand_type(bf16), dnnl::memory::format_tag::ab);
+    dnnl::matmul::primitive_desc pd(cpu_engine(), src, any, plain(n, cols), attr);
     slot.reset(new StepMatmul{pd, dnnl::matmul(pd)});
   }
   return *slot;
@@ -114,22 +121,42 @@ dnnl::memory blocked_weights(OpKernelContext* context, const StepMatmul& mm, con
   return blocked;
 }
 
-// Runs one primitive step after step on one thread: set the pointers, execute.
+// float32 to bfloat16, rounding to nearest even (the conversion oneDNN's reorder does).
+void to_bf16(const float* from, uint16_t* to, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, from + i, sizeof(bits));
+    to[i] = static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+  }
+}
+
+// Runs one primitive step after step on one thread: set the pointers, execute (a bf16
+// primitive's source is first copied to bfloat16).
 class StepRunner {
  public:
   StepRunner(OpKernelContext* context, const StepMatmul& mm, const dnnl::memory& weights,
-             int64_t n, int64_t k, int64_t cols)
+             int64_t n, int64_t k, int64_t cols, bool bf16)
       : mm_(mm), stream_(cpu_engine()), weights_(weights),
-        src_(plain(n, k), cpu_engine(), DNNL_MEMORY_NONE),
-        dst_(plain(n, cols), cpu_engine(), DNNL_MEMORY_NONE) {
+        src_(mm.pd.src_desc(), cpu_engine(), DNNL_MEMORY_NONE),
+        dst_(plain(n, cols), cpu_engine(), DNNL_MEMORY_NONE), count_(bf16 ? n * k : 0) {
     auto status = context->allocate_temp(
         tensorflow::DT_UINT8, TensorShape({static_cast<int64_t>(mm.pd.scratchpad_desc().get_size()) + 1}), &pad_);
     if (!status.ok()) context->CtxFailure(status);
     scratchpad_ = dnnl::memory(mm.pd.scratchpad_desc(), cpu_engine(),
                                const_cast<char*>(pad_.tensor_data().data()));
+    if (bf16) {
+      status = context->allocate_temp(tensorflow::DT_UINT16, TensorShape({count_}), &src16_);
+      if (!status.ok()) context->CtxFailure(status);
+    }
   }
   void run(const float* src, float* dst) {
-    src_.set_data_handle(const_cast<float*>(src));
+    if (count_) {
+      uint16_t* half = src16_.flat<uint16_t>().data();
+      to_bf16(src, half, count_);
+      src_.set_data_handle(half);
+    } else {
+      src_.set_data_handle(const_cast<float*>(src));
+    }
     dst_.set_data_handle(dst);
     mm_.primitive.execute(stream_, {{DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, weights_},
                                     {DNNL_ARG_DST, dst_}, {DNNL_ARG_SCRATCHPAD, scratchpad_}});
@@ -141,7 +168,8 @@ class StepRunner {
   dnnl::stream stream_;
   dnnl::memory weights_;
   dnnl::memory src_, dst_, scratchpad_;
-  Tensor pad_;
+  Tensor pad_, src16_;
+  int64_t count_;
 };
 
 // The first sequence of `part` when `batch` sequences are split into `parts`.
@@ -152,14 +180,15 @@ int64_t part_start(int64_t batch, int part, int parts) { return batch * part / p
 // the parts start (allocating from the kernel's context is not for several threads).
 std::vector<std::unique_ptr<StepRunner>> step_runners(OpKernelContext* context, int64_t batch,
                                                       int parts, const float* weights, int64_t k,
-                                                      int64_t cols, bool transposed,
+                                                      int64_t cols, bool transposed, bool bf16,
                                                       std::vector<Tensor>* buffers) {
   std::vector<std::unique_ptr<StepRunner>> runners;
   for (int part = 0; part < parts; ++part) {
     const int64_t n = part_start(batch, part + 1, parts) - part_start(batch, part, parts);
-    const StepMatmul& mm = step_matmul(n, k, cols);
+    const StepMatmul& mm = step_matmul(n, k, cols, bf16);
     runners.emplace_back(new StepRunner(
-        context, mm, blocked_weights(context, mm, weights, k, cols, transposed, &(*buffers)[part]), n, k, cols));
+        context, mm, blocked_weights(context, mm, weights, k, cols, transposed, &(*buffers)[part]), n, k,
+        cols, bf16));
   }
   return runners;
 }
@@ -270,12 +299,14 @@ class FusedOp : public OpKernel {
     std::string cell;
     OP_REQUIRES_OK(context, context->GetAttr("cell", &cell));
     OP_REQUIRES_OK(context, context->GetAttr("threads", &threads_));
+    OP_REQUIRES_OK(context, context->GetAttr("bf16", &bf16_));
     lstm_ = cell == "lstm";
   }
 
  protected:
   bool lstm_ = true;
   int threads_ = 0;
+  bool bf16_ = false;  // the per-step matmuls in bfloat16 (float32 accumulation)
 };
 
 class ForwardOp : public FusedOp {
@@ -319,7 +350,7 @@ class ForwardOp : public FusedOp {
 
     const int parts = batch_parts(context, B, threads_);
     std::vector<Tensor> buffers(parts);
-    const auto runners = step_runners(context, B, parts, U, H, G, /*transposed=*/false, &buffers);
+    const auto runners = step_runners(context, B, parts, U, H, G, /*transposed=*/false, bf16_, &buffers);
     if (!context->status().ok()) return;
     in_parallel(context, parts, [&](int part, int parts) {
       omp_set_num_threads(1);
@@ -453,7 +484,7 @@ class BackwardOp : public FusedOp {
     const int parts = batch_parts(context, B, threads_);
     std::vector<Tensor> buffers(parts);
     // dh_{t-1} = dpre_t x U^T: U [H, G] read as the [G, H] weights of the product.
-    const auto runners = step_runners(context, B, parts, U, G, H, /*transposed=*/true, &buffers);
+    const auto runners = step_runners(context, B, parts, U, G, H, /*transposed=*/true, bf16_, &buffers);
     Tensor direct_t;  // the direct path (a GRU's dh * z, a masked step's dh), before the matmul's part
     OP_REQUIRES_OK(context, context->allocate_temp(tensorflow::DT_FLOAT, TensorShape({direct_path ? B : 1, H}), &direct_t));
     if (!context->status().ok()) return;
@@ -549,6 +580,7 @@ REGISTER_OP("RnnSuiteFusedForward")
     .Attr("cell: {'lstm', 'gru'}")
     .Attr("training: bool")
     .Attr("threads: int = 0")
+    .Attr("bf16: bool = false")
     .SetShapeFn([](::tensorflow::shape_inference::InferenceContext* c) {
       auto x = c->input(0);
       auto h0 = c->input(1);
@@ -584,6 +616,7 @@ REGISTER_OP("RnnSuiteFusedBackward")
     .Output("dbias: float")
     .Attr("cell: {'lstm', 'gru'}")
     .Attr("threads: int = 0")
+    .Attr("bf16: bool = false")
     .SetShapeFn([](::tensorflow::shape_inference::InferenceContext* c) {
       for (int i = 0; i < 6; ++i) c->set_output(i, c->input(i));
       return ::tensorflow::OkStatus();

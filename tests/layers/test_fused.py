@@ -326,3 +326,62 @@ def test_the_op_refuses_shapes_that_are_not_one_layer():
         ops.rnn_suite_fused_forward(x, tf.zeros([3, 6]), tf.zeros([3, 6]), tf.zeros([4, 24]),
                                     tf.zeros([6, 24]), tf.zeros([24]), tf.ones([3, 5, 1]),
                                     cell="lstm", training=False)
+
+
+@needs_op
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_mixed_bfloat16_runs_fused_with_bf16_matmuls_close_to_float32(monkeypatch, kind):
+    """Keras's mixed_bfloat16 policy: the op multiplies in bf16 (so not exactly float32's
+    results) and keeps float32 states, within bf16's rounding of the float32 layer."""
+    flags = []
+    original = fused.fused_loop
+
+    def recorded(*args, **kwargs):
+        flags.append(kwargs.get("bf16"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(fused, "fused_loop", recorded)
+    exact = CLASSES[kind](H, return_sequences=True, use_fused=False)
+    mixed = CLASSES[kind](H, return_sequences=True, dtype="mixed_bfloat16")
+    x = inputs(b=5)
+    exact(x)
+    mixed(x)
+    mixed.set_weights(random_weights(exact))
+    exact.set_weights(mixed.get_weights())
+    flags.clear()
+    got = _outputs_and_gradients(mixed, x, states_for(kind, b=5), True)
+    assert flags == [True]
+    assert got[0][0].dtype == tf.bfloat16
+    assert [g.dtype for g in got[1][-3:]] == [tf.float32] * 3  # the weights stay float32
+    expected = _outputs_and_gradients(exact, x, states_for(kind, b=5), True)
+    outputs = np.asarray(tf.cast(got[0][0], tf.float32))
+    difference = np.abs(outputs - np.asarray(expected[0][0])).max()
+    assert 0 < difference < 0.03
+    for a, b in zip(got[1], expected[1]):
+        a, b = np.asarray(tf.cast(a, tf.float32)), np.asarray(b)
+        assert np.abs(a - b).max() < 0.05 * max(1.0, np.abs(b).max())
+
+
+@needs_op
+@pytest.mark.parametrize("cell, gates", [("lstm", 4), ("gru", 3)])
+def test_the_ops_bf16_matmuls_round_like_bfloat16_operands(cell, gates):
+    """One step from an h0 that bfloat16 holds exactly: bf16=True is the float32 op given the
+    recurrent kernel rounded to bfloat16 (the input matmul stays float32)."""
+    ops = fused.library()
+    rng = np.random.default_rng(5)
+    t, b, f = 1, 4, 3
+    x = tf.constant(rng.normal(size=(t, b, f)).astype("float32"))
+    h0 = tf.cast(tf.cast(rng.normal(size=(b, H)).astype("float32"), tf.bfloat16), tf.float32)
+    kernel = tf.constant(rng.normal(size=(f, gates * H)).astype("float32"))
+    recurrent = tf.constant(rng.normal(size=(H, gates * H)).astype("float32"))
+    bias = tf.zeros([(4 if cell == "lstm" else 6) * H])
+    rounded = tf.cast(tf.cast(recurrent, tf.bfloat16), tf.float32)
+    common = dict(cell=cell, training=False)
+    half = ops.rnn_suite_fused_forward(x, h0, h0, kernel, recurrent, bias, tf.zeros([0]),
+                                       bf16=True, **common)[0]
+    exact = ops.rnn_suite_fused_forward(x, h0, h0, kernel, rounded, bias, tf.zeros([0]),
+                                        bf16=False, **common)[0]
+    unrounded = ops.rnn_suite_fused_forward(x, h0, h0, kernel, recurrent, bias, tf.zeros([0]),
+                                            bf16=False, **common)[0]
+    np.testing.assert_allclose(half.numpy(), exact.numpy(), atol=2e-5)
+    assert np.abs(half.numpy() - unrounded.numpy()).max() > 1e-4

@@ -99,3 +99,22 @@ def test_config_file_then_flags(in_tmp, capsys):
     assert (config["units"], config["cell"], config["epochs"]) == (12, "gru", 1)  # flags win
     config = build_config(MnistConfig, {"mode": "row"}, in_tmp / "best.json")
     assert (config.units, config.cell, config.mode, config.layers) == (9, "lstm", "row", 1)
+
+
+def test_precision_mixed_bfloat16_builds_every_layer_under_it_and_restores_the_policy(
+        in_tmp, capsys):
+    """`--precision mixed_bfloat16`: bf16 compute, float32 weights, saved so; the global
+    policy is float32 again after the command."""
+    import keras
+
+    status, _, _ = run_cli(capsys, "mnist", "train", *TINY, "--epochs", "1", "--limit", "64",
+                           "--precision", "mixed_bfloat16", "--run-dir", "bf16")
+    assert status == 0
+    assert keras.config.dtype_policy().name == "float32"
+    model = keras.models.load_model(in_tmp / "bf16" / "model.keras")
+    recurrent = model.get_layer("recurrent_1")
+    assert recurrent.dtype_policy.name == "mixed_bfloat16"
+    assert recurrent.compute_dtype == "bfloat16"
+    assert {w.dtype for w in model.weights} == {"float32"}
+    probabilities = model.predict(np.zeros((2, IMAGE_SIZE, IMAGE_SIZE), "float32"), verbose=0)
+    np.testing.assert_allclose(np.asarray(probabilities, "float32").sum(axis=1), 1.0, rtol=2e-2)
