@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 import layers as L
-from rnn_testutils import B, H, assert_all_close, lengths_mask
+from rnn_testutils import B, assert_all_close, lengths_mask
 
 TV, HV, HQ, TQ, UNITS = 5, 7, 6, 4, 8
 

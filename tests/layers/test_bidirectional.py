@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import layers as L
 from rnn_testutils import (
-    B, T, F, H, n_states, keras_layer, our_layer, random_weights, inputs,
+    B, T, F, H, keras_layer, our_layer, random_weights, inputs,
     states_for, lengths_mask, run_with_grads, assert_all_close, build_call,
 )
 
