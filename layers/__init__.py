@@ -6,6 +6,7 @@
 from layers.attention import AttentiveCell, AttentiveRecurrent, BahdanauAttention
 from layers.bidirectional import Bidirectional
 from layers.cells import GRUCell, LSTMCell, SimpleRNNCell
+from layers.initializers import ChronoBias
 from layers.recurrent import GRU, LSTM, Recurrent, SimpleRNN
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "AttentiveRecurrent",
     "BahdanauAttention",
     "Bidirectional",
+    "ChronoBias",
     "GRU",
     "GRUCell",
     "LSTM",

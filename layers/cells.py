@@ -528,7 +528,10 @@ class LSTMCell(_RNNCellBase):
         self.state_size = [self.units, self.units]
 
     def _bias_initializer(self):
-        if not self.unit_forget_bias:
+        from layers.initializers import ChronoBias
+
+        # Chrono sets the forget gate's bias itself (and the others with it).
+        if not self.unit_forget_bias or isinstance(self.bias_initializer, ChronoBias):
             return self.bias_initializer
         units, base = self.units, self.bias_initializer
 

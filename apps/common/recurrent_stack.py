@@ -12,7 +12,7 @@ CELLS = ("rnn", "gru", "lstm")
 
 
 def recurrent_layer(cell, units, *, return_sequences=False, dropout=0.0, recurrent_dropout=0.0,
-                    name=None):
+                    chrono_steps=None, name=None):
     """One recurrent layer of the given cell kind.
 
     `rnn` is the IRNN of Le, Jaitly & Hinton (2015): ReLU, identity recurrent
@@ -20,6 +20,8 @@ def recurrent_layer(cell, units, *, return_sequences=False, dropout=0.0, recurre
     hundreds of steps; with ReLU and an identity start the state is copied
     forward unchanged until training says otherwise. Its activations are
     unbounded, so callers should clip gradients (the apps always do).
+    `chrono_steps`: a GRU's or LSTM's gate biases by chrono initialization up
+    to that many steps (`layers.ChronoBias`).
     """
     common = dict(return_sequences=return_sequences, dropout=dropout, name=name)
     if recurrent_dropout:  # only when asked: the layers' configs stay as they were otherwise
@@ -28,6 +30,8 @@ def recurrent_layer(cell, units, *, return_sequences=False, dropout=0.0, recurre
         return rnn_layers.SimpleRNN(
             units, activation="relu", recurrent_initializer="identity",
             kernel_initializer=keras.initializers.RandomNormal(stddev=0.001), **common)
+    if chrono_steps and cell in ("gru", "lstm"):
+        common["bias_initializer"] = rnn_layers.ChronoBias(chrono_steps, gates=cell)
     if cell == "gru":
         return rnn_layers.GRU(units, **common)
     if cell == "lstm":
@@ -36,7 +40,7 @@ def recurrent_layer(cell, units, *, return_sequences=False, dropout=0.0, recurre
 
 
 def recurrent_stack(cell, units, num_layers, *, bidirectional=False, return_sequences=False,
-                    dropout=0.0, recurrent_dropout=0.0, name="recurrent"):
+                    dropout=0.0, recurrent_dropout=0.0, chrono_steps=None, name="recurrent"):
     """The layers of a stack, first to last.
 
     Every layer but the last returns sequences (the next one needs them); the
@@ -51,7 +55,7 @@ def recurrent_stack(cell, units, num_layers, *, bidirectional=False, return_sequ
         last = index == num_layers - 1
         layer = recurrent_layer(
             cell, units, return_sequences=return_sequences or not last, dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
+            recurrent_dropout=recurrent_dropout, chrono_steps=chrono_steps,
             name=f"{name}_{index + 1}" if not bidirectional else None)
         if bidirectional:
             layer = rnn_layers.Bidirectional(layer, name=f"{name}_{index + 1}")

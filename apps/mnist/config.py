@@ -18,6 +18,10 @@ class MnistConfig(CommonConfig):
         "step: 28 steps)", choices=MODES)
     permutation_seed: int = setting(
         0, "seed of the fixed pixel order of --mode permuted", minimum=0)
+    chrono_init: bool = setting(
+        False, "initialise the gru/lstm memory gates' biases with chrono initialization "
+        "(Tallec & Ollivier 2018: log time scales spread up to the sequence length, e.g. 784 "
+        "steps, instead of forgetting within a few steps; layers.ChronoBias)")
     source: str = setting(
         "auto", "where the digits come from: files (mnist.npz or the IDX files under "
         "--data-dir/$RNN_SUITE_DATA), tfds (tensorflow-datasets 'mnist'), digits "

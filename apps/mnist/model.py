@@ -10,6 +10,7 @@ import numpy as np
 from keras import ops
 
 from apps.common import recurrent_stack
+from apps.common.errors import UsageError
 
 PACKAGE = "rnn_suite.apps"
 NUM_CLASSES = 10
@@ -85,11 +86,17 @@ def build_model(config, image_size=28, per_step=False):
     Returns:
         An uncompiled `keras.Model` taking float images [B, S, S] in 0-255.
     """
+    chrono_steps = None
+    if getattr(config, "chrono_init", False):
+        if config.cell == "rnn":
+            raise UsageError("--chrono-init sets the gates' biases of a gru or lstm; --cell rnn "
+                             "has no gates (its IRNN start is the identity recurrent kernel)")
+        chrono_steps = image_size if config.mode == "row" else image_size * image_size
     images = keras.Input((image_size, image_size), name="image")
     x = ImageToSequence(config.mode, config.permutation_seed, name="to_sequence")(images)
     stack = recurrent_stack.recurrent_stack(
         config.cell, config.units, config.layers, bidirectional=config.bidirectional,
-        return_sequences=per_step, dropout=config.dropout)
+        return_sequences=per_step, dropout=config.dropout, chrono_steps=chrono_steps)
     x = recurrent_stack.apply_stack(stack, x)
     probabilities = keras.layers.Dense(NUM_CLASSES, activation="softmax", name="classes")(x)
     name = f"mnist_{config.mode}_{'bi' if config.bidirectional else ''}{config.cell}"

@@ -5,10 +5,10 @@ import doctest
 import pytest
 
 import layers
-from layers import attention, bidirectional, cells, recurrent
+from layers import attention, bidirectional, cells, initializers, recurrent
 
 
-@pytest.mark.parametrize("module", [cells, recurrent, bidirectional, attention, layers])
+@pytest.mark.parametrize("module", [cells, recurrent, bidirectional, attention, initializers, layers])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

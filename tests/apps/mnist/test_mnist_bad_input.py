@@ -75,6 +75,13 @@ def test_bad_flags(capsys, flags, fragments):
     _assert_usage_error(status, err, *fragments)
 
 
+def test_chrono_init_of_a_cell_without_gates_is_refused_with_nothing_written(in_tmp, capsys):
+    status, _, err = run_cli(capsys, "mnist", "train", *TINY, "--cell", "rnn", "--chrono-init",
+                             "--run-dir", "chrono")
+    _assert_usage_error(status, err, "--chrono-init", "--cell rnn has no gates")
+    assert not (in_tmp / "chrono").exists()
+
+
 def test_bad_value_in_config_file(tmp_path, capsys):
     config = tmp_path / "c.json"
     config.write_text('{"mode": "spiral"}')

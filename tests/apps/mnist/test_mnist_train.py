@@ -118,3 +118,17 @@ def test_precision_mixed_bfloat16_builds_every_layer_under_it_and_restores_the_p
     assert {w.dtype for w in model.weights} == {"float32"}
     probabilities = model.predict(np.zeros((2, IMAGE_SIZE, IMAGE_SIZE), "float32"), verbose=0)
     np.testing.assert_allclose(np.asarray(probabilities, "float32").sum(axis=1), 1.0, rtol=2e-2)
+
+
+def test_chrono_init_sets_the_lstm_forget_biases_to_log_time_scales_up_to_784(in_tmp, capsys):
+    import keras
+
+    status, _, _ = run_cli(capsys, "mnist", "train", *TINY, "--mode", "pixel", "--cell", "lstm",
+                           "--chrono-init", "--epochs", "1", "--limit", "32", "--run-dir", "chrono")
+    assert status == 0
+    model = keras.models.load_model(in_tmp / "chrono" / "model.keras")
+    layer = model.get_layer("recurrent_1")
+    assert layer.cell.bias_initializer.get_config()["max_steps"] == IMAGE_SIZE * IMAGE_SIZE
+    units = layer.units
+    forget = layer.cell.bias.numpy()[units:2 * units]
+    assert forget.max() > 2.0  # far above unit_forget_bias's 1 (one epoch of 32 moves it little)
