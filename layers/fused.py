@@ -77,12 +77,23 @@ def _cpu_flags():
         return ""
 
 
+def _isa_flags(cpu_flags):
+    """-march=native, less what TensorFlow's headers cannot be compiled with."""
+    flags = ["-march=native"]
+    # TensorFlow's copy of Eigen does not compile its AVX512-FP16 packet math
+    # (PacketMathFP16.h: "expected initializer before '<'") under GCC 12, and
+    # the op has no half-precision arithmetic to gain from it.
+    if "avx512_fp16" in cpu_flags.split():
+        flags.append("-mno-avx512fp16")
+    return flags
+
+
 def _build_command(root, output):
     compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
     if compiler is None:
         raise RuntimeError("no C++ compiler (g++ or c++, or $CXX) on PATH")
     return [
-        compiler, "-shared", "-fPIC", "-O3", "-march=native", "-w",
+        compiler, "-shared", "-fPIC", "-O3", *_isa_flags(_cpu_flags()), "-w",
         *tf.sysconfig.get_compile_flags(), f"-I{root / 'include'}",
         str(SOURCE), "-o", str(output),
         *tf.sysconfig.get_link_flags(), f"-L{root / 'lib'}", "-l:libdnnl.so.3",

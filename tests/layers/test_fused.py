@@ -6,6 +6,8 @@ final states and the gradients of every input and weight. The op library is
 built on first use (`layers/fused.py`); where this machine cannot build it
 (no compiler or no oneDNN wheels), the tests that need it skip with the reason.
 """
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -266,6 +268,27 @@ def test_without_the_op_auto_warns_once_and_runs_the_step_loop(monkeypatch, fuse
     assert fused_calls == []
     with pytest.raises(ValueError, match="use_fused=True.*no C\\+\\+ compiler"):
         L.LSTM(H, use_fused=True)(inputs())
+
+
+@pytest.mark.skipif(
+    not (shutil.which("g++") or shutil.which("c++")) or fused._find_onednn() is None
+    or os.environ.get(fused.DISABLE_VARIABLE),
+    reason="no C++ compiler or no oneDNN package here, or RNN_SUITE_DISABLE_FUSED is set",
+)
+def test_where_a_compiler_and_onednn_are_present_the_op_builds():
+    # A skip of every fused test because the build broke on this CPU is a bug, not an absence.
+    assert fused.library() is not None, fused.unavailable_reason()
+
+
+@pytest.mark.parametrize("cpu, dropped", [
+    ("flags : fpu avx2 avx512f avx512_bf16", False),
+    ("flags : fpu avx2 avx512f avx512_bf16 avx512_fp16 amx_tile", True),
+    ("", False),
+])
+def test_the_build_keeps_avx512_fp16_out_of_tensorflows_headers(cpu, dropped):
+    flags = fused._isa_flags(cpu)
+    assert flags[0] == "-march=native"
+    assert ("-mno-avx512fp16" in flags) is dropped
 
 
 def test_use_fused_takes_auto_true_or_false_and_stays_out_of_the_config_as_use_cudnn():
