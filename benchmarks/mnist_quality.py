@@ -9,6 +9,8 @@ Runs, each a normal `rnn-suite mnist train` run (its folder lands under
           each trained for --minutes (published marks after long GPU training:
           IRNN 97.0%, LSTM 98.9%, GRU about 96%).
 - permuted: the same three on the permuted-pixel task (only with --only permuted).
+- --peer: each pixel/permuted run again with the same model built from Keras's
+          built-in layers (`--builtin-layers`), in the same budget.
 - digits: the README's main command on the embedded 8x8 digits, timed from
           the shell like a user would (start-up included).
 
@@ -18,6 +20,9 @@ and writes it, with every run's metrics, to --out as JSON.
     python benchmarks/mnist_quality.py --minutes 10                 # everything
     python benchmarks/mnist_quality.py --minutes 60 --only pixel    # on a GPU
     python benchmarks/mnist_quality.py --minutes 1 --limit 2000     # a smoke run
+    # #23's recipe: LSTM, chrono biases, cosine over 48 epochs, beside Keras's LSTM
+    python benchmarks/mnist_quality.py --minutes 120 --only pixel --cells lstm \
+        --chrono-init --learning-rate-schedule cosine --pixel-epochs 48 --peer
 """
 
 import argparse
@@ -56,6 +61,23 @@ def parse_args(argv=None):
                              "smaller step than gated cells (default: 1e-4)")
     parser.add_argument("--learning-rate", type=float, default=1e-3,
                         help="Adam learning rate of the GRU and LSTM runs (default: 1e-3)")
+    parser.add_argument("--cells", nargs="+", choices=PIXEL_CELLS, default=list(PIXEL_CELLS),
+                        help="cells of the pixel and permuted runs (default: rnn gru lstm)")
+    parser.add_argument("--pixel-epochs", type=int, default=1000,
+                        help="epochs of the pixel and permuted runs; the budget usually ends "
+                             "them first, but a cosine schedule decays over these (default: "
+                             "1000)")
+    parser.add_argument("--learning-rate-schedule", choices=("constant", "cosine", "slanted"),
+                        default="constant",
+                        help="schedule of the pixel and permuted runs (default: constant)")
+    parser.add_argument("--chrono-init", action="store_true",
+                        help="chrono initialization of the gru/lstm gate biases in the pixel "
+                             "and permuted runs (layers.ChronoBias; the IRNN has no gates)")
+    parser.add_argument("--peer", action="store_true",
+                        help="run each pixel/permuted model again on Keras's built-in layers, "
+                             "in the same budget")
+    parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32",
+                        help="precision of every run (default: float32)")
     parser.add_argument("--limit", type=int, default=0,
                         help="examples per split, for smoke runs (default: 0, all)")
     parser.add_argument("--data-dir", default=None,
@@ -78,7 +100,7 @@ def _train(args, name, **settings):
     config = MnistConfig(
         units=args.units, batch_size=args.batch_size, limit=args.limit, jit=args.jit,
         data_dir=args.data_dir, source="files", time_limit=args.minutes,
-        run_dir=str(run_dir), **settings)
+        precision=args.precision, run_dir=str(run_dir), **settings)
     config_module.validate(config)
     print(f"\n=== {name}: {settings} (budget {args.minutes:g} min) ===", flush=True)
     return train(config)
@@ -105,6 +127,7 @@ def _row(metrics):
     return {
         "mode": metrics["mode"] if metrics["dataset"] == "mnist" else "pixel (8x8 digits)",
         "cell": {"rnn": "irnn"}.get(metrics["cell"], metrics["cell"]),
+        "layers": "Keras built-in" if metrics.get("builtin_layers") else "ours",
         "units": metrics["units"],
         "epochs": metrics["epochs_done"] if not metrics["stopped_by_time_limit"]
         else f"{metrics['epochs_done']} (time limit)",
@@ -142,10 +165,14 @@ def main(argv=None):
     for mode in ("pixel", "permuted"):
         if mode not in args.only:
             continue
-        for cell in PIXEL_CELLS:
+        for cell in args.cells:
             rate = args.irnn_learning_rate if cell == "rnn" else args.learning_rate
-            results.append(_train(args, f"{mode}-{cell}", mode=mode, cell=cell, epochs=1000,
-                                  learning_rate=rate))
+            recipe = dict(mode=mode, cell=cell, epochs=args.pixel_epochs, learning_rate=rate,
+                          learning_rate_schedule=args.learning_rate_schedule,
+                          chrono_init=args.chrono_init and cell != "rnn")
+            results.append(_train(args, f"{mode}-{cell}", **recipe))
+            if args.peer:
+                results.append(_train(args, f"{mode}-{cell}-keras", builtin_layers=True, **recipe))
     if "digits" in args.only:
         results.append(_main_command(args))
     rows = [_row(m) for m in results]

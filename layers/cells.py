@@ -45,6 +45,7 @@ class _RNNCellBase(keras.layers.Layer, DropoutRNNCell):
     """
 
     gate_count = 1
+    chrono_gates = None  # the `ChronoBias(gates=...)` this cell's bias takes, if any
 
     def __init__(
         self,
@@ -75,6 +76,7 @@ class _RNNCellBase(keras.layers.Layer, DropoutRNNCell):
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self._check_chrono_bias()
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
@@ -87,6 +89,22 @@ class _RNNCellBase(keras.layers.Layer, DropoutRNNCell):
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
         self.state_size = self.units
         self.output_size = self.units
+
+    def _check_chrono_bias(self):
+        # A bias of the wrong cell can have a shape ChronoBias accepts (4 * units
+        # is also 3 * (4 * units / 3)), which would set the wrong gates silently.
+        from layers.initializers import ChronoBias
+
+        chrono = self.bias_initializer
+        if not isinstance(chrono, ChronoBias) or chrono.gates == self.chrono_gates:
+            return
+        name = type(self).__name__
+        if self.chrono_gates is None:
+            raise ValueError(f"{name} has no gates for ChronoBias to set (it initializes a GRU's "
+                             f"or an LSTM's memory gates); received bias_initializer="
+                             f"ChronoBias(gates={chrono.gates!r})")
+        raise ValueError(f"{name} needs ChronoBias(..., gates={self.chrono_gates!r}); received "
+                         f"bias_initializer=ChronoBias(gates={chrono.gates!r})")
 
     # --- weights -------------------------------------------------------------
 
@@ -343,6 +361,7 @@ class GRUCell(_RNNCellBase):
     """
 
     gate_count = 3
+    chrono_gates = "gru"
 
     def __init__(
         self,
@@ -482,6 +501,7 @@ class LSTMCell(_RNNCellBase):
     """
 
     gate_count = 4
+    chrono_gates = "lstm"
 
     def __init__(
         self,

@@ -22,6 +22,10 @@ class MnistConfig(CommonConfig):
         False, "initialise the gru/lstm memory gates' biases with chrono initialization "
         "(Tallec & Ollivier 2018: log time scales spread up to the sequence length, e.g. 784 "
         "steps, instead of forgetting within a few steps; layers.ChronoBias)")
+    builtin_layers: bool = setting(
+        False, "build the recurrent layers from Keras's built-ins (keras.layers.LSTM, GRU, "
+        "SimpleRNN; the same recipe, --chrono-init included) instead of this suite's: the "
+        "peer benchmarks/mnist_quality.py measures ours against")
     source: str = setting(
         "auto", "where the digits come from: files (mnist.npz or the IDX files under "
         "--data-dir/$RNN_SUITE_DATA), tfds (tensorflow-datasets 'mnist'), digits "

@@ -78,7 +78,7 @@ def build_model(config, image_size=28, per_step=False):
 
     Args:
         config: An `MnistConfig` (mode, permutation_seed, cell, units, layers,
-            bidirectional, dropout).
+            bidirectional, dropout, chrono_init, builtin_layers).
         image_size: 28 for MNIST, 8 for scikit-learn's digits.
         per_step: Give class probabilities after every step ([B, T, 10])
             instead of only after the last ([B, 10]); same weights.
@@ -96,7 +96,8 @@ def build_model(config, image_size=28, per_step=False):
     x = ImageToSequence(config.mode, config.permutation_seed, name="to_sequence")(images)
     stack = recurrent_stack.recurrent_stack(
         config.cell, config.units, config.layers, bidirectional=config.bidirectional,
-        return_sequences=per_step, dropout=config.dropout, chrono_steps=chrono_steps)
+        return_sequences=per_step, dropout=config.dropout, chrono_steps=chrono_steps,
+        builtin=getattr(config, "builtin_layers", False))
     x = recurrent_stack.apply_stack(stack, x)
     probabilities = keras.layers.Dense(NUM_CLASSES, activation="softmax", name="classes")(x)
     name = f"mnist_{config.mode}_{'bi' if config.bidirectional else ''}{config.cell}"

@@ -75,6 +75,7 @@ def _describe(config, digits):
 def _settings(config, digits):
     return {"mode": config.mode, "cell": config.cell, "units": config.units,
             "layers": config.layers, "bidirectional": config.bidirectional,
+            "chrono_init": config.chrono_init, "builtin_layers": config.builtin_layers,
             "train_examples": len(digits.x_train)}
 
 

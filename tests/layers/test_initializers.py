@@ -65,3 +65,14 @@ def test_a_shape_that_is_not_the_cells_bias_says_what_it_expected():
         L.ChronoBias(10)((6,))
     with pytest.raises(ValueError, match=r"\(2, 3 \* units\); asked for \(3, 6\)"):
         L.ChronoBias(10, gates="gru")((3, 6))
+
+
+@pytest.mark.parametrize("layer, gates, message", [
+    (L.SimpleRNN, "lstm", "SimpleRNNCell has no gates for ChronoBias to set.*gates='lstm'"),
+    (L.LSTM, "gru", "LSTMCell needs ChronoBias\\(..., gates='lstm'\\); received.*gates='gru'"),
+    (L.GRU, "lstm", "GRUCell needs ChronoBias\\(..., gates='gru'\\); received.*gates='lstm'"),
+])
+def test_a_cell_refuses_chrono_biases_of_another_cell(layer, gates, message):
+    # LSTM(3) with gates="gru" would otherwise build: its bias of 12 is also 3 * 4.
+    with pytest.raises(ValueError, match=message):
+        layer(3, bias_initializer=L.ChronoBias(10, gates=gates))

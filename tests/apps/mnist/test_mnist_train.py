@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from app_testutils import DATASET, IMAGE_SIZE, TINY, read_json, run_cli
 from PIL import Image
 
@@ -132,3 +133,34 @@ def test_chrono_init_sets_the_lstm_forget_biases_to_log_time_scales_up_to_784(in
     units = layer.units
     forget = layer.cell.bias.numpy()[units:2 * units]
     assert forget.max() > 2.0  # far above unit_forget_bias's 1 (one epoch of 32 moves it little)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_builtin_layers_build_the_same_model_on_kerass_layers(cell):
+    """The peer of benchmarks/mnist_quality.py: Keras's layers, our recipe, our outputs."""
+    import keras
+
+    import layers as rnn_layers
+    from apps.mnist.model import build_model
+
+    settings = dict(mode="pixel", cell=cell, units=6, chrono_init=cell != "rnn")
+    ours = build_model(build_config(MnistConfig, settings), image_size=4)
+    peer = build_model(build_config(MnistConfig, dict(settings, builtin_layers=True)), image_size=4)
+    recurrent = {"rnn": keras.layers.SimpleRNN, "gru": keras.layers.GRU,
+                 "lstm": keras.layers.LSTM}[cell]
+    layer = peer.get_layer("recurrent_1")
+    assert type(layer) is recurrent
+    assert isinstance(ours.get_layer("recurrent_1"), rnn_layers.Recurrent)
+    if cell == "lstm":
+        # Keras's unit_forget_bias would have put ones over the chrono forget biases.
+        units = layer.units
+        forget, inputs = layer.cell.bias.numpy()[units:2 * units], layer.cell.bias.numpy()[:units]
+        assert not np.allclose(forget, 1.0) and np.allclose(inputs, -forget)
+        assert forget.min() >= 0.0 and forget.max() <= np.log(15) + 1e-6  # log U[1, T - 1]
+    if cell == "rnn":
+        np.testing.assert_array_equal(layer.cell.recurrent_kernel.numpy(), np.eye(6))
+    assert [w.shape for w in ours.weights] == [w.shape for w in peer.weights]
+    ours.set_weights(peer.get_weights())
+    images = np.random.default_rng(0).uniform(0, 255, (3, 4, 4)).astype("float32")
+    np.testing.assert_allclose(ours.predict(images, verbose=0), peer.predict(images, verbose=0),
+                               atol=1e-5)
