@@ -92,16 +92,21 @@ def _is_unfinished(path):
     return (path / CONFIG_FILE).is_file() and not (path / METRICS_FILE).exists()
 
 
-def _same_experiment(path, settings):
+def _same_experiment(path, config):
     try:
         saved = json.loads((path / CONFIG_FILE).read_text())
     except (OSError, ValueError):
         return False
+    # A run saved before a setting existed was trained with what is now its
+    # default, so a newer release still resumes it.
+    defaults = {field.name: field.default for field in dataclasses.fields(config)
+                if field.default is not dataclasses.MISSING}
+    saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
     return (config_module.experiment_settings(saved)
-            == config_module.experiment_settings(settings))
+            == config_module.experiment_settings(config.to_dict()))
 
 
-def _checked_run_dir(path, settings, check_lock=True):
+def _checked_run_dir(path, config, check_lock=True):
     """Whether `--run-dir` `path` holds an interrupted run to resume; `UsageError` if unusable."""
     if path.exists() and not path.is_dir():
         raise UsageError(f"--run-dir {path} is a file (expected a folder for the run)")
@@ -112,7 +117,7 @@ def _checked_run_dir(path, settings, check_lock=True):
         raise UsageError(f"--run-dir {path} is being trained by process "
                          f"{_lock_owner(path / LOCK_FILE)}")
     resumed = _is_unfinished(path)
-    if resumed and not _same_experiment(path, settings):
+    if resumed and not _same_experiment(path, config):
         raise UsageError(f"--run-dir {path} holds an interrupted run with other settings "
                          f"(see its {CONFIG_FILE}); rerun with those to resume it, or choose "
                          "a new folder")
@@ -132,7 +137,7 @@ def interrupted_run_dir(config):
     if not config.run_dir:
         return None
     path = Path(config.run_dir)
-    return path if _checked_run_dir(path, config.to_dict(), check_lock=False) else None
+    return path if _checked_run_dir(path, config, check_lock=False) else None
 
 
 def start_training_run(app, config, find_interrupted=True):
@@ -147,12 +152,11 @@ def start_training_run(app, config, find_interrupted=True):
         UsageError: If `--run-dir` holds a finished run, a run with other
             settings, or a run another live process is training.
     """
-    settings = config.to_dict()
     if config.run_dir:
         path = Path(config.run_dir)
-        resumed = _checked_run_dir(path, settings)
+        resumed = _checked_run_dir(path, config)
     else:
-        path, resumed = _resumable_run(app, settings) if find_interrupted else (None, False)
+        path, resumed = _resumable_run(app, config) if find_interrupted else (None, False)
         if path is None:
             path = _new_run_path(app)
     created = next((p for p in reversed((path, *path.parents)) if not p.exists()), None)
@@ -162,13 +166,13 @@ def start_training_run(app, config, find_interrupted=True):
     return TrainingRun(path=path, resumed=resumed, created=created)
 
 
-def _resumable_run(app, settings):
+def _resumable_run(app, config):
     root = RUNS_ROOT / app
     if not root.is_dir():
         return None, False
     for path in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True):
         if (_is_unfinished(path) and not _locked_by_another_process(path)
-                and _same_experiment(path, settings)):
+                and _same_experiment(path, config)):
             return path, True
     return None, False
 
