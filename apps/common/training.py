@@ -6,6 +6,8 @@ import dataclasses
 import functools
 import importlib.util
 import json
+import os
+import pathlib
 import time
 import typing
 
@@ -142,19 +144,67 @@ def steps_per_epoch(dataset):
     return batches
 
 
-class _Backup(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` that saves every N batches *and* at every epoch end.
+def _writing_path(path):
+    """Where the file `path` is written before a rename puts it in place.
 
-    With an integer `save_freq` Keras only saves on batches; the epoch-end save
-    makes the recorded epoch number match the weights right after an epoch.
-    A run killed mid-epoch restarts that epoch from the weights of its last
-    backup (Keras restores epochs, not batches).
+    Keras writes its files in place, so a kill in the middle of a save would
+    leave half a file that a resumed run cannot read; a rename leaves the old
+    file or the new one.
+    """
+    folder, name = os.path.split(str(path))
+    return os.path.join(folder, f"writing-{name}")  # the same ending: Keras checks it
+
+
+def _write_atomically(path, write):
+    """`write(a temporary path)`, then rename that file to `path`."""
+    writing = _writing_path(path)
+    write(writing)
+    os.replace(writing, path)
+
+
+class _Backup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` that restores at the start and saves every N batches.
+
+    The save at each epoch's end is `_EpochEndBackup`'s, the last callback of
+    `fit`. A run killed mid-epoch restarts that epoch from the weights of its
+    last backup (Keras restores epochs, not batches). Each file is replaced
+    whole, the weights before the epoch number: a kill between the two
+    resumes an epoch early, from later weights, never later than its weights.
     """
 
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        _write_atomically(self._weights_path,
+                          lambda path: self.model.save_weights(path, overwrite=True))
+        metadata = json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen})
+        _write_atomically(self._training_metadata_path,
+                          lambda path: pathlib.Path(path).write_text(metadata))
+
+
+class _EpochEndBackup(keras.callbacks.Callback):
+    """Saves `backup` at the end of every epoch, after every other callback.
+
+    The backup is what a resumed run believes is done: saved before the
+    history row or the best-model checkpoint of its epoch were written, a kill
+    in between would resume after an epoch that the history and `model.keras`
+    never saw. It holds the raw weights even while the exponential moving
+    average is swapped in for validation and the checkpoint (`ema_swap`).
+    """
+
+    def __init__(self, backup, ema_swap=None):
+        super().__init__()
+        self.backup = backup
+        self.ema_swap = ema_swap
+
     def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        if self.save_freq != "epoch":
-            self._save_model()
+        swapped = self.ema_swap is not None and self.ema_swap._ema_weights_in_model
+        if swapped:
+            self.ema_swap._swap_variables()
+        try:
+            self.backup._save_model()
+        finally:
+            if swapped:
+                self.ema_swap._swap_variables()
 
 
 class TimeLimit(keras.callbacks.Callback):
@@ -309,7 +359,24 @@ def tensorboard_available():
     return importlib.util.find_spec("tensorboard") is not None
 
 
-class _CheckpointOf(keras.callbacks.ModelCheckpoint):
+class _BestModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """`ModelCheckpoint` that replaces its file whole (a kill mid-save keeps the last model)."""
+
+    def _save_model(self, epoch, batch, logs):
+        final = self.filepath
+        writing = _writing_path(final)
+        pathlib.Path(writing).unlink(missing_ok=True)
+        # Keras names the file from `filepath`; it saves there only when the epoch is better.
+        self.filepath = writing
+        try:
+            super()._save_model(epoch, batch, logs)
+        finally:
+            self.filepath = final
+        if os.path.exists(writing):
+            os.replace(writing, final)
+
+
+class _CheckpointOf(_BestModelCheckpoint):
     """`ModelCheckpoint` that saves another model than the one trained.
 
     Captioning trains its decoder alone on cached image features, but
@@ -332,15 +399,15 @@ def make_callbacks(run, config, monitor, mode, saved_model=None):
     threshold starts from the best value already logged, so a worse epoch
     after the restart cannot overwrite a better saved model. With
     `saved_model`, that model (sharing weights with the trained one) is what
-    `model.keras` holds.
+    `model.keras` holds. The backup saved at each epoch's end is not among
+    them: `fit` runs it after all others (`_EpochEndBackup`).
     """
     history_csv = run.file(run_dir_module.HISTORY_FILE)
     callbacks = [_Backup(str(run.backup_dir), save_freq=BACKUP_EVERY_BATCHES)]
-    checkpoint = (keras.callbacks.ModelCheckpoint if saved_model is None
+    checkpoint = (_BestModelCheckpoint if saved_model is None
                   else functools.partial(_CheckpointOf, saved_model))
     if config.ema_momentum:
-        # After the backup (which must hold the raw weights to resume from) and
-        # before the checkpoint: validation and the saved model use the average.
+        # Before the checkpoint: validation and the saved model use the average.
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     callbacks += [
         checkpoint(
@@ -476,6 +543,7 @@ def fit(model, train_data, validation_data, config, run, monitor="val_accuracy",
     if time_limit:
         callbacks.append(time_limit)
     callbacks.extend(extra_callbacks)
+    callbacks.append(_epoch_end_backup(callbacks))
     if not tensorboard_available() and not run.resumed:
         print("note: the tensorboard package is not installed, so no TensorBoard logs are "
               "written (pip install tensorboard)", flush=True)
@@ -489,6 +557,14 @@ def fit(model, train_data, validation_data, config, run, monitor="val_accuracy",
                         callbacks=callbacks, verbose="auto", shuffle=False)
     return TrainingResult(history, time.perf_counter() - started, timer.steps_per_second,
                           initial_epoch, bool(time_limit and time_limit.stopped_early))
+
+
+def _epoch_end_backup(callbacks):
+    """The `_EpochEndBackup` of the `_Backup` among `callbacks` (and of their EMA swap)."""
+    backup = next(c for c in callbacks if isinstance(c, _Backup))
+    ema_swap = next((c for c in callbacks if isinstance(c, keras.callbacks.SwapEMAWeights)),
+                    None)
+    return _EpochEndBackup(backup, ema_swap)
 
 
 def _workers_agree():

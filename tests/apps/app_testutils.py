@@ -15,6 +15,7 @@ from pathlib import Path
 import keras
 
 from cli_testutils import run_cli  # noqa: F401 - the tests import it from here
+from run_folder_testutils import backed_up_epochs
 
 MIRROR = os.environ.get("RNN_SUITE_DATA")
 SOURCE = "files" if MIRROR else "digits"
@@ -49,28 +50,31 @@ REPO_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def kill_after_first_epoch(app, args, cwd, timeout=180):
-    """Start `python -m apps.<app> ARGS` in `cwd`, SIGKILL it once an epoch is logged.
+    """Start `python -m apps.<app> ARGS` in `cwd`, SIGKILL it once an epoch is backed up.
 
     Returns:
-        The run folder (it holds `history.csv` with at least one epoch and no
-        `metrics.json`); fails the test if no epoch finished in `timeout` seconds.
+        The run folder (its backup holds at least one epoch, and `history.csv`
+        at least as many; no `metrics.json`); fails the test if no epoch
+        finished in `timeout` seconds.
     """
     process = subprocess.Popen([sys.executable, "-m", f"apps.{app}", *args], cwd=cwd,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env={**os.environ, "PYTHONPATH": REPO_ROOT})
     deadline = time.monotonic() + timeout
-    history_csv = None
+    run = None
     while time.monotonic() < deadline and process.poll() is None:
-        found = list(Path(cwd).glob(f"runs/{app}/*/history.csv"))
-        if found and len(found[0].read_text().strip().splitlines()) >= 2:
-            history_csv = found[0]
+        found = [path.parent for path in Path(cwd).glob(f"runs/{app}/*/config.json")]
+        if found and backed_up_epochs(found[0]) >= 1:
+            run = found[0]
             break
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert history_csv is not None, "training never finished an epoch"
-    assert not (history_csv.parent / "metrics.json").exists()
-    return history_csv.parent
+    assert run is not None, "training never finished an epoch"
+    assert not (run / "metrics.json").exists()
+    logged = len((run / "history.csv").read_text().strip().splitlines()) - 1
+    assert logged >= backed_up_epochs(run)  # an epoch is backed up only once it is logged
+    return run
 
 
 def killed_and_resumed(capsys, args, cwd, epochs=4, after_kill=None):

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from run_folder_testutils import backed_up_epochs
 from tuning_testutils import MNIST_SPACE, read_trials, space
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -31,11 +32,6 @@ def _start(folder, args, log_name):
                             stdout=log, stderr=subprocess.STDOUT)
 
 
-def _history_rows(run):
-    path = run / "history.csv"
-    return max(0, len(path.read_text().splitlines()) - 1) if path.is_file() else 0
-
-
 def _parent_of(pid):
     try:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
@@ -44,7 +40,7 @@ def _parent_of(pid):
 
 
 def _run_of(pid, project):
-    """(run folder, training pid) of the trial worker `pid` trains, once an epoch is done there.
+    """(run folder, training pid) of the trial worker `pid` trains, once an epoch is backed up.
 
     The worker trains in a child process (a fresh one per trial), whose pid
     the run's lock holds.
@@ -55,7 +51,7 @@ def _run_of(pid, project):
         except (OSError, ValueError):
             continue
         run = lock.parent
-        if (_parent_of(owner) == pid and _history_rows(run) >= 1
+        if (_parent_of(owner) == pid and backed_up_epochs(run) >= 1
                 and not (run / "metrics.json").exists()):
             return run, owner
     return None
@@ -86,7 +82,7 @@ def test_chief_and_two_workers_finish_a_search_despite_a_killed_worker(tmp_path)
         victim, trainer = found
         first.send_signal(signal.SIGKILL)
         first.wait()
-        epochs_before = _history_rows(victim)
+        epochs_before = backed_up_epochs(victim)
         while _parent_of(trainer) is not None:  # its trial process dies with it
             assert time.time() < deadline, "worker 1's trial process outlived it"
             time.sleep(0.05)
@@ -109,7 +105,7 @@ def test_chief_and_two_workers_finish_a_search_despite_a_killed_worker(tmp_path)
     resumed = re.search(rf"resuming the interrupted run in {victim.relative_to(tmp_path)} at "
                         r"epoch (\d+)", logs["worker1-restarted.log"])
     assert resumed, logs["worker1-restarted.log"]
-    assert int(resumed.group(1)) >= epochs_before + 1 >= 2  # from its backup, not from scratch
+    assert int(resumed.group(1)) == epochs_before + 1 >= 2  # from its backup, not from scratch
     history = (victim / "history.csv").read_text().splitlines()[1:]
     assert [int(row.split(",")[0]) for row in history] == [0, 1, 2, 3]  # no epoch twice
     assert (project / "best.json").is_file()

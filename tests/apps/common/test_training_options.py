@@ -88,6 +88,38 @@ def test_weight_averaging_saves_the_moving_average(in_tmp):
     assert any(not np.allclose(s, last) for s, last in zip(saved, steps[-1]))
 
 
+class StopAtEpochBegin(keras.callbacks.Callback):
+    """Ctrl-C as `epoch` begins: after every callback of the epoch before has run."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_the_backup_keeps_the_raw_weights_while_the_average_is_swapped_in(in_tmp):
+    """Validation and model.keras use the average; the backup a resumed run starts from must
+    hold the weights training reached, and the average where Adam keeps it."""
+    config = _config(epochs=2, limit=96, ema_momentum=0.6, run_dir="ema")
+    recorder = RecordWeights()
+    with pytest.raises(KeyboardInterrupt):
+        mnist_commands.train(config, extra_callbacks=[recorder, StopAtEpochBegin(1)])
+    saved_average = keras.models.load_model(in_tmp / "ema" / "model.keras").get_weights()
+    backed_up = keras.models.load_model(in_tmp / "ema" / "model.keras")
+    backed_up.load_weights(in_tmp / "ema" / "backup" / "latest.weights.h5")
+
+    raw = recorder.after_step[-1]
+    for got, expected in zip(backed_up.get_weights(), raw):
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+    averages = backed_up.optimizer._model_variables_moving_average
+    for got, expected in zip(averages, saved_average):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(got), expected, rtol=1e-6, atol=1e-7)
+    assert any(not np.allclose(a, w) for a, w in zip(saved_average, raw))
+
+
 def test_weight_averaging_momentum_is_checked():
     with pytest.raises(UsageError, match="--ema-momentum must be < 1.0, got 1.0"):
         _config(ema_momentum=1.0)

@@ -1,5 +1,8 @@
 """An interrupted run, rerun with the same command, continues from its saved epoch."""
 
+from pathlib import Path
+
+import keras
 from app_testutils import TINY, Interrupt, killed_and_resumed, read_json, run_cli
 
 from apps.common import plots, training
@@ -40,6 +43,74 @@ def test_rerun_resumes_from_the_saved_epoch(in_tmp, capsys, monkeypatch):
     assert metrics["epochs_done"] == 3
     assert (run / "model.keras").stat().st_mtime >= saved_model_time
     assert not (run / "backup").exists()
+
+
+def test_a_kill_before_an_epochs_history_row_trains_that_epoch_again(
+        in_tmp, capsys, monkeypatch):
+    """Killed at the end of epoch 2 before its row reached history.csv: the backup must not
+    count epoch 2 as done, so the rerun trains it again and no epoch is missing."""
+    monkeypatch.setattr(training, "BACKUP_EVERY_BATCHES", 3)
+    write_row = keras.callbacks.CSVLogger.on_epoch_end
+
+    def killed_at_epoch_1(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        write_row(self, epoch, logs)
+
+    monkeypatch.setattr(keras.callbacks.CSVLogger, "on_epoch_end", killed_at_epoch_1)
+    command = ["mnist", "train", *TINY, "--epochs", "3", "--limit", "192"]
+    status, _, _ = run_cli(capsys, *command)
+    assert status == 130
+    (run,) = (in_tmp / "runs" / "mnist").iterdir()
+    assert list(plots.read_history(run / "history.csv")["epoch"]) == [0]
+
+    monkeypatch.setattr(keras.callbacks.CSVLogger, "on_epoch_end", write_row)
+    status, out, _ = run_cli(capsys, *command)
+    assert status == 0
+    assert f"resuming the interrupted run in runs/mnist/{run.name} at epoch 2" in out
+    assert list(plots.read_history(run / "history.csv")["epoch"]) == [0, 1, 2]
+
+
+def _killed_while_writing(monkeypatch, cls, method, call):
+    """Make the `call`-th `cls.method(path)` write half a file there and stop, as a kill would."""
+    original = getattr(cls, method)
+    calls = []
+
+    def cut_short(self, filepath, *args, **kwargs):
+        calls.append(filepath)
+        if len(calls) == call:
+            Path(filepath).write_bytes(b"\x89HDF\r\n\x1a\n")
+            raise KeyboardInterrupt
+        return original(self, filepath, *args, **kwargs)
+
+    monkeypatch.setattr(cls, method, cut_short)
+    return original
+
+
+def test_a_kill_while_the_backup_is_written_resumes_from_the_one_before(
+        in_tmp, capsys, monkeypatch):
+    command = ["mnist", "train", *TINY, "--epochs", "3", "--limit", "192"]
+    original = _killed_while_writing(monkeypatch, keras.Model, "save_weights", call=2)
+    status, _, _ = run_cli(capsys, *command)
+    assert status == 130  # while epoch 2's backup was written
+    monkeypatch.setattr(keras.Model, "save_weights", original)
+    status, out, err = run_cli(capsys, *command)
+    assert status == 0, err
+    (run,) = (in_tmp / "runs" / "mnist").iterdir()
+    assert f"resuming the interrupted run in runs/mnist/{run.name} at epoch 2" in out
+    assert list(plots.read_history(run / "history.csv")["epoch"]) == [0, 1, 2]
+
+
+def test_a_kill_while_the_best_model_is_written_keeps_the_one_before(
+        in_tmp, capsys, monkeypatch):
+    command = ["mnist", "train", *TINY, "--epochs", "3", "--limit", "192",
+               "--learning-rate", "0.003"]  # every epoch better than the last: saved each time
+    _killed_while_writing(monkeypatch, keras.Model, "save", call=2)
+    status, _, _ = run_cli(capsys, *command)
+    assert status == 130
+    (run,) = (in_tmp / "runs" / "mnist").iterdir()
+    assert list(plots.read_history(run / "history.csv")["epoch"]) == [0]
+    keras.models.load_model(run / "model.keras")  # epoch 1's model, whole
 
 
 def test_other_settings_start_a_new_run(in_tmp, capsys, monkeypatch):
