@@ -77,6 +77,16 @@ def _cpu_flags():
         return ""
 
 
+def cpu_multiplies_bfloat16():
+    """Whether oneDNN has a bfloat16 matmul on this CPU (AVX512 core, or AVX-NE-CONVERT).
+
+    Elsewhere the op's `bf16` matmuls run in float32: the same results as
+    without `bf16`, at float32's speed.
+    """
+    flags = set(_cpu_flags().split())
+    return {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags or "avx_ne_convert" in flags
+
+
 def _isa_flags(cpu_flags):
     """-march=native, less what TensorFlow's headers cannot be compiled with."""
     flags = ["-march=native"]
@@ -227,8 +237,9 @@ def fused_loop(cell, sequences, h0, c0, kernel, recurrent_kernel, bias, training
     the caller's: `masked_outputs`). With `training` the forward pass keeps the
     gates' activations for the backward pass; without it a gradient, if one is
     asked for, recomputes them. With `bf16` the per-step matmuls, forward and
-    backward, multiply bfloat16 copies and accumulate in float32; the tensors in
-    and out, the gates and the states are float32 either way.
+    backward, multiply bfloat16 copies and accumulate in float32 (on a CPU that
+    `cpu_multiplies_bfloat16`; elsewhere they stay float32); the tensors in and
+    out, the gates and the states are float32 either way.
     """
     ops = library()
     time_major = tf.transpose(sequences, [1, 0, 2])

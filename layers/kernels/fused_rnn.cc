@@ -69,9 +69,13 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* A, int
 // caller's, so one primitive may run on several threads at once. With `bf16` the
 // primitive multiplies bfloat16 copies of both operands and accumulates in float32
 // (the `bf16` attribute: Keras's mixed_bfloat16 policy); everything else stays float32.
+// A CPU on which oneDNN has no bfloat16 matmul (no AVX512, no AVX-NE-CONVERT) gets the
+// float32 one instead (`bf16` false): oneDNN would otherwise throw, and an exception out
+// of a kernel aborts the process.
 struct StepMatmul {
   dnnl::matmul::primitive_desc pd;
   dnnl::matmul primitive;
+  bool bf16;
 };
 
 dnnl::engine& cpu_engine() {
@@ -95,10 +99,18 @@ const StepMatmul& step_matmul(int64_t n, int64_t k, int64_t cols, bool bf16) {
   if (!slot) {
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    auto any = dnnl::memory::desc({k, cols}, operand_type(bf16), dnnl::memory::format_tag::any);
-    auto src = dnnl::memory::desc({n, k}, operand_type(bf16), dnnl::memory::format_tag::ab);
-    dnnl::matmul::primitive_desc pd(cpu_engine(), src, any, plain(n, cols), attr);
-    slot.reset(new StepMatmul{pd, dnnl::matmul(pd)});
+    auto make = [&](bool half) {
+      auto any = dnnl::memory::desc({k, cols}, operand_type(half), dnnl::memory::format_tag::any);
+      auto src = dnnl::memory::desc({n, k}, operand_type(half), dnnl::memory::format_tag::ab);
+      dnnl::matmul::primitive_desc pd(cpu_engine(), src, any, plain(n, cols), attr);
+      return new StepMatmul{pd, dnnl::matmul(pd), half};
+    };
+    try {
+      slot.reset(make(bf16));
+    } catch (const dnnl::error&) {
+      if (!bf16) throw;
+      slot.reset(make(false));
+    }
   }
   return *slot;
 }
@@ -135,16 +147,16 @@ void to_bf16(const float* from, uint16_t* to, int64_t count) {
 class StepRunner {
  public:
   StepRunner(OpKernelContext* context, const StepMatmul& mm, const dnnl::memory& weights,
-             int64_t n, int64_t k, int64_t cols, bool bf16)
+             int64_t n, int64_t k, int64_t cols)
       : mm_(mm), stream_(cpu_engine()), weights_(weights),
         src_(mm.pd.src_desc(), cpu_engine(), DNNL_MEMORY_NONE),
-        dst_(plain(n, cols), cpu_engine(), DNNL_MEMORY_NONE), count_(bf16 ? n * k : 0) {
+        dst_(plain(n, cols), cpu_engine(), DNNL_MEMORY_NONE), count_(mm.bf16 ? n * k : 0) {
     auto status = context->allocate_temp(
         tensorflow::DT_UINT8, TensorShape({static_cast<int64_t>(mm.pd.scratchpad_desc().get_size()) + 1}), &pad_);
     if (!status.ok()) context->CtxFailure(status);
     scratchpad_ = dnnl::memory(mm.pd.scratchpad_desc(), cpu_engine(),
                                const_cast<char*>(pad_.tensor_data().data()));
-    if (bf16) {
+    if (mm.bf16) {
       status = context->allocate_temp(tensorflow::DT_UINT16, TensorShape({count_}), &src16_);
       if (!status.ok()) context->CtxFailure(status);
     }
@@ -188,7 +200,7 @@ std::vector<std::unique_ptr<StepRunner>> step_runners(OpKernelContext* context, 
     const StepMatmul& mm = step_matmul(n, k, cols, bf16);
     runners.emplace_back(new StepRunner(
         context, mm, blocked_weights(context, mm, weights, k, cols, transposed, &(*buffers)[part]), n, k,
-        cols, bf16));
+        cols));
   }
   return runners;
 }

@@ -385,7 +385,14 @@ def test_mixed_bfloat16_runs_fused_with_bf16_matmuls_close_to_float32(monkeypatc
         assert np.abs(a - b).max() < 0.05 * max(1.0, np.abs(b).max())
 
 
+needs_bf16 = pytest.mark.skipif(
+    not fused.cpu_multiplies_bfloat16(),
+    reason="this CPU has no bfloat16 matmul in oneDNN (it needs AVX512 or AVX-NE-CONVERT); "
+           "the op's bf16 matmuls run in float32 here")
+
+
 @needs_op
+@needs_bf16
 @pytest.mark.parametrize("cell, gates", [("lstm", 4), ("gru", 3)])
 def test_the_ops_bf16_matmuls_round_like_bfloat16_operands(cell, gates):
     """One step from an h0 that bfloat16 holds exactly: bf16=True is the float32 op given the
@@ -408,3 +415,32 @@ def test_the_ops_bf16_matmuls_round_like_bfloat16_operands(cell, gates):
                                             bf16=False, **common)[0]
     np.testing.assert_allclose(half.numpy(), exact.numpy(), atol=2e-5)
     assert np.abs(half.numpy() - unrounded.numpy()).max() > 1e-4
+
+
+@needs_op
+@pytest.mark.skipif(fused.cpu_multiplies_bfloat16(),
+                    reason="this CPU has a bfloat16 matmul; the float32 fallback is for CPUs "
+                           "without one (no AVX512, no AVX-NE-CONVERT)")
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_without_a_bfloat16_matmul_the_op_multiplies_in_float32(cell):
+    """Asked for bf16 where oneDNN has none, the op runs (it used to abort the process) and
+    gives the float32 op's results, forward and backward."""
+    layer = CLASSES[cell](H, return_sequences=True, return_state=True)
+    x = inputs(b=5)
+    layer(x)
+    layer.set_weights(random_weights(layer))
+    kernel, recurrent, bias = layer.get_weights()
+    ops = fused.library()
+    x_tm = tf.transpose(x, [1, 0, 2])
+    h0 = tf.zeros([5, H])
+    arguments = (x_tm, h0, h0, tf.constant(kernel), tf.constant(recurrent),
+                 tf.constant(bias.reshape(-1)), tf.zeros([0]))
+    results = {}
+    for bf16 in (False, True):
+        with tf.GradientTape() as tape:
+            tape.watch(arguments[0])
+            y = ops.rnn_suite_fused_forward(*arguments, cell=cell, training=True, bf16=bf16)[0]
+            loss = tf.reduce_sum(y * y)
+        results[bf16] = (y.numpy(), tape.gradient(loss, arguments[0]).numpy())
+    np.testing.assert_array_equal(results[True][0], results[False][0])
+    np.testing.assert_array_equal(results[True][1], results[False][1])
