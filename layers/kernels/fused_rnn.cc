@@ -234,6 +234,15 @@ int batch_parts(OpKernelContext* context, int64_t batch, int asked) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(most, batch / 8)));
 }
 
+// The sums of the columns of a [rows, cols] block of a row-major matrix whose rows are
+// `stride` apart.
+Eigen::ArrayXf column_sums(const float* p, int64_t rows, int64_t cols, int64_t stride) {
+  Eigen::Map<const Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, 0,
+             Eigen::OuterStride<>>
+      block(p, rows, cols, Eigen::OuterStride<>(stride));
+  return block.colwise().sum().transpose();
+}
+
 void sigmoid_in_place(float* p, int64_t n) {
   Row x(p, n);
   x = (1.0f + (-x).exp()).inverse();
@@ -357,10 +366,15 @@ class ForwardOp : public FusedOp {
     const float* mask = mask_of(context);
     std::memcpy(carry_all, cdata(context->input(2)), sizeof(float) * B * H);
     omp_set_num_threads(1);
-    // Every step's input matmul at once.
-    gemm(false, false, T * B, G, F, x, F, W, G, 0.0f, projected, G);
-
     const int parts = batch_parts(context, B, threads_);
+    // Every step's input matmul at once, its rows split between the threads (on one
+    // thread it was a third of the forward pass at T=100, F=64, the other core idle).
+    in_parallel(context, parts, [&](int part, int p) {
+      omp_set_num_threads(1);
+      const int64_t r0 = T * B * part / p, rows = T * B * (part + 1) / p - r0;
+      gemm(false, false, rows, G, F, x + r0 * F, F, W, G, 0.0f, projected + r0 * G, G);
+    });
+
     std::vector<Tensor> buffers(parts);
     const auto runners = step_runners(context, B, parts, U, H, G, /*transposed=*/false, bf16_, &buffers);
     if (!context->status().ok()) return;
@@ -554,23 +568,21 @@ class BackwardOp : public FusedOp {
         }
       }
     });
-    // dx: the input pre-activation gradients x W^T, every step at once.
-    gemm(false, true, T * B, F, G, dX, G, W, G, 0.0f, mdata(dx), F);
     std::memcpy(mdata(dh0), dh, sizeof(float) * B * H);
     if (!lstm_) std::memset(dc, 0, sizeof(float) * B * H);
-    // The weight gradients sum over every step and sequence: one matmul each, their
-    // columns split between the threads.
+    // After the loop, every step at once, split between the threads: dx, the input
+    // pre-activation gradients x W^T, by rows; the weight and bias gradients, sums over
+    // every step and sequence, by columns.
     in_parallel(context, parts, [&](int part, int p) {
+      omp_set_num_threads(1);
+      const int64_t r0 = T * B * part / p, rows = T * B * (part + 1) / p - r0;
+      gemm(false, true, rows, F, G, dX + r0 * G, G, W, G, 0.0f, mdata(dx) + r0 * F, F);
       const int64_t c0_ = G * part / p, cols = G * (part + 1) / p - c0_;
       gemm(true, false, F, cols, T * B, x, F, dX + c0_, G, 0.0f, mdata(dkernel) + c0_, G);
       gemm(true, false, H, cols, T * B, h_prev_all, H, dR + c0_, G, 0.0f, mdata(drecurrent) + c0_, G);
+      Row(mdata(dbias) + c0_, cols) = column_sums(dX + c0_, T * B, cols, G);
+      if (!lstm_) Row(mdata(dbias) + G + c0_, cols) = column_sums(dR + c0_, T * B, cols, G);
     });
-    Eigen::Map<const Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> gx(dX, T * B, G);
-    Row(mdata(dbias), G) = gx.colwise().sum().transpose();
-    if (!lstm_) {
-      Eigen::Map<const Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> gr(dR, T * B, G);
-      Row(mdata(dbias) + G, G) = gr.colwise().sum().transpose();
-    }
   }
 
 };
