@@ -100,7 +100,7 @@ def test_chief_and_two_workers_finish_a_search_despite_a_killed_worker(tmp_path)
     trials = read_trials(project)
     # Every trial recorded exactly once, and all of them completed.
     assert [t["trial_id"] for t in trials] == [str(i) for i in range(TRIALS)]
-    assert all(t["status"] == "COMPLETED" for t in trials), trials
+    assert all(t["status"] == "COMPLETED" for t in trials), (trials, logs)  # logs: why not
     # The restarted worker took its interrupted trial back and resumed it from its backup.
     resumed = re.search(rf"resuming the interrupted run in {victim.relative_to(tmp_path)} at "
                         r"epoch (\d+)", logs["worker1-restarted.log"])
