@@ -107,8 +107,8 @@ def test_the_backup_keeps_the_raw_weights_while_the_average_is_swapped_in(in_tmp
     recorder = RecordWeights()
     with pytest.raises(KeyboardInterrupt):
         mnist_commands.train(config, extra_callbacks=[recorder, StopAtEpochBegin(1)])
-    saved_average = keras.models.load_model(in_tmp / "ema" / "model.keras").get_weights()
     backed_up = keras.models.load_model(in_tmp / "ema" / "model.keras")
+    saved_average = backed_up.get_weights()
     backed_up.load_weights(in_tmp / "ema" / "backup" / "latest.weights.h5")
 
     raw = recorder.after_step[-1]
