@@ -10,6 +10,26 @@ from layers.validation import check_choice
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
+def copy_layer(layer, **changes):
+    """A fresh, unbuilt copy of `layer` from its config, with `changes` to it.
+
+    The classes of the layer and of its cells are passed to the deserialiser, so
+    a user's own cell copies without being registered as serialisable
+    (`keras.layers.Bidirectional` cannot copy such a cell).
+    """
+    config = keras.saving.serialize_keras_object(layer)
+    config["config"].update(changes)
+    return keras.saving.deserialize_keras_object(
+        config, custom_objects={type(part).__name__: type(part) for part in _layer_and_cells(layer)})
+
+
+def _layer_and_cells(layer):
+    yield layer
+    for part in (getattr(layer, "cell", None), *getattr(layer, "cells", ())):
+        if part is not None:
+            yield from _layer_and_cells(part)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Bidirectional(keras.layers.Layer):
     """Bidirectional wrapper for recurrent layers, as `keras.layers.Bidirectional`.
@@ -59,14 +79,12 @@ class Bidirectional(keras.layers.Layer):
             )
         check_choice("merge_mode", merge_mode, MERGE_MODES)
         super().__init__(**kwargs)
-        forward = keras.saving.serialize_keras_object(layer)
-        forward["config"]["name"] = "forward_" + layer.name.removeprefix("forward_")
-        self.forward_layer = keras.saving.deserialize_keras_object(forward)
+        self.forward_layer = copy_layer(
+            layer, name="forward_" + layer.name.removeprefix("forward_"))
         if backward_layer is None:
-            backward = keras.saving.serialize_keras_object(layer)
-            backward["config"]["go_backwards"] = not layer.go_backwards
-            backward["config"]["name"] = "backward_" + layer.name.removeprefix("backward_")
-            self.backward_layer = keras.saving.deserialize_keras_object(backward)
+            self.backward_layer = copy_layer(
+                layer, name="backward_" + layer.name.removeprefix("backward_"),
+                go_backwards=not layer.go_backwards)
         else:
             self.backward_layer = backward_layer
         self._check_directions()

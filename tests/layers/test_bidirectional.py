@@ -142,3 +142,44 @@ def test_bidirectional_output_shapes(merge_mode):
     k_shapes = k.compute_output_shape((B, T, F))
     o_shapes = o.compute_output_shape((B, T, F))
     assert [tuple(s) for s in o_shapes] == [tuple(s) for s in k_shapes]
+
+
+def test_bidirectional_copies_a_cell_class_that_is_not_registered():
+    """A user's own cell needs no registration to be wrapped (Keras's
+    Bidirectional fails to copy it); both directions run the user's recurrence."""
+
+    class TanhCell(keras.layers.Layer):  # local: the deserialiser cannot import it
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.state_size = units
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units))
+            self.recurrent_kernel = self.add_weight(shape=(self.units, self.units))
+
+        def call(self, x, state):  # one state: a tensor, as Keras passes it
+            h = keras.ops.tanh(x @ self.kernel + state @ self.recurrent_kernel)
+            return h, [h]
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    x = inputs()
+    bi = L.Bidirectional(L.Recurrent(TanhCell(H), return_sequences=True), merge_mode=None)
+    forward, backward = bi(x)
+    assert type(bi.forward_layer.cell) is TanhCell and type(bi.backward_layer.cell) is TanhCell
+
+    def numpy_run(cell, sequence):
+        w, u = (np.asarray(v) for v in (cell.kernel, cell.recurrent_kernel))
+        h, outputs = np.zeros((sequence.shape[0], H)), []
+        for t in range(sequence.shape[1]):
+            h = np.tanh(sequence[:, t] @ w + h @ u)
+            outputs.append(h)
+        return np.stack(outputs, axis=1)
+
+    x = np.asarray(x)
+    np.testing.assert_allclose(np.asarray(forward), numpy_run(bi.forward_layer.cell, x),
+                               atol=1e-5)
+    np.testing.assert_allclose(np.asarray(backward),
+                               numpy_run(bi.backward_layer.cell, x[:, ::-1])[:, ::-1], atol=1e-5)
