@@ -192,9 +192,12 @@ def test_train_generate_evaluate_from_the_command_line(capsys, in_tmp):
         metrics["peer"]["test_perplexity"], rel=1e-6)
 
 
-def test_a_killed_run_resumes(capsys, in_tmp):
-    run, metrics = killed_and_resumed(capsys, ["lm", "train", *TINY, "--epochs", "3"], in_tmp,
-                                      epochs=3)
+@pytest.mark.parametrize("softmax", [[], ["--softmax", "sampled", "--sampled-tokens", "30"]],
+                         ids=["full-softmax", "sampled-softmax"])
+def test_a_killed_run_resumes(capsys, in_tmp, softmax):
+    # Sampled softmax trains a wrapper around the LM: its backup must restore into it.
+    run, metrics = killed_and_resumed(capsys, ["lm", "train", *TINY, "--epochs", "3", *softmax],
+                                      in_tmp, epochs=3)
     assert metrics["epochs_done"] == 3
     samples = (run / "samples.txt").read_text()
     assert [samples.count(f"== epoch {n} ") for n in (1, 2, 3)] == [1, 1, 1]
