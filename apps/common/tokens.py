@@ -64,6 +64,11 @@ class TokenVocabulary(keras.layers.Layer):
         kind: "word" (standardised words, joined by spaces), "char" or "subword".
         proto: For "subword" only: the SentencePiece model from
             `subwords.learn_subwords` (bytes, or the base64 text of a config).
+        backwards: Read every text from its last token to its first: `encode`
+            gives the ids in reverse and `decode` turns them back, so a
+            language model with this vocabulary predicts each token from the
+            ones after it (a backward LM) and generates what comes before a
+            prompt.
 
     Example:
 
@@ -72,9 +77,14 @@ class TokenVocabulary(keras.layers.Layer):
     [[3, 4, 3, 1]]
     >>> vocabulary.decode([2, 3, 4])
     'the movie'
+    >>> backward = TokenVocabulary(["", "[UNK]", "[eod]", "the", "movie"], backwards=True)
+    >>> [ids.tolist() for ids in backward.encode(["The movie, the END"])]
+    [[1, 3, 4, 3]]
+    >>> backward.decode([4, 3])
+    'the movie'
     """
 
-    def __init__(self, vocabulary=None, kind="word", proto=None, **kwargs):
+    def __init__(self, vocabulary=None, kind="word", proto=None, backwards=False, **kwargs):
         super().__init__(**kwargs)
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, received: kind={kind!r}")
@@ -94,6 +104,7 @@ class TokenVocabulary(keras.layers.Layer):
             raise ValueError(f"the vocabulary must start with {list(RESERVED)}, received: "
                              f"{self.vocabulary[:len(RESERVED)]}")
         self.kind = kind
+        self.backwards = bool(backwards)
         self._ids = {token: i for i, token in enumerate(self.vocabulary)}
 
     def build(self, input_shape=None):
@@ -120,7 +131,11 @@ class TokenVocabulary(keras.layers.Layer):
         return text_module.words(list(texts))
 
     def encode(self, texts):
-        """The ids of each text (int32 arrays; unknown tokens are `UNK_ID`)."""
+        """The ids of each text in reading order, reversed if `backwards` (int32 arrays;
+        unknown tokens are `UNK_ID`)."""
+        return [ids[::-1].copy() if self.backwards else ids for ids in self._forward_ids(texts)]
+
+    def _forward_ids(self, texts):
         if self.kind == "subword":
             return [np.array(ids, np.int32)
                     for ids in self.subwords.ids([_char_text(text) for text in texts])]
@@ -128,8 +143,11 @@ class TokenVocabulary(keras.layers.Layer):
                 for tokens in self.tokens(texts)]
 
     def decode(self, ids):
-        """The text of a sequence of ids (padding and end-of-document left out)."""
+        """The text of a sequence of ids as `encode` orders them (padding and end-of-document
+        left out)."""
         ids = [int(i) for i in np.asarray(ids).ravel() if i not in (PAD_ID, EOD_ID)]
+        if self.backwards:
+            ids.reverse()
         if self.kind == "subword":
             return self.subwords.detokenize([ids])[0]
         return ("" if self.kind == "char" else " ").join(self.vocabulary[i] for i in ids)
@@ -144,8 +162,24 @@ class TokenVocabulary(keras.layers.Layer):
             return " "
         return ""
 
+    def join(self, prompt, text, ids):
+        """`prompt` and the text generated from it (`text`, from the new `ids`) in reading
+        order: after the prompt, or before it for a backward vocabulary."""
+        if not (prompt and text):
+            return prompt + text
+        if self.backwards:
+            # What goes between the two is what would go before the prompt's first token.
+            return f"{text}{self.separator(self._forward_ids([prompt])[0])}{prompt}"
+        return f"{prompt}{self.separator(ids)}{text}"
+
+    def reading(self, backwards):
+        """This vocabulary if it reads that way, else a copy that reads forwards, or `backwards`."""
+        if bool(backwards) == self.backwards:
+            return self
+        return TokenVocabulary.from_config({**self.get_config(), "backwards": backwards})
+
     def get_config(self):
-        config = {**super().get_config(), "kind": self.kind}
+        config = {**super().get_config(), "kind": self.kind, "backwards": self.backwards}
         if self.kind == "subword":  # the pieces are in the proto
             return {**config, "vocabulary": None,
                     "proto": self.subwords.get_config()["proto"]}

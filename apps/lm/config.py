@@ -66,6 +66,15 @@ class LMConfig(CommonConfig):
         "--units, --layers and --tie-weights replace those settings and its weights are "
         "the start (ULMFiT's second stage: a general LM fine-tuned on the task's own text, "
         "before `sentiment train --encoder-from` this run)")
+    backwards: bool = setting(
+        False, "read every document from its end to its start: a backward language model, "
+        "which predicts each token from the ones after it, and generates what comes before a "
+        "prompt (read as the end of a document) (ULMFiT's second model: `sentiment train --backward-encoder-from` puts it in "
+        "a bidirectional classifier's backward half)")
+    freeze_embedding: bool = setting(
+        False, "with --init-from: keep its embedding (and, tied, the output layer) as it is "
+        "and train the rest; a backward model trained so from a forward one shares its "
+        "embedding, as a bidirectional classifier's one embedding needs")
     sample_prompt: str = setting(
         "this movie", "the prompt of the samples written to samples.txt after every epoch")
     sample_tokens: int = setting(40, "tokens per sample in samples.txt", minimum=1)

@@ -45,8 +45,9 @@ class SampleWriter(keras.callbacks.Callback):
         if loss is not None:
             heading += f" (validation perplexity {math.exp(min(float(loss), 700.0)):.2f})"
         def continued(text, ids):
-            joiner = "" if not self.prompt else " " if ids is None else vocabulary.separator(ids)
-            return f"{self.prompt}{joiner}{text}".rstrip()
+            if ids is None:  # the error's text
+                return f"{self.prompt} {text}".strip()
+            return vocabulary.join(self.prompt, text, ids).rstrip()
 
         lines = [heading + " ==", f"greedy: {continued(*greedy[0])}"]
         lines += [f"sample (temperature {TEMPERATURE}, top-p {TOP_P}): {continued(*sample)}"

@@ -83,6 +83,9 @@ def generate(model, vocabulary, prompt="", max_tokens=60, temperature=1.0, top_k
              top_p=None, seed=0, num_samples=1, step=None):
     """Continue `prompt` `num_samples` times; each stops at the end-of-document token.
 
+    A backward language model (its vocabulary reads `backwards`) continues towards the
+    start of the document: each sample is the text before the prompt.
+
     Args:
         model: The language model (ids -> logits).
         vocabulary: Its `TokenVocabulary`.
@@ -121,7 +124,8 @@ def generate(model, vocabulary, prompt="", max_tokens=60, temperature=1.0, top_k
 
 def continuations(model, prompt="", max_tokens=60, temperature=1.0, top_k=None, top_p=None,
                   seed=0, num_samples=1, step=None):
-    """The lines `rnn-suite lm generate` prints: each sample after its prompt.
+    """The lines `rnn-suite lm generate` prints: each sample after its prompt (before it, from a
+    backward language model, which writes what came before).
 
     The prompt and the new text are joined as the vocabulary joins tokens (a
     space between words, none between characters); no prompt: the text alone.
@@ -135,8 +139,4 @@ def continuations(model, prompt="", max_tokens=60, temperature=1.0, top_k=None, 
     vocabulary = model_module.vocabulary_of(model)
     samples = generate(model, vocabulary, prompt, max_tokens, temperature=temperature,
                        top_k=top_k, top_p=top_p, seed=seed, num_samples=num_samples, step=step)
-    lines = []
-    for text, ids in samples:
-        joiner = vocabulary.separator(ids) if prompt and text else ""
-        lines.append((f"{prompt}{joiner}{text}", text, ids))
-    return lines
+    return [(vocabulary.join(prompt, text, ids), text, ids) for text, ids in samples]

@@ -3,7 +3,8 @@
 `serving_default(prompt: string [None], max_tokens: int32 [], temperature:
 float32 [], top_k: int32 [], seed: int32 [])` gives, for each prompt:
 - `text` (string): the continuation alone (words joined by spaces, or
-  characters), without the prompt; it stops before the end-of-document token;
+  characters), without the prompt; it stops before the end-of-document token
+  (a backward language model's is the text before the prompt, in reading order);
 - `tokens` (int32): how many tokens it has.
 
 The graph reads text as `generate` does (the word model's standardisation,
@@ -39,14 +40,20 @@ def endpoints(model, model_path):
             prompt = tf.strings.regex_replace(prompt, tag, "\n", replace_global=True)
         return prompt
 
+    def in_reading_order(ids):  # a backward model reads and writes from the end
+        return tf.reverse(ids, [0]) if vocabulary.backwards else ids
+
     def prompt_ids(prompt):
         if vocabulary.kind == "subword":  # SentencePiece's op (the model tracks its resource)
-            return tf.cast(vocabulary.subwords(breaks_as_line_ends(prompt[None]))[0], tf.int32)
-        if vocabulary.kind == "char":
-            return lookup(tf.strings.unicode_split(breaks_as_line_ends(prompt), "UTF-8"))
-        return lookup(tf.strings.split(text_module.lower_strip_html_punctuation(prompt[None]))[0])
+            ids = tf.cast(vocabulary.subwords(breaks_as_line_ends(prompt[None]))[0], tf.int32)
+        elif vocabulary.kind == "char":
+            ids = lookup(tf.strings.unicode_split(breaks_as_line_ends(prompt), "UTF-8"))
+        else:
+            ids = lookup(tf.strings.split(text_module.lower_strip_html_punctuation(prompt[None]))[0])
+        return in_reading_order(ids)
 
     def spell(new):
+        new = in_reading_order(new)
         if vocabulary.kind == "subword":
             return vocabulary.subwords.detokenize_graph(new)
         return tf.strings.reduce_join(tf.gather(words, new), separator=separator)

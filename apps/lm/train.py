@@ -35,6 +35,9 @@ def load_data(config):
                 f"--vocab-size {config.vocab_size} is too small for --tokenizer subword: "
                 f"{subwords.RESERVED_IDS} ids are reserved (specials and 256 byte pieces); "
                 f"give at least {subwords.MIN_VOCAB_SIZE}")
+    if config.freeze_embedding and not config.init_from:
+        raise UsageError("--freeze-embedding keeps the embedding of the language model "
+                         "training starts from: give it with --init-from LM_RUN")
     if config.init_from:
         _init_settings(config)
     return data.load(config)
@@ -104,11 +107,14 @@ def build_training(config, corpus):
                                                  config.vocab_size)
         except ValueError as error:  # SentencePiece: fewer ids than the text has characters
             raise UsageError(f"--vocab-size {config.vocab_size}: {error}") from None
+    vocabulary = vocabulary.reading(config.backwards)  # whichever way --init-from's read
     train_ids = data.stream(corpus.train, vocabulary)
     validation_ids = data.stream(corpus.validation, vocabulary)
     model = model_module.build_model(config, vocabulary)
     if weights is not None:
         model.set_weights(weights)  # the same builder and settings: the same weights, in order
+    if config.freeze_embedding:
+        model.get_layer("embedding").trainable = False
     train_data = data.pipeline(train_ids, config.window, config.batch_size, shuffle=True,
                                seed=config.seed)
     # A short validation split still gets one (shorter) window.

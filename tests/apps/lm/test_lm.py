@@ -25,11 +25,12 @@ def _config(**changes):
     return dataclasses.replace(base, **changes)
 
 
-def _trained(documents, kind, epochs, **changes):
-    """A small LM fit on `documents`; returns (model, vocabulary)."""
+def _trained(documents, kind, epochs, backwards=False, **changes):
+    """A small LM fit on `documents` (read from their ends if `backwards`); returns (model,
+    vocabulary)."""
     keras.utils.set_random_seed(0)
     config = _config(tokenizer=kind, **changes)
-    vocabulary = tokens.build_vocabulary(documents, kind, 100)
+    vocabulary = tokens.build_vocabulary(documents, kind, 100).reading(backwards)
     model = model_module.build_model(config, vocabulary)
     train_data = data.pipeline(data.stream(documents, vocabulary), config.window,
                                config.batch_size, shuffle=True)

@@ -17,7 +17,9 @@ PROMPTS = ["the acting", "this movie was", "", "The"]
 @pytest.mark.parametrize("tokenizer", [
     ["--tokenizer", "word"],
     # SentencePiece's op inside the export; "The" is not in the (lower-case) corpus.
-    ["--tokenizer", "subword", "--vocab-size", "300"]], ids=["word", "subword"])
+    ["--tokenizer", "subword", "--vocab-size", "300"],
+    # A backward model: the graph reverses the prompt and the new text as `generate` does.
+    ["--tokenizer", "word", "--backwards"]], ids=["word", "subword", "word-backwards"])
 def test_export_continues_a_prompt_as_generate_does(capsys, in_tmp, tokenizer):
     status, _, err = run_cli(capsys, "lm", "train", *TINY, *tokenizer, "--epochs", "1")
     assert status == 0, err
