@@ -134,7 +134,9 @@ def _recipe(config):
     """What of the semi-supervised recipe a run used, for the model's row of the table."""
     parts = []
     if config.encoder_from:
-        parts.append(f"from the language model {config.encoder_from} ("
+        backward = (f" and the backward one {config.backward_encoder_from}"
+                    if config.backward_encoder_from else "")
+        parts.append(f"from the language model {config.encoder_from}{backward} ("
                      + ("gradual unfreezing, " if config.gradual_unfreezing else "")
                      + f"learning rates / {config.discriminative_decay:g} per layer down)")
     if config.learning_rate_schedule != "constant":

@@ -4,8 +4,12 @@ ULMFiT-style transfer (Howard & Ruder 2018; Dai & Le 2015): `rnn-suite sentiment
 --encoder-from LM_RUN` builds the classifier with the language model's vocabulary,
 embedding size, cell, units and layers, then copies its embedding matrix and
 recurrent weights exactly. A bidirectional classifier gets the forward language
-model in its forward half; the backward half starts fresh (no backward language
-model is trained yet).
+model in its forward half; the backward half starts fresh, or, with
+`--backward-encoder-from`, from a backward language model that shares the forward
+one's vocabulary and embedding (trained with `rnn-suite lm train --init-from
+FORWARD --backwards --freeze-embedding`), since the classifier has one embedding
+for both halves. ULMFiT instead fine-tunes a classifier on each of its two LMs and
+averages them: twice the classifier training.
 """
 
 import dataclasses
@@ -56,6 +60,56 @@ def read_settings(run, flag="--encoder-from", words_only=True):
     return settings
 
 
+def check_backward_settings(forward, backward, forward_run, backward_run,
+                            flag="--backward-encoder-from"):
+    """Refuse a backward language model whose settings cannot fill the backward half.
+
+    Args:
+        forward, backward: The two runs' settings, from `read_settings`.
+        forward_run, backward_run: Their folders, for messages.
+
+    Raises:
+        UsageError: If the forward model reads backwards, the backward one forwards,
+            or their architectures or vocabulary sizes differ.
+    """
+    if forward.get("backwards"):
+        raise UsageError(f"--encoder-from {forward_run} is a backward language model (trained "
+                         f"with --backwards); give a forward one, and this one to {flag}")
+    if not backward.get("backwards"):
+        raise UsageError(f"{flag} {backward_run} reads forwards; train the backward model with "
+                         f"`rnn-suite lm train --init-from {forward_run} --backwards "
+                         "--freeze-embedding`")
+    for name in (*ARCHITECTURE, "vocabulary_size"):
+        if forward[name] != backward[name]:
+            raise UsageError(f"{flag} {backward_run} has {name} {backward[name]}, the forward "
+                             f"language model {forward[name]}: the two halves share one "
+                             f"embedding and one shape; train it with `rnn-suite lm train "
+                             f"--init-from {forward_run} --backwards --freeze-embedding`")
+
+
+def load_pair(forward_run, backward_run, flag="--backward-encoder-from"):
+    """(forward model, backward model, vocabulary) of two runs that share their vocabulary and
+    embedding exactly (the settings checked first by `check_backward_settings`).
+
+    Raises:
+        UsageError: If the vocabularies or the embedding matrices differ.
+    """
+    import numpy as np
+
+    forward, vocabulary = load(forward_run)
+    backward, backward_vocabulary = load(backward_run)
+    fix = (f"train it with `rnn-suite lm train --init-from {forward_run} --backwards "
+           "--freeze-embedding`")
+    if backward_vocabulary != vocabulary:
+        raise UsageError(f"{flag} {backward_run} has another vocabulary than --encoder-from "
+                         f"{forward_run}; {fix}")
+    if not np.array_equal(backward.get_layer("embedding").embeddings.numpy(),
+                          forward.get_layer("embedding").embeddings.numpy()):
+        raise UsageError(f"{flag} {backward_run} has another embedding than --encoder-from "
+                         f"{forward_run} (the classifier's two halves read one); {fix}")
+    return forward, backward, vocabulary
+
+
 def adopt(config, settings):
     """`config` with the language model's architecture (it must match to copy the weights)."""
     return dataclasses.replace(config, **{name: settings[name] for name in ARCHITECTURE})
@@ -71,17 +125,22 @@ def load(run):
     return model, list(vocabulary.vocabulary)
 
 
-def copy_encoder(classifier, language_model, layers):
+def copy_encoder(classifier, language_model, layers, backward_model=None):
     """Set the classifier's `embedding` and `recurrent_1..layers` to the language model's weights.
 
-    A `Bidirectional` recurrent layer gets the weights in its forward half.
+    A `Bidirectional` recurrent layer gets the weights in its forward half, and
+    `backward_model`'s (a backward language model with the same embedding) in its
+    backward half.
     """
     import layers as rnn_layers
 
     embeddings = language_model.get_layer("embedding").embeddings
     classifier.get_layer("embedding").set_weights([embeddings.numpy()])
     for index in range(1, layers + 1):
-        target = classifier.get_layer(f"recurrent_{index}")
+        name = f"recurrent_{index}"
+        target = classifier.get_layer(name)
         if isinstance(target, rnn_layers.Bidirectional):
+            if backward_model is not None:
+                target.backward_layer.set_weights(backward_model.get_layer(name).get_weights())
             target = target.forward_layer
-        target.set_weights(language_model.get_layer(f"recurrent_{index}").get_weights())
+        target.set_weights(language_model.get_layer(name).get_weights())

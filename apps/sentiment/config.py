@@ -51,7 +51,12 @@ class SentimentConfig(CommonConfig):
         None, "start from a word language model's run (`rnn-suite lm train --tokenizer word`): "
         "its vocabulary, embedding size, cell, units and layers replace those settings, and "
         "its embedding and recurrent weights are copied (the forward half of a bidirectional "
-        "layer)")
+        "layer; --backward-encoder-from fills the backward half)")
+    backward_encoder_from: typing.Optional[str] = setting(
+        None, "with --encoder-from and a bidirectional classifier: a backward word language "
+        "model's run (`rnn-suite lm train --init-from FORWARD_RUN --backwards "
+        "--freeze-embedding`: the same vocabulary and embedding as the forward one) whose "
+        "recurrent weights start the backward half")
     gradual_unfreezing: bool = setting(
         False, "with --encoder-from: the first epoch trains only the layers above the "
         "language model's (pooling, output), and each later epoch one more group from the top "

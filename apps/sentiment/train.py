@@ -58,18 +58,22 @@ def build_training(config, reviews):
 
     import dataclasses
 
-    language_model = None
+    language_model = backward_model = None
     if config.encoder_from:
         from apps.common import pretrained_encoder
 
         config = with_encoder_architecture(config)
-        language_model, vocabulary = pretrained_encoder.load(config.encoder_from)
+        if config.backward_encoder_from:
+            language_model, backward_model, vocabulary = pretrained_encoder.load_pair(
+                config.encoder_from, config.backward_encoder_from)
+        else:
+            language_model, vocabulary = pretrained_encoder.load(config.encoder_from)
         config = dataclasses.replace(config, vocab_size=len(vocabulary))  # the embedding's rows
     else:
         vocabulary = data.build_vocabulary(reviews.x_train, config.vocab_size)
     model = model_module.build_model(config, vocabulary, reviews.class_names)
     if language_model is not None:
-        pretrained_encoder.copy_encoder(model, language_model, config.layers)
+        pretrained_encoder.copy_encoder(model, language_model, config.layers, backward_model)
     train_data = data.pipeline(reviews.x_train, reviews.y_train, config.batch_size,
                                config.max_length, shuffle=True, seed=config.seed)
     validation_data = data.pipeline(reviews.x_val, reviews.y_val, config.batch_size,
@@ -97,7 +101,15 @@ def build_training(config, reviews):
 
 def with_encoder_architecture(config):
     """With `--encoder-from`: the config with the language model's architecture and vocabulary
-    size (what config.json records); otherwise `config`."""
+    size (what config.json records); otherwise `config`.
+
+    Raises:
+        UsageError: If `--backward-encoder-from` cannot fill the backward half (its settings;
+            `pretrained_encoder.load_pair` checks the weights).
+    """
+    if config.backward_encoder_from and not config.encoder_from:
+        raise UsageError("--backward-encoder-from fills the backward half beside the forward "
+                         "language model: give that one with --encoder-from FORWARD_LM_RUN")
     if not config.encoder_from:
         return config
     import dataclasses
@@ -105,6 +117,14 @@ def with_encoder_architecture(config):
     from apps.common import pretrained_encoder
 
     settings = pretrained_encoder.read_settings(config.encoder_from)
+    if config.backward_encoder_from:
+        if not config.bidirectional:
+            raise UsageError("--backward-encoder-from fills the backward half of a "
+                             "bidirectional classifier: drop --no-bidirectional")
+        pretrained_encoder.check_backward_settings(
+            settings, pretrained_encoder.read_settings(config.backward_encoder_from,
+                                                       flag="--backward-encoder-from"),
+            config.encoder_from, config.backward_encoder_from)
     return dataclasses.replace(pretrained_encoder.adopt(config, settings),
                                vocab_size=settings["vocabulary_size"])
 
@@ -120,6 +140,10 @@ def train(config, extra_callbacks=()):
     job = TrainingJob(NAME, config)  # --distribute's strategy, the seed
     reviews = load_data(config)  # bad input fails here, before any folder is made
     config = job.use_config(with_encoder_architecture(config))
+    if config.backward_encoder_from:
+        from apps.common import pretrained_encoder
+
+        pretrained_encoder.load_pair(config.encoder_from, config.backward_encoder_from)
     job.describe(reviews, f"using {len(reviews.x_train):,} train / {len(reviews.x_val):,} "
                           f"validation / {len(reviews.x_test):,} test reviews, the first "
                           f"{config.max_length} words of each")

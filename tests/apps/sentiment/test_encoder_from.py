@@ -70,3 +70,77 @@ def test_a_run_of_another_app_is_refused(in_tmp):
     config = SentimentConfig(encoder_from=str(other))
     with pytest.raises(UsageError, match="is not a run of `rnn-suite lm train`"):
         sentiment_train.with_encoder_architecture(config)
+
+
+@pytest.fixture
+def backward_lm_run(capsys, lm_run, in_tmp):
+    """A backward LM trained from `lm_run` with its embedding frozen (what fills the backward
+    half)."""
+    status, _, err = run_cli(capsys, *LM, "--init-from", lm_run, "--backwards",
+                             "--freeze-embedding", "--run-dir", "runs/lm/backward")
+    assert status == 0, err
+    return in_tmp / "runs" / "lm" / "backward"
+
+
+def _config(in_tmp, **settings):
+    (in_tmp / "reviews.csv").write_text(REVIEWS)
+    return config_module.build_config(SentimentConfig, {
+        "csv": "reviews.csv", "cell": "gru", "epochs": 1, **settings})
+
+
+def test_the_backward_half_starts_from_the_backward_language_model(lm_run, backward_lm_run,
+                                                                   in_tmp):
+    from apps.common import pretrained_encoder
+
+    config = _config(in_tmp, encoder_from=str(lm_run),
+                     backward_encoder_from=str(backward_lm_run))
+    reviews = sentiment_train.load_data(config)
+    setup = sentiment_train.build_training(sentiment_train.with_encoder_architecture(config),
+                                           reviews)
+    forward, _ = pretrained_encoder.load(str(lm_run))
+    backward, _ = pretrained_encoder.load(str(backward_lm_run))
+    recurrent = setup.model.get_layer("recurrent_1")
+    for half, language_model in [(recurrent.forward_layer, forward),
+                                 (recurrent.backward_layer, backward)]:
+        for ours, theirs in zip(half.get_weights(),
+                                language_model.get_layer("recurrent_1").get_weights()):
+            np.testing.assert_array_equal(ours, theirs)
+    assert not np.array_equal(recurrent.forward_layer.get_weights()[0],
+                              recurrent.backward_layer.get_weights()[0])
+
+
+def test_train_with_a_backward_language_model(capsys, lm_run, backward_lm_run, in_tmp):
+    (in_tmp / "reviews.csv").write_text(REVIEWS)
+    status, _, err = run_cli(capsys, "sentiment", "train", "--csv", "reviews.csv",
+                             "--encoder-from", lm_run, "--backward-encoder-from",
+                             backward_lm_run, "--epochs", "1", "--run-dir", "runs/s")
+    assert status == 0, err
+    assert read_json(in_tmp / "runs" / "s" / "config.json")["backward_encoder_from"] == \
+        str(backward_lm_run)
+
+
+def test_a_backward_language_model_that_cannot_fill_the_backward_half_is_refused(
+        capsys, lm_run, in_tmp):
+    # Trained backwards but with an embedding of its own: the halves would read two.
+    status, _, err = run_cli(capsys, *LM, "--backwards", "--run-dir", "runs/lm/own")
+    assert status == 0, err
+    own = in_tmp / "runs" / "lm" / "own"
+    cases = [
+        ({"backward_encoder_from": str(own)}, "give that one with --encoder-from"),
+        ({"encoder_from": str(lm_run), "backward_encoder_from": str(lm_run)},
+         "reads forwards"),
+        ({"encoder_from": str(own), "backward_encoder_from": str(own)},
+         "is a backward language model"),
+        ({"encoder_from": str(lm_run), "backward_encoder_from": str(own),
+          "bidirectional": False}, "drop --no-bidirectional"),
+    ]
+    for settings, message in cases:
+        with pytest.raises(UsageError, match=message):
+            sentiment_train.with_encoder_architecture(_config(in_tmp, **settings))
+    status, _, err = run_cli(capsys, "sentiment", "train", "--csv", "reviews.csv",
+                             "--encoder-from", lm_run, "--backward-encoder-from", own,
+                             "--epochs", "1")
+    assert status == 2
+    assert "has another embedding than --encoder-from" in err
+    assert "--init-from" in err and "--freeze-embedding" in err
+    assert not (in_tmp / "runs" / "sentiment").exists()
