@@ -75,15 +75,21 @@ def render(trained, options, prefix=NAME):
 
     model = trained.model
     step = sampling.logits_function(model)  # traced once for the page, not per request
-    unit = {"char": "characters", "word": "words"}.get(model_module.vocabulary_of(model).kind,
-                                                       "subword pieces")
+    vocabulary = model_module.vocabulary_of(model)
+    unit = {"char": "characters", "word": "words"}.get(vocabulary.kind, "subword pieces")
+    # A backward model writes what comes before its prompt, the end of a document.
+    prompt_label, prompt_hint, text_label = (
+        ("Prompt: the end of a text (empty: a whole new document)", "Type the end of a text",
+         "What came before, then the prompt") if vocabulary.backwards else
+        ("Prompt (empty: start a new document)", "Type the start of a text",
+         "Prompt and continuation"))
     gr.Markdown(common_demo.run_summary(NAME, trained, ("test perplexity", "test_perplexity")))
     gr.Markdown(common_demo.limits_note(
         f"a prompt of at most {common_demo.MAX_TEXT_CHARACTERS:,} characters and "
         f"{common_demo.MAX_TEXT_WORDS:,} words (empty: a new document)",
         f"at most {MAX_TOKENS} new tokens ({unit}) per request, one sample"))
-    prompt = gr.Textbox(label="Prompt (empty: start a new document)", lines=3,
-                        elem_id=f"{prefix}-prompt", placeholder="Type the start of a text")
+    prompt = gr.Textbox(label=prompt_label, lines=3, elem_id=f"{prefix}-prompt",
+                        placeholder=prompt_hint)
     with gr.Row():
         max_tokens = gr.Slider(1, MAX_TOKENS, value=DEFAULT_TOKENS, step=1,
                                label=f"Max new tokens (at most {MAX_TOKENS})",
@@ -98,7 +104,7 @@ def render(trained, options, prefix=NAME):
         seed = gr.Number(value=0, precision=0, minimum=0, label="Seed (the same seed, the "
                          "same text)", elem_id=f"{prefix}-seed")
     go = gr.Button("Generate", variant="primary", elem_id=f"{prefix}-go")
-    text = gr.Textbox(label="Prompt and continuation (as rnn-suite lm generate prints it)",
+    text = gr.Textbox(label=f"{text_label} (as rnn-suite lm generate prints it)",
                       lines=6, interactive=False, elem_id=f"{prefix}-text")
     note = gr.Markdown(elem_id=f"{prefix}-note")
 

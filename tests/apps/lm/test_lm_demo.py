@@ -98,3 +98,19 @@ def test_in_a_browser_a_typed_prompt_gets_generates_text(lm_run, generated, tmp_
         line = answer_after(driver, "lm-text", lambda: click(driver, "lm-go"), line)
         assert line == generated["new document"]
     assert (tmp_path / "lm_demo.png").stat().st_size > 10_000
+
+
+def test_a_backward_models_page_asks_for_the_end_of_a_text(tmp_path):
+    from apps import cli
+    from test_lm import TINY
+
+    run = tmp_path / "backward"
+    assert cli.main(["lm", "train", *TINY, "--epochs", "1", "--backwards",
+                     "--run-dir", str(run)]) == 0
+    with served("lm", run) as (address, page):
+        labels = [str(c.get("props", {}).get("label", "")) for c in page.config["components"]]
+        line, _ = client(address).predict("the ending was great", 5, 0.0, 0, 1.0, 0,
+                                          api_name="/lm_generate")
+    assert "Prompt: the end of a text (empty: a whole new document)" in labels
+    assert "What came before, then the prompt (as rnn-suite lm generate prints it)" in labels
+    assert line.endswith(" the ending was great") and len(line.split()) > 4
