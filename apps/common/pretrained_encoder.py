@@ -60,6 +60,11 @@ def read_settings(run, flag="--encoder-from", words_only=True):
     return settings
 
 
+def _backward_recipe(forward_run):
+    return (f"train it with `rnn-suite lm train --init-from {forward_run} --backwards "
+            "--freeze-embedding`")
+
+
 def check_backward_settings(forward, backward, forward_run, backward_run,
                             flag="--backward-encoder-from"):
     """Refuse a backward language model whose settings cannot fill the backward half.
@@ -76,15 +81,13 @@ def check_backward_settings(forward, backward, forward_run, backward_run,
         raise UsageError(f"--encoder-from {forward_run} is a backward language model (trained "
                          f"with --backwards); give a forward one, and this one to {flag}")
     if not backward.get("backwards"):
-        raise UsageError(f"{flag} {backward_run} reads forwards; train the backward model with "
-                         f"`rnn-suite lm train --init-from {forward_run} --backwards "
-                         "--freeze-embedding`")
+        raise UsageError(f"{flag} {backward_run} reads forwards; "
+                         f"{_backward_recipe(forward_run)}")
     for name in (*ARCHITECTURE, "vocabulary_size"):
         if forward[name] != backward[name]:
             raise UsageError(f"{flag} {backward_run} has {name} {backward[name]}, the forward "
                              f"language model {forward[name]}: the two halves share one "
-                             f"embedding and one shape; train it with `rnn-suite lm train "
-                             f"--init-from {forward_run} --backwards --freeze-embedding`")
+                             f"embedding and one shape; {_backward_recipe(forward_run)}")
 
 
 def load_pair(forward_run, backward_run, flag="--backward-encoder-from"):
@@ -98,15 +101,14 @@ def load_pair(forward_run, backward_run, flag="--backward-encoder-from"):
 
     forward, vocabulary = load(forward_run)
     backward, backward_vocabulary = load(backward_run)
-    fix = (f"train it with `rnn-suite lm train --init-from {forward_run} --backwards "
-           "--freeze-embedding`")
     if backward_vocabulary != vocabulary:
         raise UsageError(f"{flag} {backward_run} has another vocabulary than --encoder-from "
-                         f"{forward_run}; {fix}")
+                         f"{forward_run}; {_backward_recipe(forward_run)}")
     if not np.array_equal(backward.get_layer("embedding").embeddings.numpy(),
                           forward.get_layer("embedding").embeddings.numpy()):
         raise UsageError(f"{flag} {backward_run} has another embedding than --encoder-from "
-                         f"{forward_run} (the classifier's two halves read one); {fix}")
+                         f"{forward_run} (the classifier's two halves read one); "
+                         f"{_backward_recipe(forward_run)}")
     return forward, backward, vocabulary
 
 

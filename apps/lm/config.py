@@ -68,9 +68,9 @@ class LMConfig(CommonConfig):
         "before `sentiment train --encoder-from` this run)")
     backwards: bool = setting(
         False, "read every document from its end to its start: a backward language model, "
-        "which predicts each token from the ones after it, and generates what comes before a "
-        "prompt (read as the end of a document) (ULMFiT's second model: `sentiment train --backward-encoder-from` puts it in "
-        "a bidirectional classifier's backward half)")
+        "which predicts each token from the ones after it and generates what comes before a "
+        "prompt, read as the end of a document; ULMFiT's second model (`sentiment train "
+        "--backward-encoder-from` puts it in a bidirectional classifier's backward half)")
     freeze_embedding: bool = setting(
         False, "with --init-from: keep its embedding (and, tied, the output layer) as it is "
         "and train the rest; a backward model trained so from a forward one shares its "
