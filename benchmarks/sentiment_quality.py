@@ -83,7 +83,9 @@ def main(argv=None):
         "train / validation / test": splits,
         "epochs (best kept by val accuracy)":
             f"{metrics['epochs_done']} of {metrics['epochs_requested']}"
-            + (" (time limit)" if metrics['stopped_by_time_limit'] else ""),
+            # The epoch the limit stops is counted, cut short.
+            + (" (the last cut short by the time limit)" if metrics['stopped_by_time_limit']
+               else ""),
         "best validation accuracy": f"{metrics['best_val_accuracy']:.4f}",
         "**test accuracy**": f"**{metrics['test_accuracy']:.4f}** (target {TARGET})",
         "test precision / recall / F1": _prf(metrics),
