@@ -26,7 +26,9 @@ Keras 3's `fit` does not run under `MultiWorkerMirroredStrategy` as it is
 per-replica scalar logs with `Strategy.reduce` in ways that this strategy's
 collective reduce refuses. `strategy_for` hands out a subclass whose `reduce`
 accepts both (it reduces each tensor of a nested structure, and a scalar over
-the replicas alone, as `MirroredStrategy` does), so `fit` works unchanged.
+the replicas alone, as `MirroredStrategy` does), so `fit` works unchanged. Neither
+strategy can average the first batch of a model that reads strings (sentiment's
+raw reviews); both subclasses take the first replica's (Keras reads it for shapes).
 """
 
 import dataclasses
@@ -213,13 +215,13 @@ def strategy_for(config):
     if config.distribute == "none":
         return tf.distribute.get_strategy()
     if config.distribute == "mirrored":
-        return tf.distribute.MirroredStrategy(_mirrored_devices(config.devices))
+        return _keras_strategy_classes()[0](_mirrored_devices(config.devices))
     if cluster.source == "--workers":
         os.environ[TF_CONFIG] = json.dumps(cluster.tf_config())
     print(f"distribute: worker {cluster.number} of {cluster.size}, waiting for the other "
           f"worker(s) ({', '.join(a for job in TRAINING_JOBS for a in cluster.jobs.get(job, ()))})",
           flush=True)
-    return _keras_multi_worker_strategy_class()()
+    return _keras_strategy_classes()[1]()
 
 
 def _mirrored_devices(count):
@@ -246,24 +248,21 @@ def _mirrored_devices(count):
     return [f"/cpu:{i}" for i in range(count)]
 
 
-_MULTI_WORKER_CLASS = []
+_STRATEGY_CLASSES = []
 
 
-def _keras_multi_worker_strategy_class():
-    """`MultiWorkerMirroredStrategy` with a `reduce` that Keras 3's `fit` can use (made once)."""
-    if _MULTI_WORKER_CLASS:
-        return _MULTI_WORKER_CLASS[0]
+def _keras_strategy_classes():
+    """(mirrored, multi-worker) strategy classes whose `reduce` takes what Keras 3's `fit`
+    gives it (made once)."""
+    if _STRATEGY_CLASSES:
+        return _STRATEGY_CLASSES[0]
     import tensorflow as tf
 
-    class KerasMultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
-        """`MultiWorkerMirroredStrategy` whose `reduce` takes what Keras 3's `fit` gives it.
-
-        Keras reduces the first batch, a nested (inputs, labels) structure,
-        to find its shapes, and each step's scalar logs with `axis=0`; the
-        collective reduce of this strategy takes one tensor of rank >= 1 for
-        an axis. Here a structure is reduced tensor by tensor, and a scalar
-        over the replicas alone (`axis=None`), as `MirroredStrategy` does.
-        """
+    class ReducesWhatKerasGives:
+        """Keras reduces the first batch, a nested (inputs, labels) structure, to build
+        the model from it, and each step's logs. Here a structure is reduced tensor by
+        tensor, and a batch of strings (a sentiment model reads raw reviews) is the first
+        replica's: strings have no mean, and Keras reads that batch only for its shapes."""
 
         def reduce(self, reduce_op, value, axis):
             parent = super()
@@ -271,13 +270,34 @@ def _keras_multi_worker_strategy_class():
             def one(tensor):
                 local = (tensor.values[0] if isinstance(tensor, tf.distribute.DistributedValues)
                          else tensor)
-                rank = getattr(getattr(local, "shape", None), "rank", None)
-                return parent.reduce(reduce_op, tensor, None if rank == 0 else axis)
+                if getattr(local, "dtype", None) == tf.string:
+                    return local
+                return parent.reduce(reduce_op, tensor, self.reduction_axis(local, axis))
 
             return tf.nest.map_structure(one, value)
 
-    _MULTI_WORKER_CLASS.append(KerasMultiWorkerMirroredStrategy)
-    return KerasMultiWorkerMirroredStrategy
+        def reduction_axis(self, local, axis):
+            return axis
+
+    class KerasMirroredStrategy(ReducesWhatKerasGives, tf.distribute.MirroredStrategy):
+        """`MirroredStrategy` whose `reduce` takes a batch of strings."""
+
+    class KerasMultiWorkerMirroredStrategy(ReducesWhatKerasGives,
+                                           tf.distribute.MultiWorkerMirroredStrategy):
+        """`MultiWorkerMirroredStrategy` whose `reduce` takes what Keras 3's `fit` gives it.
+
+        Besides strings: Keras reduces each step's scalar logs with `axis=0`, and the
+        collective reduce of this strategy takes one tensor of rank >= 1 for an axis;
+        a scalar is reduced over the replicas alone (`axis=None`), as
+        `MirroredStrategy` does.
+        """
+
+        def reduction_axis(self, local, axis):
+            rank = getattr(getattr(local, "shape", None), "rank", None)
+            return None if rank == 0 else axis
+
+    _STRATEGY_CLASSES.append((KerasMirroredStrategy, KerasMultiWorkerMirroredStrategy))
+    return _STRATEGY_CLASSES[0]
 
 
 # ------------------------------------------------------------------ who is who
@@ -396,6 +416,24 @@ def all_workers(strategy, value):
 def any_worker(strategy, flag):
     """Whether `flag` is true on any worker (a collective: every worker must call it)."""
     return max(all_workers(strategy, 1.0 if flag else 0.0)) > 0
+
+
+def replica_share(loss):
+    """A replica's mean `loss` as its share of the global batch's mean (divided by the
+    replicas in sync), as Keras's own losses come in a custom `train_step`: the gradients
+    the replicas sum are then the global batch's, whatever the number of replicas."""
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / replicas if replicas > 1 else loss
+
+
+def replica_mean(share):
+    """The replica's mean loss back from its `replica_share` (what the progress bar shows)."""
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return share * replicas if replicas > 1 else share
 
 
 def weights_fingerprint(model):

@@ -14,6 +14,7 @@ language model.
 import keras
 import tensorflow as tf
 
+from apps.common import distribute
 from apps.common.reversible_embedding import ReversibleEmbedding
 
 PACKAGE = "rnn_suite.lm"
@@ -108,7 +109,15 @@ class SampledSoftmaxTrainer(keras.Model):
             loss = sampled_softmax_loss(tf.reshape(hidden, [-1, tf.shape(hidden)[-1]]),
                                         matrix, bias, tf.reshape(targets, [-1]),
                                         self.num_sampled)
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+            # Under --distribute the replicas' gradients are summed: each gives its share.
+            scaled = self.optimizer.scale_loss(distribute.replica_share(loss))
+        gradients = tape.gradient(scaled, weights)
+        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            # The sampled rows differ between replicas, so the embedding's sparse gradients
+            # differ in size, which the replicas' all-reduce refuses: it gets them dense.
+            gradients = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+                         for g in gradients]
+        self.optimizer.apply_gradients(zip(gradients, weights))
         self._loss_tracker.update_state(loss)
         return {"loss": self._loss_tracker.result()}
 

@@ -3,8 +3,8 @@
 `serving_default(prompt: string [None], max_tokens: int32 [], temperature:
 float32 [], top_k: int32 [], seed: int32 [])` gives, for each prompt:
 - `text` (string): the continuation alone (words joined by spaces, or
-  characters), without the prompt; it stops before the end-of-document token
-  (a backward language model's is the text before the prompt, in reading order);
+  characters), without the prompt; it stops before the end-of-document token (a
+  backward language model's is the text before the prompt, in reading order);
 - `tokens` (int32): how many tokens it has.
 
 The graph reads text as `generate` does (the word model's standardisation,
@@ -49,7 +49,8 @@ def endpoints(model, model_path):
         elif vocabulary.kind == "char":
             ids = lookup(tf.strings.unicode_split(breaks_as_line_ends(prompt), "UTF-8"))
         else:
-            ids = lookup(tf.strings.split(text_module.lower_strip_html_punctuation(prompt[None]))[0])
+            words_of = text_module.lower_strip_html_punctuation(prompt[None])
+            ids = lookup(tf.strings.split(words_of)[0])
         return in_reading_order(ids)
 
     def spell(new):

@@ -34,6 +34,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from apps.common import distribute
+
 PACKAGE = "rnn_suite.apps"
 LAYER_NAME = "embedding_perturbation"
 
@@ -130,6 +132,10 @@ class AdversarialTrainer(keras.Model):
         self.built = classifier.built  # its weights are the classifier's, already made
 
     def call(self, inputs, training=False):
+        if self.virtual_adversarial and isinstance(inputs, (tuple, list)):
+            # A training batch's (reviews, unlabelled reviews): what a strategy's `fit`
+            # builds the model from before the first step.
+            inputs = inputs[0]
         return self.classifier(inputs, training=training)
 
     def _pushed(self, x, perturbation, training):
@@ -172,6 +178,8 @@ class AdversarialTrainer(keras.Model):
         if self.virtual_adversarial:
             x, unlabelled = x
         with tf.GradientTape() as tape:
+            # Keras's losses come as this replica's share of the global batch's (under
+            # --distribute); the KL divergence is made one too, and the bar shows the mean.
             if self.adversarial:
                 loss, y_pred, adversarial_loss = self.adversarial_losses(x, y, sample_weight)
                 total = loss + adversarial_loss
@@ -180,8 +188,10 @@ class AdversarialTrainer(keras.Model):
                 loss = total = self._compute_loss(x=x, y=y, y_pred=y_pred,
                                                   sample_weight=sample_weight, training=True)
             if unlabelled is not None:
-                total = total + self.virtual_adversarial_loss(unlabelled)
-            self._loss_tracker.update_state(loss, sample_weight=tf.shape(y_pred)[0])
+                total = total + distribute.replica_share(self.virtual_adversarial_loss(unlabelled))
+            self._loss_tracker.update_state(distribute.replica_mean(loss),
+                                            sample_weight=tf.shape(y_pred)[0])
+            total = self.optimizer.scale_loss(total)
         weights = self.trainable_weights
         self.optimizer.apply_gradients(zip(tape.gradient(total, weights), weights))
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
