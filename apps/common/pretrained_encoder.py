@@ -74,12 +74,9 @@ def check_backward_settings(forward, backward, forward_run, backward_run,
         forward_run, backward_run: Their folders, for messages.
 
     Raises:
-        UsageError: If the forward model reads backwards, the backward one forwards,
-            or their architectures or vocabulary sizes differ.
+        UsageError: If the backward model reads forwards, or the two models' architectures
+            or vocabulary sizes differ.
     """
-    if forward.get("backwards"):
-        raise UsageError(f"--encoder-from {forward_run} is a backward language model (trained "
-                         f"with --backwards); give a forward one, and this one to {flag}")
     if not backward.get("backwards"):
         raise UsageError(f"{flag} {backward_run} reads forwards; "
                          f"{_backward_recipe(forward_run)}")

@@ -117,6 +117,10 @@ def with_encoder_architecture(config):
     from apps.common import pretrained_encoder
 
     settings = pretrained_encoder.read_settings(config.encoder_from)
+    if settings.get("backwards"):
+        raise UsageError(f"--encoder-from {config.encoder_from} is a backward language model "
+                         "(trained with --backwards); the classifier's forward half needs a "
+                         "forward one (a backward one goes to --backward-encoder-from)")
     if config.backward_encoder_from:
         if not config.bidirectional:
             raise UsageError("--backward-encoder-from fills the backward half of a "

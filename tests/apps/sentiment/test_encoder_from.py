@@ -131,6 +131,7 @@ def test_a_backward_language_model_that_cannot_fill_the_backward_half_is_refused
          "reads forwards"),
         ({"encoder_from": str(own), "backward_encoder_from": str(own)},
          "is a backward language model"),
+        ({"encoder_from": str(own)}, "the classifier's forward half needs a forward one"),
         ({"encoder_from": str(lm_run), "backward_encoder_from": str(own),
           "bidirectional": False}, "drop --no-bidirectional"),
     ]
