@@ -418,21 +418,24 @@ def any_worker(strategy, flag):
     return max(all_workers(strategy, 1.0 if flag else 0.0)) > 0
 
 
+def replicas_in_sync():
+    """How many replicas the current strategy steps together (1 without one)."""
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
 def replica_share(loss):
     """A replica's mean `loss` as its share of the global batch's mean (divided by the
     replicas in sync), as Keras's own losses come in a custom `train_step`: the gradients
     the replicas sum are then the global batch's, whatever the number of replicas."""
-    import tensorflow as tf
-
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    replicas = replicas_in_sync()
     return loss / replicas if replicas > 1 else loss
 
 
 def replica_mean(share):
     """The replica's mean loss back from its `replica_share` (what the progress bar shows)."""
-    import tensorflow as tf
-
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    replicas = replicas_in_sync()
     return share * replicas if replicas > 1 else share
 
 

@@ -112,7 +112,7 @@ class SampledSoftmaxTrainer(keras.Model):
             # Under --distribute the replicas' gradients are summed: each gives its share.
             scaled = self.optimizer.scale_loss(distribute.replica_share(loss))
         gradients = tape.gradient(scaled, weights)
-        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+        if distribute.replicas_in_sync() > 1:
             # The sampled rows differ between replicas, so the embedding's sparse gradients
             # differ in size, which the replicas' all-reduce refuses: it gets them dense.
             gradients = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
