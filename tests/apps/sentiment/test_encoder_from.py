@@ -25,12 +25,15 @@ def lm_run(capsys, in_tmp):
     return run
 
 
+def _config(in_tmp, **settings):
+    (in_tmp / "reviews.csv").write_text(REVIEWS)
+    return config_module.build_config(SentimentConfig, {
+        "csv": "reviews.csv", "cell": "gru", "epochs": 1, **settings})
+
+
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_the_classifier_starts_from_the_language_model(lm_run, in_tmp, bidirectional):
-    (in_tmp / "reviews.csv").write_text(REVIEWS)
-    config = config_module.build_config(SentimentConfig, {
-        "csv": "reviews.csv", "encoder_from": str(lm_run), "bidirectional": bidirectional,
-        "units": 99, "cell": "gru", "epochs": 1})
+    config = _config(in_tmp, encoder_from=str(lm_run), bidirectional=bidirectional, units=99)
     reviews = sentiment_train.load_data(config)
     setup = sentiment_train.build_training(sentiment_train.with_encoder_architecture(config), reviews)
     from apps.common import pretrained_encoder
@@ -80,12 +83,6 @@ def backward_lm_run(capsys, lm_run, in_tmp):
                              "--freeze-embedding", "--run-dir", "runs/lm/backward")
     assert status == 0, err
     return in_tmp / "runs" / "lm" / "backward"
-
-
-def _config(in_tmp, **settings):
-    (in_tmp / "reviews.csv").write_text(REVIEWS)
-    return config_module.build_config(SentimentConfig, {
-        "csv": "reviews.csv", "cell": "gru", "epochs": 1, **settings})
 
 
 def test_the_backward_half_starts_from_the_backward_language_model(lm_run, backward_lm_run,
