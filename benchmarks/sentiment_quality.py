@@ -13,7 +13,9 @@ binarized word 1-3 grams + logistic regression (Wang & Manning 2012, the
 test accuracy, F1, ROC AUC, calibration error, epochs and wall time. The exact
 McNemar test pairs ours with the stronger peer on the test reviews.
 `--peers-only` trains just the two peers (no recurrent model) and prints their
-columns, paired with each other.
+columns, paired with each other. `--pair RUN_A RUN_B` trains nothing: it pairs two
+finished runs' test predictions (`test_predictions.csv`) with the same test, which says
+whether one recipe's lead over another is more than chance.
 No pretrained embeddings. Reference points: the keras-io BiLSTM example reaches
 0.843 after 2 epochs and 0.878 after 10; a tuned LSTM from scratch 0.865
 (Dai & Le 2015); NB-weighted 1-3 gram LR/SVM 0.912-0.919 (Wang & Manning
@@ -56,8 +58,14 @@ def main(argv=None):
     parser.add_argument("--peers-only", action="store_true",
                         help="train and score only the two linear peers (no recurrent model); "
                              "a quick check of the data and of the peers")
+    parser.add_argument("--pair", nargs=2, metavar=("RUN_A", "RUN_B"),
+                        help="train nothing: pair two finished sentiment runs' test "
+                             "predictions with the exact McNemar test")
     args = parser.parse_args(argv)
-    flags = {k: v for k, v in vars(args).items() if k not in ("config", "peers_only")}
+    if args.pair:
+        return pair_runs(*args.pair)
+    flags = {k: v for k, v in vars(args).items()
+             if k not in ("config", "peers_only", "pair")}
     config = config_module.build_config(SentimentConfig, {**DEFAULTS, **flags}, args.config)
     if args.peers_only:
         return peers_only(config)
@@ -129,6 +137,39 @@ def main(argv=None):
     print(f"\ntarget (test accuracy >= {TARGET}): "
           f"{'met' if metrics['test_accuracy'] >= TARGET else 'NOT met'}; {verdicts}; "
           f"run in {config.run_dir}")
+    return 0
+
+
+def pair_runs(run_a, run_b):
+    """Print two finished runs' test accuracies and McNemar's exact test between them.
+
+    Raises:
+        UsageError: If a run has no `test_predictions.csv`, or the two were not scored on
+            the same test reviews (their labels differ).
+    """
+    import numpy as np
+
+    from apps.sentiment import evaluation
+
+    scored = []
+    for run in (run_a, run_b):
+        path = Path(run) / evaluation.PREDICTIONS
+        if not path.is_file():
+            raise UsageError(f"--pair: {run} has no {evaluation.PREDICTIONS}: give the folders "
+                             "of two finished `rnn-suite sentiment train` runs")
+        scored.append(evaluation.read_predictions(path))
+    (labels, a), (labels_b, b) = scored
+    if not np.array_equal(labels, labels_b):
+        raise UsageError(f"--pair: {run_a} and {run_b} were not scored on the same test reviews "
+                         f"({len(labels):,} and {len(labels_b):,} labels that differ); pair runs "
+                         "of the same data and --limit")
+    paired = paired_test(labels, a >= 0.5, b >= 0.5)
+    for run, probabilities in ((run_a, a), (run_b, b)):
+        accuracy = float(np.mean((probabilities >= 0.5) == labels.astype(bool)))
+        print(f"{run}: test accuracy {accuracy:.4f}")
+    print(f"on the same {len(labels):,} test reviews: the first right where the second is wrong "
+          f"{paired['ours_only']:,}, the second right where the first is wrong "
+          f"{paired['peer_only']:,}; exact McNemar test p = {paired['p_value']:.3g}")
     return 0
 
 
