@@ -10,7 +10,8 @@ Runs, each a normal `rnn-suite mnist train` run (its folder lands under
           IRNN 97.0%, LSTM 98.9%, GRU about 96%).
 - permuted: the same three on the permuted-pixel task (only with --only permuted).
 - --peer: each pixel/permuted run again with the same model built from Keras's
-          built-in layers (`--builtin-layers`), in the same budget.
+          built-in layers (`--builtin-layers`), in the same budget, and the two paired
+          with McNemar's exact test on the test digits.
 - digits: the README's main command on the embedded 8x8 digits, timed from
           the shell like a user would (start-up included).
 
@@ -23,6 +24,8 @@ and writes it, with every run's metrics, to --out as JSON.
     # #23's recipe: LSTM, chrono biases, cosine over 48 epochs, beside Keras's LSTM
     python benchmarks/mnist_quality.py --minutes 120 --only pixel --cells lstm \
         --chrono-init --learning-rate-schedule cosine --pixel-epochs 48 --peer
+    # two finished `rnn-suite mnist train` runs, paired on their test digits
+    python benchmarks/mnist_quality.py --pair runs/mnist/A runs/mnist/B
 """
 
 import argparse
@@ -38,6 +41,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from apps.common.errors import UsageError  # noqa: E402
+from apps.common.paired_test import mcnemar  # noqa: E402
+
 # The README's main command (see the quickstart); timed as a user runs it.
 MAIN_COMMAND = ["rnn-suite", "mnist", "train", "--epochs", "30", "--batch-size", "32",
                 "--learning-rate", "0.003"]
@@ -47,9 +53,12 @@ SUITES = ("row", "pixel", "permuted", "digits")
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, required=True,
+    parser.add_argument("--pair", nargs=2, metavar=("RUN_A", "RUN_B"),
+                        help="train nothing: pair two finished MNIST runs' test predictions "
+                             "with the exact McNemar test")
+    parser.add_argument("--minutes", type=float,
                         help="training budget of each run, in minutes (the row run stops "
-                             "earlier if it reaches --row-epochs)")
+                             "earlier if it reaches --row-epochs); required unless --pair")
     parser.add_argument("--only", nargs="+", choices=SUITES, default=["row", "pixel", "digits"],
                         help="which measurements to run (default: row pixel digits)")
     parser.add_argument("--row-epochs", type=int, default=20,
@@ -87,11 +96,14 @@ def parse_args(argv=None):
                         help="parent folder of the run folders (default: runs/benchmarks/mnist)")
     parser.add_argument("--out", default=None,
                         help="JSON file for the results (default: <runs>/results-<time>.json)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.minutes is None and not args.pair:
+        parser.error("--minutes is required (the training budget of each run), unless --pair")
+    return args
 
 
 def _train(args, name, **settings):
-    """One in-process training run; returns its metrics."""
+    """One in-process training run; returns its metrics and its folder (`run_dir`)."""
     from apps.mnist.train import train
     from apps.mnist.config import MnistConfig
     from apps.common import config as config_module
@@ -103,7 +115,43 @@ def _train(args, name, **settings):
         precision=args.precision, run_dir=str(run_dir), **settings)
     config_module.validate(config)
     print(f"\n=== {name}: {settings} (budget {args.minutes:g} min) ===", flush=True)
-    return train(config)
+    return {**train(config), "run_dir": str(run_dir)}
+
+
+def pair_runs(run_a, run_b):
+    """Print two finished runs' test accuracies and McNemar's exact test between them.
+
+    Returns:
+        The test's {"ours_only", "peer_only", "p_value"}, the first run as "ours".
+
+    Raises:
+        UsageError: If a run has no `test_predictions.csv`, or the two were not scored on
+            the same test digits (their labels differ).
+    """
+    import numpy as np
+
+    from apps.mnist import evaluation
+
+    scored = []
+    for run in (run_a, run_b):
+        path = Path(run) / evaluation.PREDICTIONS
+        if not path.is_file():
+            raise UsageError(f"--pair: {run} has no {evaluation.PREDICTIONS}: give the folders "
+                             "of two finished `rnn-suite mnist train` runs (or run `rnn-suite "
+                             "mnist evaluate --run` on an older one, which writes it)")
+        scored.append(evaluation.read_predictions(path))
+    (labels, a), (labels_b, b) = scored
+    if not np.array_equal(labels, labels_b):
+        raise UsageError(f"--pair: {run_a} and {run_b} were not scored on the same test digits "
+                         f"({len(labels):,} and {len(labels_b):,} labels that differ); pair runs "
+                         "of the same data and --limit")
+    paired = mcnemar(labels, a, b)
+    for run, predicted in ((run_a, a), (run_b, b)):
+        print(f"{run}: test accuracy {np.mean(predicted == labels):.2%}")
+    print(f"on the same {len(labels):,} test digits: the first right where the second is wrong "
+          f"{paired['ours_only']:,}, the second right where the first is wrong "
+          f"{paired['peer_only']:,}; exact McNemar test p = {paired['p_value']:.3g}")
+    return paired
 
 
 def _main_command(args):
@@ -157,8 +205,12 @@ def print_table(rows):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.pair:
+        pair_runs(*args.pair)
+        return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     results = []
+    pairs = []
     if "row" in args.only:
         results.append(_train(args, "row-lstm", mode="row", cell="lstm", epochs=args.row_epochs,
                               learning_rate=args.learning_rate))
@@ -173,15 +225,23 @@ def main(argv=None):
             results.append(_train(args, f"{mode}-{cell}", **recipe))
             if args.peer:
                 results.append(_train(args, f"{mode}-{cell}-keras", builtin_layers=True, **recipe))
+                print(f"\n=== {mode}-{cell}: ours against Keras's layers ===")
+                pairs.append({"mode": mode, "cell": cell, **pair_runs(
+                    results[-2]["run_dir"], results[-1]["run_dir"])})
     if "digits" in args.only:
         results.append(_main_command(args))
     rows = [_row(m) for m in results]
     print(f"\nbudget: {args.minutes:g} min per run; {os.cpu_count()} CPU cores"
           + (f"; limit {args.limit} examples per split" if args.limit else ""))
     print_table(rows)
+    for pair in pairs:
+        print(f"{pair['mode']} {pair['cell']}, ours against Keras's built-in layers on the same "
+              f"test digits: ours alone right {pair['ours_only']:,}, Keras's alone "
+              f"{pair['peer_only']:,}; exact McNemar test p = {pair['p_value']:.3g}")
     out = Path(args.out) if args.out else Path(args.runs) / f"results-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"args": vars(args), "table": rows, "runs": results}, indent=2))
+    out.write_text(json.dumps({"args": vars(args), "table": rows, "runs": results,
+                               "paired": pairs}, indent=2))
     print(f"results written to {out}")
 
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from apps.common import config as config_module  # noqa: E402
 from apps.common.errors import UsageError  # noqa: E402
+from apps.common.paired_test import mcnemar  # noqa: E402
 from apps.sentiment.config import SentimentConfig  # noqa: E402
 
 TARGET = 0.89
@@ -110,7 +111,7 @@ def main(argv=None):
     # Paired with the stronger peer: beating the weaker one as well then follows
     # from the accuracies, and a win over the stronger one is the claim worth testing.
     strongest = max(peers, key=lambda peer: peer["test_accuracy"])
-    paired = paired_test(labels, probabilities >= 0.5, strongest["test_predicted"])
+    paired = mcnemar(labels, probabilities >= 0.5, strongest["test_predicted"])
     print()
     _print_table(peers, ours_cells)
     print(f"\npaired with the stronger peer by test accuracy ({strongest['name']}, "
@@ -125,7 +126,7 @@ def main(argv=None):
 
     blended = (probabilities + strongest["test_probabilities"]) / 2 >= 0.5
     blend_accuracy = float(np.mean(blended == np.asarray(labels).astype(bool)))
-    blend_paired = paired_test(labels, blended, strongest["test_predicted"])
+    blend_paired = mcnemar(labels, blended, strongest["test_predicted"])
     print(f"\nensemble (an extra row, not the model's figure): ours and {strongest['name']}, "
           f"probabilities averaged: test accuracy {blend_accuracy:.4f}; against the peer "
           f"alone {blend_paired['ours_only']:,} / {blend_paired['peer_only']:,}, exact McNemar "
@@ -163,7 +164,7 @@ def pair_runs(run_a, run_b):
         raise UsageError(f"--pair: {run_a} and {run_b} were not scored on the same test reviews "
                          f"({len(labels):,} and {len(labels_b):,} labels that differ); pair runs "
                          "of the same data and --limit")
-    paired = paired_test(labels, a >= 0.5, b >= 0.5)
+    paired = mcnemar(labels, a >= 0.5, b >= 0.5)
     for run, probabilities in ((run_a, a), (run_b, b)):
         accuracy = float(np.mean((probabilities >= 0.5) == labels.astype(bool)))
         print(f"{run}: test accuracy {accuracy:.4f}")
@@ -204,7 +205,7 @@ def peers_only(config):
     reviews = sentiment_train.load_reviews(config)
     peers = [linear_peer(reviews), nb_logistic_regression_peer(reviews)]
     tfidf, nb = peers
-    paired = paired_test(reviews.y_test, nb["test_predicted"], tfidf["test_predicted"])
+    paired = mcnemar(reviews.y_test, nb["test_predicted"], tfidf["test_predicted"])
     print()
     _print_table(peers)
     print(f"\npaired on the same {len(reviews.y_test):,} test reviews: the NB-weighted peer "
@@ -249,32 +250,6 @@ _PEER_ROWS = [
     ("training wall time", lambda p: _minutes(p["seconds"])),
     ("total wall time (load, train, calibrate, test)", lambda p: _minutes(p["seconds"])),
 ]
-
-
-def paired_test(labels, ours, peer):
-    """McNemar's exact test of two classifiers scored on the same examples.
-
-    Only the examples where exactly one of them is right carry information;
-    if both were equally good, which one is right there is a fair coin.
-
-    Args:
-        labels: True 0/1 labels [N].
-        ours, peer: Each classifier's 0/1 (or bool) decisions [N].
-
-    Returns:
-        {"ours_only", "peer_only", "p_value"} (two-sided; 1.0 without disagreements).
-    """
-    import numpy as np
-    from scipy import stats
-
-    labels = np.asarray(labels).astype(bool)
-    ours_right = np.asarray(ours).astype(bool) == labels
-    peer_right = np.asarray(peer).astype(bool) == labels
-    ours_only = int(np.sum(ours_right & ~peer_right))
-    peer_only = int(np.sum(peer_right & ~ours_right))
-    n = ours_only + peer_only
-    p_value = stats.binomtest(ours_only, n, 0.5).pvalue if n else 1.0
-    return {"ours_only": ours_only, "peer_only": peer_only, "p_value": float(p_value)}
 
 
 def _prf(metrics):

@@ -11,7 +11,7 @@ from apps.common import config as config_module
 from apps.common import trained_run
 from apps.mnist import NAME, serving
 from apps.mnist.config import MnistConfig
-from apps.mnist.evaluation import evaluate_model
+from apps.mnist.evaluation import PREDICTIONS, evaluate_model
 from apps.mnist.train import train
 SUMMARY = "pixel-by-pixel MNIST: classify a digit read one pixel (or one row) per step"
 EVALUATION_FILE = app_commands.EVALUATION_FILE
@@ -63,7 +63,7 @@ def evaluate_command(args):
     return app_commands.write_evaluation(
         out, report, path, digits.name, app_commands.split_test_data(digits.description),
         f"{NAME}: test accuracy {report['test_accuracy']:.4f} on {report['test_examples']:,} "
-        f"{digits.name} test images (loss {report['test_loss']:.4f})", ["pictures"])
+        f"{digits.name} test images (loss {report['test_loss']:.4f})", [PREDICTIONS, "pictures"])
 
 
 def predict_command(args):

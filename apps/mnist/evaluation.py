@@ -5,6 +5,7 @@
 `predict` prints for each image, and what the demo page shows.
 """
 
+import csv
 from pathlib import Path
 
 
@@ -12,6 +13,10 @@ GRID_DIGITS = 32
 
 
 FORMING_DIGITS = 4
+
+
+# One row per test digit, in order: what a paired test of two runs reads.
+PREDICTIONS = "test_predictions.csv"
 
 
 PICTURES = {
@@ -22,10 +27,15 @@ PICTURES = {
 
 
 def evaluate_model(model, digits, out_dir, batch_size):
-    """Test accuracy and loss, plus the confusion matrix, a grid of digits, the forming picture.
+    """Test accuracy and loss, the pictures, and each digit's prediction in `test_predictions.csv`.
+
+    The pictures: the confusion matrix, a grid of digits, the prediction forming.
+    `test_predictions.csv` has `index` (position in the test split), `label` and
+    `predicted` (classes), one row per test digit: `benchmarks/mnist_quality.py
+    --pair` tests two runs against each other on it.
 
     Returns:
-        {"test_accuracy", "test_loss", "test_examples", "pictures"}.
+        {"test_accuracy", "test_loss", "test_examples", "pictures", "predictions"}.
     """
     import numpy as np
 
@@ -40,6 +50,7 @@ def evaluate_model(model, digits, out_dir, batch_size):
     accuracy = float((predicted == truth).mean())
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    write_predictions(out / PREDICTIONS, truth, predicted)
     plots.confusion_matrix(truth, predicted, data.CLASS_NAMES, out / PICTURES["confusion_matrix"],
                            title=f"{digits.name} test")
     shown = min(GRID_DIGITS, len(truth))
@@ -61,7 +72,27 @@ def evaluate_model(model, digits, out_dir, batch_size):
         "test_examples": int(len(truth)),
         "pictures": [PICTURES[k] for k in ("confusion_matrix", "test_predictions",
                                           "prediction_over_time")],
+        "predictions": PREDICTIONS,
     }
+
+
+def write_predictions(path, labels, predicted):
+    """Write `test_predictions.csv`: index, label, predicted, one row per digit."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["index", "label", "predicted"])
+        writer.writerows((index, int(label), int(guess))
+                         for index, (label, guess) in enumerate(zip(labels, predicted)))
+
+
+def read_predictions(path):
+    """(labels int64 [N], predicted int64 [N]) from a `test_predictions.csv`."""
+    import numpy as np
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return (np.array([int(row["label"]) for row in rows], np.int64),
+            np.array([int(row["predicted"]) for row in rows], np.int64))
 
 
 def classify_images(model, images, top=3):

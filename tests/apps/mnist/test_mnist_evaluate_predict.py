@@ -4,7 +4,7 @@ import numpy as np
 from app_testutils import DATASET, IMAGE_SIZE, read_json, run_cli
 from PIL import Image
 
-from apps.mnist import data
+from apps.mnist import data, evaluation
 
 
 def _test_digits(count):
@@ -24,6 +24,18 @@ def test_evaluate_writes_accuracy_and_pictures(trained_run, tmp_path, capsys):
     for name in ("confusion_matrix.png", "test_predictions.png", "prediction_over_time.png"):
         with Image.open(out / name) as image:
             assert image.size[0] > 300
+    # One row per test digit, in order, agreeing with the reported accuracy.
+    labels, predicted = evaluation.read_predictions(out / "test_predictions.csv")
+    np.testing.assert_array_equal(labels, _test_digits(128)[1])
+    assert np.mean(predicted == labels) == report["test_accuracy"]
+    assert set(np.unique(predicted)) <= set(range(10))
+
+
+def test_training_writes_the_best_models_test_predictions(trained_run):
+    metrics = read_json(trained_run / "metrics.json")
+    labels, predicted = evaluation.read_predictions(trained_run / "test_predictions.csv")
+    assert len(labels) == metrics["test_examples"]
+    assert np.mean(predicted == labels) == metrics["test_accuracy"]
 
 
 def test_predict_reads_image_files(trained_run, tmp_path, capsys):

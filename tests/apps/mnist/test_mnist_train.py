@@ -13,7 +13,7 @@ from apps.mnist.config import MnistConfig
 
 RUN_FILES = ["config.json", "model.keras", "history.csv", "metrics.json",
              "learning_curves.png", "confusion_matrix.png", "test_predictions.png",
-             "prediction_over_time.png"]
+             "prediction_over_time.png", "test_predictions.csv"]
 
 
 def test_run_folder_has_every_file(trained_run):
