@@ -41,8 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from apps.common.errors import UsageError  # noqa: E402
-from apps.common.paired_test import mcnemar  # noqa: E402
+from apps.common import paired_test  # noqa: E402
 
 # The README's main command (see the quickstart); timed as a user runs it.
 MAIN_COMMAND = ["rnn-suite", "mnist", "train", "--epochs", "30", "--batch-size", "32",
@@ -119,39 +118,16 @@ def _train(args, name, **settings):
 
 
 def pair_runs(run_a, run_b):
-    """Print two finished runs' test accuracies and McNemar's exact test between them.
+    """Two finished MNIST runs' test accuracies and McNemar's test between them (printed).
 
     Returns:
         The test's {"ours_only", "peer_only", "p_value"}, the first run as "ours".
-
-    Raises:
-        UsageError: If a run has no `test_predictions.csv`, or the two were not scored on
-            the same test digits (their labels differ).
     """
-    import numpy as np
-
     from apps.mnist import evaluation
 
-    scored = []
-    for run in (run_a, run_b):
-        path = Path(run) / evaluation.PREDICTIONS
-        if not path.is_file():
-            raise UsageError(f"--pair: {run} has no {evaluation.PREDICTIONS}: give the folders "
-                             "of two finished `rnn-suite mnist train` runs (or run `rnn-suite "
-                             "mnist evaluate --run` on an older one, which writes it)")
-        scored.append(evaluation.read_predictions(path))
-    (labels, a), (labels_b, b) = scored
-    if not np.array_equal(labels, labels_b):
-        raise UsageError(f"--pair: {run_a} and {run_b} were not scored on the same test digits "
-                         f"({len(labels):,} and {len(labels_b):,} labels that differ); pair runs "
-                         "of the same data and --limit")
-    paired = mcnemar(labels, a, b)
-    for run, predicted in ((run_a, a), (run_b, b)):
-        print(f"{run}: test accuracy {np.mean(predicted == labels):.2%}")
-    print(f"on the same {len(labels):,} test digits: the first right where the second is wrong "
-          f"{paired['ours_only']:,}, the second right where the first is wrong "
-          f"{paired['peer_only']:,}; exact McNemar test p = {paired['p_value']:.3g}")
-    return paired
+    return paired_test.pair_runs(run_a, run_b, evaluation.PREDICTIONS,
+                                 evaluation.read_predictions, "mnist", "digits",
+                                 accuracy_format=".2%")
 
 
 def _main_command(args):

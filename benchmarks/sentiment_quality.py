@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from apps.common import config as config_module  # noqa: E402
 from apps.common.errors import UsageError  # noqa: E402
+from apps.common import paired_test  # noqa: E402
 from apps.common.paired_test import mcnemar  # noqa: E402
 from apps.sentiment.config import SentimentConfig  # noqa: E402
 
@@ -142,35 +143,15 @@ def main(argv=None):
 
 
 def pair_runs(run_a, run_b):
-    """Print two finished runs' test accuracies and McNemar's exact test between them.
-
-    Raises:
-        UsageError: If a run has no `test_predictions.csv`, or the two were not scored on
-            the same test reviews (their labels differ).
-    """
-    import numpy as np
-
+    """`--pair`: two finished sentiment runs' test accuracies and McNemar's test between them."""
     from apps.sentiment import evaluation
 
-    scored = []
-    for run in (run_a, run_b):
-        path = Path(run) / evaluation.PREDICTIONS
-        if not path.is_file():
-            raise UsageError(f"--pair: {run} has no {evaluation.PREDICTIONS}: give the folders "
-                             "of two finished `rnn-suite sentiment train` runs")
-        scored.append(evaluation.read_predictions(path))
-    (labels, a), (labels_b, b) = scored
-    if not np.array_equal(labels, labels_b):
-        raise UsageError(f"--pair: {run_a} and {run_b} were not scored on the same test reviews "
-                         f"({len(labels):,} and {len(labels_b):,} labels that differ); pair runs "
-                         "of the same data and --limit")
-    paired = mcnemar(labels, a >= 0.5, b >= 0.5)
-    for run, probabilities in ((run_a, a), (run_b, b)):
-        accuracy = float(np.mean((probabilities >= 0.5) == labels.astype(bool)))
-        print(f"{run}: test accuracy {accuracy:.4f}")
-    print(f"on the same {len(labels):,} test reviews: the first right where the second is wrong "
-          f"{paired['ours_only']:,}, the second right where the first is wrong "
-          f"{paired['peer_only']:,}; exact McNemar test p = {paired['p_value']:.3g}")
+    def read_decisions(path):
+        labels, probabilities = evaluation.read_predictions(path)
+        return labels, probabilities >= 0.5
+
+    paired_test.pair_runs(run_a, run_b, evaluation.PREDICTIONS, read_decisions, "sentiment",
+                          "reviews")
     return 0
 
 
