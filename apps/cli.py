@@ -13,10 +13,9 @@ is 2, with no traceback (argparse's own errors get the same treatment).
 import argparse
 import importlib
 import importlib.util
-import os
 import sys
 
-from apps.common import quiet_tensorflow
+from apps.common import quiet_tensorflow, tensorflow_env
 from apps.common.errors import UsageError
 
 PROG = "rnn-suite"
@@ -92,15 +91,9 @@ def _add_demo_command(subparsers):
     command.set_defaults(handler=demo.demo_many_command)
 
 
-def _quiet_tensorflow():
-    # TensorFlow's C++ INFO lines and Python warnings (retracing, etc.) are
-    # noise for a command-line user; real errors still show.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 def main(argv=None):
     """Run the `rnn-suite` command; returns the exit status (0, 2 for bad input, 130 on Ctrl-C)."""
-    _quiet_tensorflow()
+    tensorflow_env.set_defaults()  # quiet C++ logging, pooled CPU memory
     try:
         args = build_parser().parse_args(argv)
         _silence_tensorflow_python_logger()

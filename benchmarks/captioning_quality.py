@@ -27,7 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from apps.common import tensorflow_env  # noqa: E402
+
+tensorflow_env.set_defaults()
 
 SUITES = {
     "shapes": dict(dataset="shapes", encoder="cnn", shapes_images=4000, shapes_max=3,

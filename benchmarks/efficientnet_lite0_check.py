@@ -25,11 +25,13 @@ import tarfile
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from apps.common import tensorflow_env  # noqa: E402
+
+tensorflow_env.set_defaults()
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from apps.captioning import efficientnet_lite0 as lite0  # noqa: E402
 
 TAR = "flickr8k/Flicker8k_Dataset_subset1000_max320.tar"

@@ -28,12 +28,15 @@ import statistics
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from apps.common import tensorflow_env  # noqa: E402
+
+# The apps' start (pooled CPU memory): every layer measured here gets the same allocator.
+tensorflow_env.set_defaults()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import layers  # noqa: E402
 
 # name -> (steps, features, batch or None for --batch)
@@ -210,7 +213,9 @@ def main(argv=None):
     print(
         f"batch {args.batch} (unless the shape says), units {args.units}, jit_compile={args.jit}, "
         f"keras {keras.__version__}{versions}, {os.cpu_count()} CPU cores; sequences/s, "
-        f"median of {args.rounds} rounds"
+        f"median of {args.rounds} rounds; TensorFlow's CPU allocator: "
+        + ("BFC (pooled)" if os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() in ("true", "1")
+           else "malloc (TF_CPU_ALLOCATOR_USE_BFC unset or false)")
     )
     from layers import fused
 

@@ -17,9 +17,13 @@ record, not part of `layers/`.
 
 import argparse
 import os
+import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from apps.common import tensorflow_env  # noqa: E402
+
+tensorflow_env.set_defaults()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from apps.common import paired_test  # noqa: E402
+from apps.common import paired_test, tensorflow_env  # noqa: E402
 
 # The README's main command (see the quickstart); timed as a user runs it.
 MAIN_COMMAND = ["rnn-suite", "mnist", "train", "--epochs", "30", "--batch-size", "32",
@@ -184,7 +184,7 @@ def main(argv=None):
     if args.pair:
         pair_runs(*args.pair)
         return 0
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    tensorflow_env.set_defaults()
     results = []
     pairs = []
     if "row" in args.only:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from apps.common import config as config_module  # noqa: E402
 from apps.common.errors import UsageError  # noqa: E402
-from apps.common import paired_test  # noqa: E402
+from apps.common import paired_test, tensorflow_env  # noqa: E402
 from apps.common.paired_test import mcnemar  # noqa: E402
 from apps.sentiment.config import SentimentConfig  # noqa: E402
 
@@ -54,7 +54,7 @@ NB_ALPHA = 1.0
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    tensorflow_env.set_defaults()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     config_module.add_flags(parser, SentimentConfig)
     parser.add_argument("--peers-only", action="store_true",

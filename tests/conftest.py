@@ -24,7 +24,12 @@ from pathlib import Path
 
 import pytest
 
+from apps.common import tensorflow_env
+
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+# The rest of the environment the apps start TensorFlow in (pooled CPU memory), so the
+# tests run what users run; a value already set is kept.
+tensorflow_env.set_defaults()
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # One worker per core: each worker's TensorFlow (and the processes its tests start)
     # runs its ops on one thread, instead of two workers' thread pools contending for

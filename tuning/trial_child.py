@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from apps.common import quiet_tensorflow
+from apps.common import quiet_tensorflow, tensorflow_env
 from tuning import trial_process
 
 PR_SET_PDEATHSIG = 1
@@ -39,7 +39,7 @@ def main(argv=None):
     for name in ("KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
         os.environ.pop(name, None)
     os.environ["KERASTUNER_TUNER_ID"] = trial_process.TUNER_ID
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    tensorflow_env.set_defaults()
     # The same quiet start as the `rnn-suite` command (TensorFlow's start-up chatter held back).
     quiet_tensorflow.import_tensorflow_quietly()
     from apps.common.errors import UsageError
