@@ -235,12 +235,22 @@ int batch_parts(OpKernelContext* context, int64_t batch, int asked) {
 }
 
 // The sums of the columns of a [rows, cols] block of a row-major matrix whose rows are
-// `stride` apart.
+// `stride` apart. Row by row, so memory is read in order and the adds are vectorised
+// (Eigen's colwise().sum() of a row-major block walked each column down the rows: 2-5x
+// slower, and the bias gradient of the pixel LSTM was 4.6% of its training step); in
+// blocks of rows, so float32 rounding grows with the block size plus the number of
+// blocks, not with the rows (T * B: 25,088 at the pixel shape).
 Eigen::ArrayXf column_sums(const float* p, int64_t rows, int64_t cols, int64_t stride) {
-  Eigen::Map<const Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, 0,
-             Eigen::OuterStride<>>
-      block(p, rows, cols, Eigen::OuterStride<>(stride));
-  return block.colwise().sum().transpose();
+  constexpr int64_t kBlockRows = 256;
+  Eigen::ArrayXf sums = Eigen::ArrayXf::Zero(cols);
+  Eigen::ArrayXf block(cols);
+  for (int64_t start = 0; start < rows; start += kBlockRows) {
+    block.setZero();
+    const int64_t end = std::min(rows, start + kBlockRows);
+    for (int64_t r = start; r < end; ++r) block += ConstRow(p + r * stride, cols);
+    sums += block;
+  }
+  return sums;
 }
 
 void sigmoid_in_place(float* p, int64_t n) {

@@ -121,6 +121,21 @@ def test_a_batch_split_between_threads_gives_the_same_answer(monkeypatch, fused_
 
 @needs_op
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_long_sequences_gradients_sum_over_every_step(fused_calls, kind):
+    """130 steps x 4 sequences: the op sums the bias gradient over 520 rows in blocks of
+    256 (two whole blocks and a partial one), and every other gradient over as many."""
+    fused_layer, loop = _pair(kind, return_sequences=True)
+    x, initial_state = inputs(b=4, t=130), states_for(kind, b=4)
+    fused_calls.clear()
+    got = _outputs_and_gradients(fused_layer, x, initial_state, True)
+    assert fused_calls == [kind]
+    expected = _outputs_and_gradients(loop, x, initial_state, True)
+    _assert_close(got[0], expected[0])
+    _assert_close(got[1], expected[1])
+
+
+@needs_op
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_by_default_it_matches_the_keras_built_in_inside_a_trained_model(kind):
     """A model's fit, through tf.function: same weights after three Adam steps."""
     import keras
