@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from apps.common import paired_test, tensorflow_env  # noqa: E402
+from apps.common.errors import UsageError  # noqa: E402
 
 # The README's main command (see the quickstart); timed as a user runs it.
 MAIN_COMMAND = ["rnn-suite", "mnist", "train", "--epochs", "30", "--batch-size", "32",
@@ -221,7 +222,11 @@ def main(argv=None):
     out.write_text(json.dumps({"args": vars(args), "table": rows, "runs": results,
                                "paired": pairs}, indent=2))
     print(f"results written to {out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    try:  # bad input (--pair of a folder without predictions) is one line, as from `rnn-suite`
+        sys.exit(main())
+    except UsageError as error:
+        sys.exit(f"error: {error}")
