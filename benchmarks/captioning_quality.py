@@ -20,7 +20,6 @@ the nearest training image by the encoder's features.
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path

@@ -23,7 +23,6 @@ No pretrained embeddings. Reference points: the keras-io BiLSTM example reaches
 """
 
 import argparse
-import os
 import re
 import sys
 import time
@@ -34,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from apps.common import config as config_module  # noqa: E402
 from apps.common.errors import UsageError  # noqa: E402
 from apps.common import paired_test, tensorflow_env  # noqa: E402
-from apps.common.paired_test import mcnemar  # noqa: E402
 from apps.sentiment.config import SentimentConfig  # noqa: E402
 
 TARGET = 0.89
@@ -112,7 +110,7 @@ def main(argv=None):
     # Paired with the stronger peer: beating the weaker one as well then follows
     # from the accuracies, and a win over the stronger one is the claim worth testing.
     strongest = max(peers, key=lambda peer: peer["test_accuracy"])
-    paired = mcnemar(labels, probabilities >= 0.5, strongest["test_predicted"])
+    paired = paired_test.mcnemar(labels, probabilities >= 0.5, strongest["test_predicted"])
     print()
     _print_table(peers, ours_cells)
     print(f"\npaired with the stronger peer by test accuracy ({strongest['name']}, "
@@ -127,7 +125,7 @@ def main(argv=None):
 
     blended = (probabilities + strongest["test_probabilities"]) / 2 >= 0.5
     blend_accuracy = float(np.mean(blended == np.asarray(labels).astype(bool)))
-    blend_paired = mcnemar(labels, blended, strongest["test_predicted"])
+    blend_paired = paired_test.mcnemar(labels, blended, strongest["test_predicted"])
     print(f"\nensemble (an extra row, not the model's figure): ours and {strongest['name']}, "
           f"probabilities averaged: test accuracy {blend_accuracy:.4f}; against the peer "
           f"alone {blend_paired['ours_only']:,} / {blend_paired['peer_only']:,}, exact McNemar "
@@ -186,7 +184,7 @@ def peers_only(config):
     reviews = sentiment_train.load_reviews(config)
     peers = [linear_peer(reviews), nb_logistic_regression_peer(reviews)]
     tfidf, nb = peers
-    paired = mcnemar(reviews.y_test, nb["test_predicted"], tfidf["test_predicted"])
+    paired = paired_test.mcnemar(reviews.y_test, nb["test_predicted"], tfidf["test_predicted"])
     print()
     _print_table(peers)
     print(f"\npaired on the same {len(reviews.y_test):,} test reviews: the NB-weighted peer "

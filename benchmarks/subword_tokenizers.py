@@ -27,7 +27,6 @@ Needs the `bench` extra (keras-hub): `pip install -e .[bench]`.
 
 import argparse
 import importlib.metadata
-import os
 import re
 import subprocess
 import sys

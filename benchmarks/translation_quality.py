@@ -29,7 +29,6 @@ as JSON.
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 from pathlib import Path
