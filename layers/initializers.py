@@ -1,5 +1,7 @@
 """Bias initializers for gated recurrent layers."""
 
+import random
+
 import keras
 import numpy as np
 
@@ -27,7 +29,10 @@ class ChronoBias(keras.initializers.Initializer):
         max_steps: The longest dependency to cover, usually the sequence length
             (an integer of at least 2).
         gates: `"lstm"` (default) or `"gru"`: the cell whose bias this is.
-        seed: Optional random seed of the time scales.
+        seed: Optional random seed of the time scales. Without one, each call
+            draws its own seed from Python's `random`, which
+            `keras.utils.set_random_seed` seeds, so a seeded run builds the same
+            biases every time (as Keras's own unseeded initializers do).
 
     Example:
 
@@ -54,7 +59,10 @@ class ChronoBias(keras.initializers.Initializer):
         self.seed = seed
 
     def _time_scales(self, units):
-        rng = np.random.default_rng(self.seed)
+        # Not default_rng(None): that reads the OS's entropy, so `--seed` did not fix
+        # the biases and two runs with one seed trained different models.
+        seed = self.seed if self.seed is not None else random.randint(1, 10**9)
+        rng = np.random.default_rng(seed)
         return np.log(rng.uniform(1.0, self.max_steps - 1.0, size=units))
 
     def __call__(self, shape, dtype=None):

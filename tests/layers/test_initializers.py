@@ -40,6 +40,22 @@ def test_the_same_seed_gives_the_same_bias_and_the_config_round_trips():
     assert again.get_config() == {"max_steps": 100, "gates": "lstm", "seed": 3}
 
 
+def test_without_a_seed_keras_set_random_seed_fixes_the_bias():
+    # `--seed` must fix a chrono-initialised model: unseeded, the time scales follow
+    # keras.utils.set_random_seed, yet each call (each layer) still draws its own.
+    def build(seed):
+        keras.utils.set_random_seed(seed)
+        init = L.ChronoBias(784)
+        return np.asarray(init((64,))), np.asarray(init((64,)))
+
+    first, second = build(7)
+    again_first, again_second = build(7)
+    np.testing.assert_array_equal(first, again_first)
+    np.testing.assert_array_equal(second, again_second)
+    assert not np.array_equal(first, second)
+    assert not np.array_equal(first, build(8)[0])
+
+
 def test_a_model_with_it_saves_and_loads(tmp_path):
     model = keras.Sequential([keras.Input((10, 2)),
                               L.LSTM(4, bias_initializer=L.ChronoBias(10, seed=0)),
