@@ -31,8 +31,8 @@ class ChronoBias(keras.initializers.Initializer):
         gates: `"lstm"` (default) or `"gru"`: the cell whose bias this is.
         seed: Optional random seed of the time scales. Without one, each call
             draws its own seed from Python's `random`, which
-            `keras.utils.set_random_seed` seeds, so a seeded run builds the same
-            biases every time (as Keras's own unseeded initializers do).
+            `keras.utils.set_random_seed` seeds (where Keras's own unseeded
+            initializers take theirs), so a seeded run builds the same biases.
 
     Example:
 
