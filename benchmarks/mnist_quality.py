@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from apps.common import paired_test, tensorflow_env  # noqa: E402
-from apps.common.errors import UsageError  # noqa: E402
+from apps.common.errors import exit_on_usage_error  # noqa: E402
 
 # The README's main command (see the quickstart); timed as a user runs it.
 MAIN_COMMAND = ["rnn-suite", "mnist", "train", "--epochs", "30", "--batch-size", "32",
@@ -226,7 +226,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:  # bad input (--pair of a folder without predictions) is one line, as from `rnn-suite`
-        sys.exit(main())
-    except UsageError as error:
-        sys.exit(f"error: {error}")
+    exit_on_usage_error(main)

@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from apps.common import config as config_module  # noqa: E402
-from apps.common.errors import UsageError  # noqa: E402
+from apps.common.errors import exit_on_usage_error  # noqa: E402
 from apps.common import paired_test, tensorflow_env  # noqa: E402
 from apps.sentiment.config import SentimentConfig  # noqa: E402
 
@@ -357,7 +357,4 @@ def _minutes(seconds):
 
 
 if __name__ == "__main__":
-    try:  # bad input (a flag, --config, --data-dir) is one line, as from `rnn-suite`
-        sys.exit(main())
-    except UsageError as error:
-        sys.exit(f"error: {error}")
+    exit_on_usage_error(main)

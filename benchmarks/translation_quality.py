@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from apps.common import tensorflow_env  # noqa: E402
+from apps.common.errors import exit_on_usage_error  # noqa: E402
 
 tensorflow_env.set_defaults()
 
@@ -246,9 +247,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from apps.common.errors import UsageError
-
-    try:  # bad input (a flag, --config, --data-dir) is one line, as from `rnn-suite`
-        main()
-    except UsageError as error:
-        sys.exit(f"error: {error}")
+    exit_on_usage_error(main)
