@@ -16,10 +16,12 @@ class UsageError(Exception):
 def exit_on_usage_error(main):
     """Run a benchmark script's `main()`, ending the process with its return value.
 
-    Bad input (a `UsageError`: a flag, `--config`, `--data-dir`, `--pair`) ends it with
-    one line, `error: <message>`, as from `rnn-suite`, instead of a traceback.
+    Bad input (a `UsageError`: a flag, `--config`, `--data-dir`, `--pair`) ends it as
+    `rnn-suite` and argparse end theirs: one line on stderr, `error: <message>`, and
+    exit status 2, instead of a traceback.
     """
     try:
         sys.exit(main())
     except UsageError as error:
-        sys.exit(f"error: {error}")
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(error.exit_status)

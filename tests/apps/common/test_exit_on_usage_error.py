@@ -5,13 +5,16 @@ import pytest
 from apps.common.errors import UsageError, exit_on_usage_error
 
 
-def test_bad_input_ends_with_one_error_line():
+def test_bad_input_ends_with_one_error_line_and_status_2(capsys):
     def main():
         raise UsageError("run folder x has no test_predictions.csv")
 
     with pytest.raises(SystemExit) as ended:
         exit_on_usage_error(main)
-    assert ended.value.code == "error: run folder x has no test_predictions.csv"
+    assert ended.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err == "error: run folder x has no test_predictions.csv\n"
+    assert captured.out == ""
 
 
 @pytest.mark.parametrize("returned, status", [(None, None), (0, 0), (3, 3)])
