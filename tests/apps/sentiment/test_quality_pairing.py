@@ -31,6 +31,19 @@ def test_pair_counts_the_disagreements_and_gives_the_exact_p_value(tmp_path, cap
     assert "p = 0.219" in out
 
 
+def test_pair_scores_the_two_classifiers_averaged(tmp_path, capsys):
+    labels = [1, 1, 0, 0]
+    # Each alone is right on two reviews; averaged, (0.6, 0.6, 0.325, 0.65), on three:
+    # review 1 that only B had and review 0 that only A had.
+    a = [0.9, 0.4, 0.2, 0.6]
+    b = [0.3, 0.8, 0.45, 0.7]
+    sentiment_quality.main(["--pair", _run(tmp_path / "a", labels, a),
+                            _run(tmp_path / "b", labels, b)])
+    out = capsys.readouterr().out
+    assert ("averaged: test accuracy 0.7500; against the first alone 1 / 0 (p = 1), "
+            "against the second alone 1 / 0 (p = 1)") in out
+
+
 def test_pair_refuses_runs_scored_on_different_reviews(tmp_path):
     a = _run(tmp_path / "a", [1, 0, 1], [0.9, 0.1, 0.8])
     b = _run(tmp_path / "b", [1, 1, 1], [0.9, 0.1, 0.8])
