@@ -152,14 +152,16 @@ def pair_runs(run_a, run_b):
 
     from apps.sentiment import evaluation
 
+    scored = []  # each run's (labels, probabilities), in order, as pair_runs reads them
+
     def read_decisions(path):
         labels, probabilities = evaluation.read_predictions(path)
+        scored.append((labels, probabilities))
         return labels, probabilities >= 0.5
 
     paired_test.pair_runs(run_a, run_b, evaluation.PREDICTIONS, read_decisions, "sentiment",
                           "reviews")
-    labels, a = evaluation.read_predictions(Path(run_a) / evaluation.PREDICTIONS)
-    _, b = evaluation.read_predictions(Path(run_b) / evaluation.PREDICTIONS)
+    (labels, a), (_, b) = scored
     averaged = (a + b) / 2 >= 0.5
     accuracy = float(np.mean(averaged.astype(np.int64) == labels))
     first, second = (paired_test.mcnemar(labels, averaged, alone >= 0.5) for alone in (a, b))
