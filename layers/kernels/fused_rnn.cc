@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "tensorflow/core/framework/op.h"
@@ -76,6 +77,7 @@ struct StepMatmul {
   dnnl::matmul::primitive_desc pd;
   dnnl::matmul primitive;
   bool bf16;
+  bool bias;  // adds a bias to every row of the product (sequence_matmul's)
 };
 
 dnnl::engine& cpu_engine() {
@@ -103,7 +105,7 @@ const StepMatmul& step_matmul(int64_t n, int64_t k, int64_t cols, bool bf16) {
       auto any = dnnl::memory::desc({k, cols}, operand_type(half), dnnl::memory::format_tag::any);
       auto src = dnnl::memory::desc({n, k}, operand_type(half), dnnl::memory::format_tag::ab);
       dnnl::matmul::primitive_desc pd(cpu_engine(), src, any, plain(n, cols), attr);
-      return new StepMatmul{pd, dnnl::matmul(pd), half};
+      return new StepMatmul{pd, dnnl::matmul(pd), half, false};
     };
     try {
       slot.reset(make(bf16));
@@ -115,14 +117,40 @@ const StepMatmul& step_matmul(int64_t n, int64_t k, int64_t cols, bool bf16) {
   return *slot;
 }
 
+// The input matmul of every step for `n` sequences of a time-major batch of `batch`:
+// x [T, batch, K] rows b0 .. b0+n of every step (strided: no copy) x weights [K, N] +
+// bias, written to the same rows of [T, batch, N]. One primitive per part of the batch,
+// run at the start of the part's own loop, so that the loop's threads start once.
+const StepMatmul& sequence_matmul(int64_t steps, int64_t n, int64_t batch, int64_t k, int64_t cols) {
+  static std::mutex lock;
+  static std::map<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>, std::unique_ptr<StepMatmul>> cache;
+  std::lock_guard<std::mutex> guard(lock);
+  auto& slot = cache[{steps, n, batch, k, cols}];
+  if (!slot) {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const auto f32 = dnnl::memory::data_type::f32;
+    auto src = dnnl::memory::desc({steps, n, k}, f32, {batch * k, k, 1});
+    auto weights = dnnl::memory::desc({1, k, cols}, f32, dnnl::memory::format_tag::any);
+    auto bias = dnnl::memory::desc({1, 1, cols}, f32, dnnl::memory::format_tag::abc);
+    auto dst = dnnl::memory::desc({steps, n, cols}, f32, {batch * cols, cols, 1});
+    dnnl::matmul::primitive_desc pd(cpu_engine(), src, weights, bias, dst, attr);
+    slot.reset(new StepMatmul{pd, dnnl::matmul(pd), false, true});
+  }
+  return *slot;
+}
+
 // The weights [K, N] (stored row-major, or transposed: stored as [N, K]) in the layout
 // of step_matmul(n, K, N), in `buffer`.
 dnnl::memory blocked_weights(OpKernelContext* context, const StepMatmul& mm, const float* weights,
                              int64_t k, int64_t cols, bool transposed, Tensor* buffer) {
-  auto user_desc = dnnl::memory::desc({k, cols}, dnnl::memory::data_type::f32,
-                                      transposed ? dnnl::memory::format_tag::ba : dnnl::memory::format_tag::ab);
-  dnnl::memory user(user_desc, cpu_engine(), const_cast<float*>(weights));
   const auto wanted = mm.pd.weights_desc();
+  auto user_desc = wanted.get_ndims() == 3  // a sequence_matmul's [1, K, N]
+                       ? dnnl::memory::desc({1, k, cols}, dnnl::memory::data_type::f32,
+                                            transposed ? dnnl::memory::format_tag::acb : dnnl::memory::format_tag::abc)
+                       : dnnl::memory::desc({k, cols}, dnnl::memory::data_type::f32,
+                                            transposed ? dnnl::memory::format_tag::ba : dnnl::memory::format_tag::ab);
+  dnnl::memory user(user_desc, cpu_engine(), const_cast<float*>(weights));
   auto status = context->allocate_temp(tensorflow::DT_UINT8,
                                        TensorShape({static_cast<int64_t>(wanted.get_size()) + 1}), buffer);
   if (!status.ok()) context->CtxFailure(status);
@@ -150,7 +178,9 @@ class StepRunner {
              int64_t n, int64_t k, int64_t cols)
       : mm_(mm), stream_(cpu_engine()), weights_(weights),
         src_(mm.pd.src_desc(), cpu_engine(), DNNL_MEMORY_NONE),
-        dst_(plain(n, cols), cpu_engine(), DNNL_MEMORY_NONE), count_(mm.bf16 ? n * k : 0) {
+        dst_(mm.pd.dst_desc(), cpu_engine(), DNNL_MEMORY_NONE),
+        bias_(mm.bias ? mm.pd.bias_desc() : plain(1, cols), cpu_engine(), DNNL_MEMORY_NONE),
+        count_(mm.bf16 ? n * k : 0) {
     auto status = context->allocate_temp(
         tensorflow::DT_UINT8, TensorShape({static_cast<int64_t>(mm.pd.scratchpad_desc().get_size()) + 1}), &pad_);
     if (!status.ok()) context->CtxFailure(status);
@@ -161,7 +191,7 @@ class StepRunner {
       if (!status.ok()) context->CtxFailure(status);
     }
   }
-  void run(const float* src, float* dst) {
+  void run(const float* src, float* dst, const float* bias = nullptr) {
     if (count_) {
       uint16_t* half = src16_.flat<uint16_t>().data();
       to_bf16(src, half, count_);
@@ -170,8 +200,13 @@ class StepRunner {
       src_.set_data_handle(const_cast<float*>(src));
     }
     dst_.set_data_handle(dst);
-    mm_.primitive.execute(stream_, {{DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, weights_},
-                                    {DNNL_ARG_DST, dst_}, {DNNL_ARG_SCRATCHPAD, scratchpad_}});
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, weights_},
+                                               {DNNL_ARG_DST, dst_}, {DNNL_ARG_SCRATCHPAD, scratchpad_}};
+    if (mm_.bias) {
+      bias_.set_data_handle(const_cast<float*>(bias));
+      args[DNNL_ARG_BIAS] = bias_;
+    }
+    mm_.primitive.execute(stream_, args);
     stream_.wait();
   }
 
@@ -179,7 +214,7 @@ class StepRunner {
   const StepMatmul& mm_;
   dnnl::stream stream_;
   dnnl::memory weights_;
-  dnnl::memory src_, dst_, scratchpad_;
+  dnnl::memory src_, dst_, bias_, scratchpad_;
   Tensor pad_, src16_;
   int64_t count_;
 };
@@ -188,19 +223,29 @@ class StepRunner {
 int64_t part_start(int64_t batch, int part, int parts) { return batch * part / parts; }
 
 // One StepRunner per part of the batch for [rows of the part, k] x weights [k, cols]
-// (`transposed`: the weights stored as [cols, k]), made on the calling thread before
-// the parts start (allocating from the kernel's context is not for several threads).
+// (`transposed`: the weights stored as [cols, k]); with `steps`, each part's
+// sequence_matmul over every step, bias added. Made on the calling thread before the
+// parts start (allocating from the kernel's context is not for several threads).
+// Parts whose primitives read the same blocked layout share one reordered copy (the
+// two reorders of U took about 75 us at T=28, two steps' matmuls).
 std::vector<std::unique_ptr<StepRunner>> step_runners(OpKernelContext* context, int64_t batch,
                                                       int parts, const float* weights, int64_t k,
                                                       int64_t cols, bool transposed, bool bf16,
-                                                      std::vector<Tensor>* buffers) {
+                                                      std::vector<Tensor>* buffers, int64_t steps = 0) {
   std::vector<std::unique_ptr<StepRunner>> runners;
+  std::vector<std::pair<dnnl::memory::desc, dnnl::memory>> reordered;
   for (int part = 0; part < parts; ++part) {
     const int64_t n = part_start(batch, part + 1, parts) - part_start(batch, part, parts);
-    const StepMatmul& mm = step_matmul(n, k, cols, bf16);
-    runners.emplace_back(new StepRunner(
-        context, mm, blocked_weights(context, mm, weights, k, cols, transposed, &(*buffers)[part]), n, k,
-        cols));
+    const StepMatmul& mm = steps ? sequence_matmul(steps, n, batch, k, cols) : step_matmul(n, k, cols, bf16);
+    const auto wanted = mm.pd.weights_desc();
+    auto same = std::find_if(reordered.begin(), reordered.end(),
+                             [&](const auto& done) { return done.first == wanted; });
+    if (same == reordered.end()) {
+      reordered.emplace_back(wanted, blocked_weights(context, mm, weights, k, cols, transposed,
+                                                     &(*buffers)[part]));
+      same = reordered.end() - 1;
+    }
+    runners.emplace_back(new StepRunner(context, mm, same->second, n, k, cols));
   }
   return runners;
 }
@@ -253,9 +298,11 @@ Eigen::ArrayXf column_sums(const float* p, int64_t rows, int64_t cols, int64_t s
   return sums;
 }
 
+// Eigen's logistic (its own clamped exp and one division, no separate negation and
+// inverse pass).
 void sigmoid_in_place(float* p, int64_t n) {
   Row x(p, n);
-  x = (1.0f + (-x).exp()).inverse();
+  x = x.logistic();
 }
 
 struct Sizes {
@@ -377,20 +424,21 @@ class ForwardOp : public FusedOp {
     std::memcpy(carry_all, cdata(context->input(2)), sizeof(float) * B * H);
     omp_set_num_threads(1);
     const int parts = batch_parts(context, B, threads_);
-    // Every step's input matmul at once, its rows split between the threads (on one
-    // thread it was a third of the forward pass at T=100, F=64, the other core idle).
-    in_parallel(context, parts, [&](int part, int p) {
-      omp_set_num_threads(1);
-      const int64_t r0 = T * B * part / p, rows = T * B * (part + 1) / p - r0;
-      gemm(false, false, rows, G, F, x + r0 * F, F, W, G, 0.0f, projected + r0 * G, G);
-    });
-
-    std::vector<Tensor> buffers(parts);
+    // The runners are made here, on the calling thread (the kernel's context allocates
+    // their buffers); the loop's parts then start once.
+    std::vector<Tensor> input_buffers(parts), buffers(parts);
+    const auto projections = step_runners(context, B, parts, W, F, G, /*transposed=*/false, /*bf16=*/false,
+                                          &input_buffers, /*steps=*/T);
     const auto runners = step_runners(context, B, parts, U, H, G, /*transposed=*/false, bf16_, &buffers);
     if (!context->status().ok()) return;
     in_parallel(context, parts, [&](int part, int parts) {
       omp_set_num_threads(1);
       const int64_t b0 = part_start(B, part, parts), n = part_start(B, part + 1, parts) - b0;
+      // Every step's input matmul for this part's sequences at once, with the input bias
+      // added by the matmul (on one thread for the whole batch it was a third of the
+      // forward pass at T=100, F=64, the other core idle; as a parallel section of its
+      // own it cost one more start of the threads, measurable at T=28).
+      projections[part]->run(x + b0 * F, projected + b0 * G, bias);
       float* rec = rec_all + b0 * G;
       // A GRU keeps h_{t-1} @ U apart: the reset gate multiplies the candidate's part.
       float* hrec = lstm_ ? rec : mdata(&gru_recurrent_t) + b0 * G;
@@ -413,9 +461,9 @@ class ForwardOp : public FusedOp {
           // The pre-activations, in place: x_t @ W + bias (+ h_{t-1} @ U for an LSTM).
           float* pre = rec + j * G;
           if (lstm_) {
-            Row(pre, G) += ConstRow(projected + (t * B + b0 + j) * G, G) + ConstRow(bias, G);
+            Row(pre, G) += ConstRow(projected + (t * B + b0 + j) * G, G);
           } else {
-            Row(pre, G) = ConstRow(projected + (t * B + b0 + j) * G, G) + ConstRow(bias, G);
+            std::memcpy(pre, projected + (t * B + b0 + j) * G, sizeof(float) * G);
           }
           Row h(h_t + j * H, H);
           if (lstm_) {
