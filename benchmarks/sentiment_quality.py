@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from apps.common import config as config_module  # noqa: E402
-from apps.common.errors import exit_on_usage_error  # noqa: E402
+from apps.common.errors import UsageError, exit_on_usage_error  # noqa: E402
 from apps.common import paired_test, tensorflow_env  # noqa: E402
 from apps.sentiment.config import SentimentConfig  # noqa: E402
 
@@ -50,6 +50,9 @@ NB_PEER_C = (0.1, 1.0, 10.0)
 NB_PEER_NAME = "NB-weighted binary word 1-3 grams + logistic regression"
 # Add-one smoothing of the per-class n-gram counts in the log-count ratio.
 NB_ALPHA = 1.0
+# The stronger peer's test predictions, written beside the run's own so that `--pair`
+# can pair the two runs averaged with the peer as well (same columns as the run's).
+PEER_PREDICTIONS = "peer_test_predictions.csv"
 
 
 def main(argv=None):
@@ -111,6 +114,8 @@ def main(argv=None):
     # Paired with the stronger peer: beating the weaker one as well then follows
     # from the accuracies, and a win over the stronger one is the claim worth testing.
     strongest = max(peers, key=lambda peer: peer["test_accuracy"])
+    evaluation.write_predictions(Path(config.run_dir) / PEER_PREDICTIONS, labels,
+                                 strongest["test_probabilities"])
     paired = paired_test.mcnemar(labels, probabilities >= 0.5, strongest["test_predicted"])
     print()
     _print_table(peers, ours_cells)
@@ -146,7 +151,9 @@ def pair_runs(run_a, run_b):
 
     Then the two classifiers averaged, as ULMFiT averages its forward and backward
     ones: their probabilities with equal weights (nothing fitted on the test split),
-    paired with each run alone.
+    paired with each run alone, and with the stronger linear peer where a run's folder
+    has the peer's predictions (`peer_test_predictions.csv`, which this script writes
+    since 2026-12-07).
     """
     import numpy as np
 
@@ -169,6 +176,22 @@ def pair_runs(run_a, run_b):
           f"first alone {first['ours_only']:,} / {first['peer_only']:,} (p = "
           f"{first['p_value']:.3g}), against the second alone {second['ours_only']:,} / "
           f"{second['peer_only']:,} (p = {second['p_value']:.3g})")
+    peer_files = [Path(run) / PEER_PREDICTIONS for run in (run_a, run_b)
+                  if (Path(run) / PEER_PREDICTIONS).exists()]
+    if not peer_files:
+        print(f"the peer is not paired: neither run has {PEER_PREDICTIONS} (runs of this "
+              "script before 2026-12-07 did not write it)")
+        return 0
+    peer_labels, peer = evaluation.read_predictions(peer_files[0])
+    if not np.array_equal(peer_labels, labels):
+        raise UsageError(f"{peer_files[0]} was not scored on the same test reviews as the "
+                         "runs (its labels differ): pair runs of the same test split")
+    with_peer = paired_test.mcnemar(labels, averaged, peer >= 0.5)
+    peer_accuracy = float(np.mean((peer >= 0.5).astype(np.int64) == labels))
+    print(f"against the stronger linear peer ({peer_files[0]}: test accuracy "
+          f"{peer_accuracy:.4f}): the average right where the peer is wrong "
+          f"{with_peer['ours_only']:,}, the peer right where the average is wrong "
+          f"{with_peer['peer_only']:,}, exact McNemar p = {with_peer['p_value']:.3g}")
     return 0
 
 

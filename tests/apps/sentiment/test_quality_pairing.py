@@ -44,6 +44,45 @@ def test_pair_scores_the_two_classifiers_averaged(tmp_path, capsys):
             "against the second alone 1 / 0 (p = 1)") in out
 
 
+def _peer(folder, labels, probabilities):
+    with open(folder / sentiment_quality.PEER_PREDICTIONS, "w", newline="",
+              encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["index", "label", "probability"])
+        writer.writerows(zip(range(len(labels)), labels, probabilities))
+
+
+def test_pair_pairs_the_average_with_the_peer_a_run_saved(tmp_path, capsys):
+    labels = [1, 1, 0, 0, 1]
+    # Averaged: (0.6, 0.6, 0.325, 0.65, 0.8) -> right on 0, 1, 2 and 4. The peer is
+    # right on 0, 3 and 4: the average alone right on 1 and 2, the peer alone on 3.
+    a = [0.9, 0.4, 0.2, 0.6, 0.8]
+    b = [0.3, 0.8, 0.45, 0.7, 0.8]
+    first = _run(tmp_path / "a", labels, a)
+    second = _run(tmp_path / "b", labels, b)
+    _peer(tmp_path / "b", labels, [0.7, 0.2, 0.9, 0.1, 0.6])
+    sentiment_quality.main(["--pair", first, second])
+    out = capsys.readouterr().out
+    assert "test accuracy 0.6000): the average right where the peer is wrong 2, " in out
+    assert "the peer right where the average is wrong 1, exact McNemar p = 1" in out
+
+
+def test_pair_says_when_no_run_saved_the_peer(tmp_path, capsys):
+    labels = [1, 0]
+    sentiment_quality.main(["--pair", _run(tmp_path / "a", labels, [0.9, 0.1]),
+                            _run(tmp_path / "b", labels, [0.8, 0.2])])
+    assert "the peer is not paired: neither run has peer_test_predictions.csv" in (
+        capsys.readouterr().out)
+
+
+def test_pair_refuses_a_peer_scored_on_other_reviews(tmp_path):
+    a = _run(tmp_path / "a", [1, 0], [0.9, 0.1])
+    b = _run(tmp_path / "b", [1, 0], [0.8, 0.2])
+    _peer(tmp_path / "a", [0, 0], [0.3, 0.2])
+    with pytest.raises(UsageError, match="not scored on the same test reviews as the runs"):
+        sentiment_quality.main(["--pair", a, b])
+
+
 def test_pair_refuses_runs_scored_on_different_reviews(tmp_path):
     a = _run(tmp_path / "a", [1, 0, 1], [0.9, 0.1, 0.8])
     b = _run(tmp_path / "b", [1, 1, 1], [0.9, 0.1, 0.8])
