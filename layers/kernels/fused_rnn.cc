@@ -141,7 +141,7 @@ const StepMatmul& sequence_matmul(int64_t steps, int64_t n, int64_t batch, int64
 }
 
 // The weights [K, N] (stored row-major, or transposed: stored as [N, K]) in the layout
-// of step_matmul(n, K, N), in `buffer`.
+// of `mm` (a step_matmul, or a sequence_matmul whose weights are [1, K, N]), in `buffer`.
 dnnl::memory blocked_weights(OpKernelContext* context, const StepMatmul& mm, const float* weights,
                              int64_t k, int64_t cols, bool transposed, Tensor* buffer) {
   const auto wanted = mm.pd.weights_desc();
